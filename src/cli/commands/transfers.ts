@@ -1,0 +1,100 @@
+/** `p2pd send`, `p2pd status` and `p2pd cancel`. */
+import { resolve } from 'node:path';
+import { ERROR_CODES, EXIT, isErrorCode } from '../../errors.js';
+import type { SendResultView, StatusView } from '../../control/api.js';
+import type { TransferView } from '../../transfer/manager.js';
+import type { CliContext } from '../context.js';
+import { ago, bytes, duration, rate, safe, table } from '../format.js';
+import { ProgressBar } from '../progress-bar.js';
+
+export async function sendCommand(ctx: CliContext, peer: string, paths: string[], detach: boolean): Promise<number> {
+  const absolute = paths.map((p) => resolve(ctx.deps.cwd, p));
+  const bar = new ProgressBar(ctx.deps.stderr);
+  let result: SendResultView;
+  try {
+    result = await ctx.client().request<SendResultView>(
+      'send',
+      { peer, paths: absolute, detach },
+      { onEvent: (event, data) => event === 'progress' && bar.update(data as TransferView), connectTimeoutMs: 5000 },
+    );
+  } finally {
+    bar.done();
+  }
+  for (const s of result.skipped) ctx.err(`skipped ${safe(s.path)}: ${s.reason}`);
+  const t = result.transfer;
+  if (ctx.json) {
+    ctx.printJson(result);
+  } else if (detach) {
+    ctx.out(`Queued transfer ${t.id} to ${safe(t.peer.name)}; follow it with \`p2pd status\`, stop it with \`p2pd cancel ${t.id}\`.`);
+  } else {
+    printOutcome(ctx, t);
+  }
+  if (detach) return EXIT.OK;
+  return transferExit(t);
+}
+
+function printOutcome(ctx: CliContext, t: TransferView): void {
+  const secs = (Date.parse(t.endedAt ?? new Date().toISOString()) - Date.parse(t.startedAt)) / 1000;
+  if (t.state === 'done') {
+    ctx.out(
+      `Sent ${t.filesDone} file${t.filesDone === 1 ? '' : 's'} (${bytes(t.bytesDone)}) to ${safe(t.peer.name)} in ${duration(secs)}` +
+        `${t.bytesPerSecond > 0 ? ` at ${rate(t.bytesPerSecond)}` : ''}; every file verified by SHA-256. Transfer ${t.id}.`,
+    );
+    return;
+  }
+  for (const f of t.files ?? []) {
+    if (!f.ok) ctx.err(`  ${safe(f.path)}: ${f.error?.code ?? 'failed'}: ${safe(f.error?.message ?? '')}`);
+  }
+  const e = t.error;
+  ctx.err(`p2pd: transfer ${t.id} to ${safe(t.peer.name)} ${t.state}${e ? `: ${safe(e.message)} [${e.code}]` : ''}`);
+  if (t.filesDone > 0) ctx.err(`  ${t.filesDone} of ${t.filesTotal} files did arrive verified.`);
+}
+
+function transferExit(t: TransferView): number {
+  if (t.state === 'done') return EXIT.OK;
+  const code = t.error?.code;
+  if (code === 'TRANSFER_FAILED') {
+    const first = t.files?.find((f) => !f.ok)?.error?.code;
+    return first !== undefined && isErrorCode(first) ? ERROR_CODES[first].exit : EXIT.FAILURE;
+  }
+  return code !== undefined && isErrorCode(code) ? ERROR_CODES[code].exit : EXIT.FAILURE;
+}
+
+export async function statusCommand(ctx: CliContext): Promise<number> {
+  const s = await ctx.client().request<StatusView>('status');
+  if (ctx.json) {
+    ctx.printJson(s);
+    return 0;
+  }
+  const d = s.daemon;
+  ctx.out(`${safe(d.name)} (${d.id.slice(0, 7)}) p2pd ${d.version}, up ${duration(d.uptimeSeconds)}, port ${d.port}, ${d.peersOnline} peer${d.peersOnline === 1 ? '' : 's'} online`);
+  ctx.out(`inbox ${d.inbox}`);
+  if (s.transfers.length === 0) {
+    ctx.out('No transfers yet.');
+    return 0;
+  }
+  ctx.out('');
+  ctx.out(
+    table(
+      ['ID', 'DIR', 'PEER', 'STATE', 'FILES', 'BYTES', 'RATE', 'STARTED'],
+      s.transfers.map((t) => [
+        t.id,
+        t.direction === 'out' ? 'to' : 'from',
+        safe(t.peer.name),
+        t.error ? `${t.state} (${t.error.code})` : t.state,
+        `${t.filesDone}/${t.filesTotal}`,
+        `${bytes(t.bytesDone)}/${bytes(t.bytesTotal)}`,
+        t.bytesPerSecond > 0 ? rate(t.bytesPerSecond) : '-',
+        ago(t.startedAt),
+      ]),
+    ),
+  );
+  return 0;
+}
+
+export async function cancelCommand(ctx: CliContext, id: string): Promise<number> {
+  const r = await ctx.client().request<{ transfer: TransferView }>('cancel', { id });
+  if (ctx.json) ctx.printJson(r);
+  else ctx.out(`Cancelling transfer ${r.transfer.id} (${r.transfer.direction === 'out' ? 'to' : 'from'} ${safe(r.transfer.peer.name)}).`);
+  return 0;
+}

@@ -1,0 +1,69 @@
+/** What every command gets: its streams and a way to reach the daemon, injected by main. */
+import type { LoadedConfig } from '../config/types.js';
+import { loadConfig } from '../config/load.js';
+import { ControlClient } from '../control/client.js';
+
+export interface OutStream {
+  write(chunk: string): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface CliDeps {
+  stdout: OutStream;
+  stderr: OutStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  home: string;
+  hostname: string;
+  version: string;
+  /** Runs the daemon in the foreground until it is told to stop; resolves with an exit status. */
+  runDaemon: (loaded: LoadedConfig) => Promise<number>;
+}
+
+export interface GlobalArgs {
+  config?: string;
+  json?: boolean;
+}
+
+export class CliContext {
+  readonly deps: CliDeps;
+  readonly args: GlobalArgs;
+  #loaded: LoadedConfig | undefined;
+
+  constructor(deps: CliDeps, args: GlobalArgs) {
+    this.deps = deps;
+    this.args = args;
+  }
+
+  get json(): boolean {
+    return this.args.json === true;
+  }
+
+  config(): LoadedConfig {
+    this.#loaded ??= loadConfig({
+      ...(this.args.config === undefined ? {} : { file: this.args.config }),
+      env: this.deps.env,
+      home: this.deps.home,
+      hostname: this.deps.hostname,
+      cwd: this.deps.cwd,
+    });
+    return this.#loaded;
+  }
+
+  client(): ControlClient {
+    return new ControlClient({ socketPath: this.config().config.controlSocket });
+  }
+
+  out(text: string): void {
+    this.deps.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  err(text: string): void {
+    this.deps.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  printJson(value: unknown): void {
+    this.deps.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+}

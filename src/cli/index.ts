@@ -1,0 +1,99 @@
+/**
+ * The command line: a thin client of the daemon's control socket (and, for `p2pd daemon`, the
+ * launcher main injects). Every failure ends as an exit status from the error's code.
+ */
+import yargs from 'yargs';
+import { EXIT, P2pdError, toP2pdError } from '../errors.js';
+import { CliContext, type CliDeps, type GlobalArgs } from './context.js';
+import { idCommand, peersCommand } from './commands/info.js';
+import { trustCommand, untrustCommand } from './commands/trust.js';
+import { cancelCommand, sendCommand, statusCommand } from './commands/transfers.js';
+import { safe } from './format.js';
+
+export type { CliDeps } from './context.js';
+
+export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
+  let status: number = EXIT.OK;
+  let usageError: string | undefined;
+  let currentJson = false;
+
+  const run = (fn: (ctx: CliContext) => Promise<number>) => async (args: object) => {
+    const ctx = new CliContext(deps, args as GlobalArgs);
+    currentJson = ctx.json;
+    status = await fn(ctx);
+  };
+
+  const parser = yargs(argv)
+    .scriptName('p2pd')
+    .usage('$0 <command> [options]\n\nSend files to the machines on your network, encrypted and verified.')
+    .option('config', { type: 'string', describe: 'JSON config file (default: $P2PD_CONFIG, then $XDG_CONFIG_HOME/p2pd/config.json)', global: true })
+    .option('json', { type: 'boolean', describe: 'print one JSON document on stdout (for scripts)', global: true })
+    .command('daemon', 'run the daemon in the foreground (what the service runs)', {}, run(async (ctx) => deps.runDaemon(ctx.config())))
+    .command('id', "show this daemon's name and identity fingerprint", {}, run(idCommand))
+    .command('peers', 'list the peers this daemon sees and the trusted ones', {}, run(peersCommand))
+    .command(
+      'trust <peer>',
+      "pin a peer's identity so it may send files here",
+      (y) =>
+        y
+          .positional('peer', { type: 'string', demandOption: true, describe: 'name, name#short-id, or full id' })
+          .option('name', { type: 'string', describe: 'the name to remember it by' }),
+      run((ctx) => trustCommand(ctx, String(ctx.args['peer' as keyof GlobalArgs]), (ctx.args as { name?: string }).name)),
+    )
+    .command(
+      'untrust <peer>',
+      'forget a trusted peer',
+      (y) => y.positional('peer', { type: 'string', demandOption: true }),
+      run((ctx) => untrustCommand(ctx, String((ctx.args as { peer?: string }).peer))),
+    )
+    .command(
+      'send <peer> <paths..>',
+      'send files and directories to a peer; exits 0 only when every file arrived verified',
+      (y) =>
+        y
+          .positional('peer', { type: 'string', demandOption: true, describe: 'name, name#short-id, full id, or host:port' })
+          .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files and directories' })
+          .option('detach', { type: 'boolean', default: false, describe: 'queue the transfer and return at once' }),
+      run((ctx) => {
+        const a = ctx.args as { peer?: string; paths?: string[]; detach?: boolean };
+        return sendCommand(ctx, String(a.peer), (a.paths ?? []).map(String), a.detach === true);
+      }),
+    )
+    .command('status', 'show transfers in progress and recent ones, both directions', {}, run(statusCommand))
+    .command(
+      'cancel <transfer-id>',
+      'cancel a transfer (either direction)',
+      (y) => y.positional('transfer-id', { type: 'string', demandOption: true }),
+      run((ctx) => cancelCommand(ctx, String((ctx.args as { transferId?: string }).transferId))),
+    )
+    .completion('completion', 'print a bash/zsh completion script')
+    .demandCommand(1, 'name a command: p2pd --help lists them')
+    .strict()
+    .recommendCommands()
+    .version(deps.version)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(100, deps.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err !== undefined && err !== null) throw err;
+      usageError = msg;
+    });
+
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    const e = toP2pdError(err);
+    if (currentJson || argv.includes('--json')) deps.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
+    deps.stderr.write(`p2pd: ${safe(e.message)}\n`);
+    if (e.code === 'INTERNAL' && err instanceof Error && err.stack) deps.stderr.write(`${err.stack}\n`);
+    return e.exitStatus;
+  }
+  if (usageError !== undefined) {
+    const e = new P2pdError('USAGE', usageError);
+    if (argv.includes('--json')) deps.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
+    deps.stderr.write(`p2pd: ${usageError}\nRun \`p2pd --help\` for the commands and their options.\n`);
+    return EXIT.USAGE;
+  }
+  return status;
+}

@@ -1,0 +1,67 @@
+/**
+ * The settings used for every key the config file leaves out. Pure: the environment, the home
+ * directory and the host name come in as arguments.
+ */
+import { isAbsolute, join } from 'node:path';
+import type { Config } from './types.js';
+import { NAME_FORBIDDEN_CHARS, NAME_MAX_LENGTH } from './schema.js';
+
+export const DEFAULT_PORT = 45454;
+const FALLBACK_NAME = 'p2pd';
+
+export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: string): Config {
+  const stateDir = join(xdgDir(env.XDG_STATE_HOME) ?? join(home, '.local', 'state'), 'p2pd');
+  return {
+    name: nameFromHostname(hostname),
+    port: DEFAULT_PORT,
+    inbox: join(home, 'p2pd', 'inbox'),
+    outbox: join(home, 'p2pd', 'outbox'),
+    stateDir,
+    controlSocket: defaultControlSocket(stateDir),
+    accept: 'trusted',
+    interfaces: [],
+    logLevel: 'info',
+    discovery: { enabled: true, refreshSeconds: 30, expireSeconds: 100 },
+    limits: {
+      maxFileSize: 0,
+      maxOfferBytes: 0,
+      maxOfferFiles: 1_000_000,
+      maxConcurrentIncoming: 8,
+      maxConcurrentOutgoing: 4,
+      handshakeTimeoutSeconds: 10,
+      idleTimeoutSeconds: 60,
+    },
+    historySize: 200,
+  };
+}
+
+export function defaultControlSocket(stateDir: string): string {
+  return join(stateDir, 'control.sock');
+}
+
+/**
+ * An XDG base directory variable, or undefined when it is unset or empty. The XDG spec says
+ * relative values are invalid and must be ignored, so they are.
+ */
+export function xdgDir(value: string | undefined): string | undefined {
+  return value !== undefined && value !== '' && isAbsolute(value) ? value : undefined;
+}
+
+/** "Büro-PC.fritz.box" → "Büro-PC": the first label, without characters a name may not hold. */
+export function nameFromHostname(hostname: string): string {
+  const label = hostname.split('.')[0] ?? '';
+  const cleaned = truncateUtf8(label.replace(new RegExp(`[${NAME_FORBIDDEN_CHARS}]`, 'gu'), '').trim(), NAME_MAX_LENGTH);
+  return cleaned === '' ? FALLBACK_NAME : cleaned;
+}
+
+/** The longest prefix of `text`, cut between code points, of at most `maxBytes` UTF-8 bytes. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of text) {
+    bytes += Buffer.byteLength(ch, 'utf8');
+    if (bytes > maxBytes) break;
+    out += ch;
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * The JSON Schema (draft-07) of the config file. Every key is optional in the file: load.ts fills
+ * the gaps from defaults.ts. Keys starting with "//" are comments and are allowed at every level.
+ *
+ * Adding a key: add it to types.ts, here, defaults.ts, config.example.json and docs/CONFIG.md;
+ * test/unit/config.test.ts walks this schema and fails until the example and the doc have it.
+ */
+
+/** The subset of JSON Schema this file uses; load.ts reads it to explain a bad value. */
+export interface SchemaNode {
+  readonly type: 'object' | 'array' | 'string' | 'integer' | 'boolean';
+  readonly description: string;
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+  readonly patternProperties?: Readonly<Record<string, Record<string, never>>>;
+  readonly additionalProperties?: false;
+  readonly items?: SchemaNode;
+  readonly enum?: readonly string[];
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly pattern?: string;
+}
+
+/** Characters a peer name may not contain: C0 and C1 controls, DEL, and "/" (a regex class body). */
+export const NAME_FORBIDDEN_CHARS = '\\u0000-\\u001f\\u007f-\\u009f/';
+/** The longest name: one DNS label, which mDNS also counts in UTF-8 bytes (load.ts checks those). */
+export const NAME_MAX_LENGTH = 63;
+const NAME_PATTERN = `^[^${NAME_FORBIDDEN_CHARS}]+$`;
+const PATH_PATTERN = '^[^\\u0000]+$';
+
+/** Plain words for the patterns above, used in error messages and docs. */
+export const PATTERN_TEXT: Readonly<Record<string, string>> = {
+  [NAME_PATTERN]: 'without control characters or "/"',
+  [PATH_PATTERN]: 'without NUL characters',
+};
+
+/** Keys matching this are comments: accepted anywhere, ignored. */
+export const COMMENT_KEY_PATTERN = '^//';
+const comments = { [COMMENT_KEY_PATTERN]: {} };
+
+function integer(minimum: number, maximum: number, description: string): SchemaNode {
+  return { type: 'integer', minimum, maximum, description };
+}
+
+function path(description: string): SchemaNode {
+  return { type: 'string', minLength: 1, pattern: PATH_PATTERN, description };
+}
+
+/** Whether a key holds a file system path (so "~" is expanded and relative values resolved). */
+export function isPathSchema(node: SchemaNode): boolean {
+  return node.type === 'string' && node.pattern === PATH_PATTERN;
+}
+
+const limits: SchemaNode = {
+  type: 'object',
+  description: 'Limits on what peers may send and on connections.',
+  additionalProperties: false,
+  patternProperties: comments,
+  properties: {
+    maxFileSize: integer(0, Number.MAX_SAFE_INTEGER, 'Largest single file accepted, in bytes; 0 = no limit.'),
+    maxOfferBytes: integer(0, Number.MAX_SAFE_INTEGER, 'Largest total size of one offer, in bytes; 0 = no limit.'),
+    maxOfferFiles: integer(1, 10_000_000, 'Most entries (files and directories) in one offer.'),
+    maxConcurrentIncoming: integer(1, 256, 'Most incoming transfers running at once; more are refused with PEER_BUSY.'),
+    maxConcurrentOutgoing: integer(1, 256, 'Most outgoing transfers running at once; more wait in a queue.'),
+    handshakeTimeoutSeconds: integer(1, 600, 'Seconds within which the TLS and p2pd handshakes must finish.'),
+    idleTimeoutSeconds: integer(5, 86_400, 'Seconds without traffic after which a connection is dropped.'),
+  },
+};
+
+const discovery: SchemaNode = {
+  type: 'object',
+  description: 'Finding peers on the local network over mDNS.',
+  additionalProperties: false,
+  patternProperties: comments,
+  properties: {
+    enabled: { type: 'boolean', description: 'Announce this daemon and browse for peers over mDNS; off: only host:port sends work.' },
+    refreshSeconds: integer(1, 3600, 'Seconds between mDNS queries for peers.'),
+    expireSeconds: integer(3, 86_400, 'Seconds after which a peer not heard from is dropped; must be greater than refreshSeconds.'),
+  },
+};
+
+export const configSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'p2pd configuration',
+  type: 'object',
+  description: 'Settings of the p2pd daemon and CLI. Every key is optional; keys starting with "//" are comments.',
+  additionalProperties: false,
+  patternProperties: comments,
+  properties: {
+    name: {
+      type: 'string',
+      minLength: 1,
+      maxLength: NAME_MAX_LENGTH,
+      pattern: NAME_PATTERN,
+      description: 'Name shown to peers and used in the mDNS service name; default: the first label of the host name.',
+    },
+    port: integer(0, 65_535, 'TCP port of the TLS listener; 0 = any free port.'),
+    inbox: path('Directory where received files land.'),
+    outbox: path('Directory watched for files to send: outbox/<peer>/...'),
+    stateDir: path('Directory for the identity, trusted peers and history.'),
+    controlSocket: path('Unix socket the CLI talks to the daemon through; default: <stateDir>/control.sock.'),
+    accept: { type: 'string', enum: ['trusted', 'all'], description: 'Who may send files: "trusted" peers only, or "all".' },
+    interfaces: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, description: 'A network interface name such as "eth0".' },
+      description: 'Network interfaces to announce on and browse; empty = all non-internal ones.',
+    },
+    logLevel: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      description: 'Least severe log messages written.',
+    },
+    discovery,
+    limits,
+    historySize: integer(0, 100_000, 'Most finished transfers kept in the history.'),
+  },
+} as const satisfies SchemaNode & { $schema: string; title: string };

@@ -1,0 +1,66 @@
+/**
+ * The daemon's and CLI's settings, after defaults and validation. Frozen once loaded.
+ * schema.ts holds each key's allowed range; docs/CONFIG.md documents them for users.
+ */
+export type AcceptPolicy = 'trusted' | 'all';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface LimitsConfig {
+  /** Largest single file accepted, bytes; 0 = no limit. */
+  maxFileSize: number;
+  /** Largest total size of one offer, bytes; 0 = no limit. */
+  maxOfferBytes: number;
+  /** Most entries (files and directories) in one offer. */
+  maxOfferFiles: number;
+  /** Most incoming transfers running at once; more are refused with PEER_BUSY. */
+  maxConcurrentIncoming: number;
+  /** Most outgoing transfers running at once; more wait in a queue. */
+  maxConcurrentOutgoing: number;
+  /** A TLS and p2pd handshake must finish within this many seconds. */
+  handshakeTimeoutSeconds: number;
+  /** A connection with no traffic for this many seconds is dropped. */
+  idleTimeoutSeconds: number;
+}
+
+export interface DiscoveryConfig {
+  /** Announce and browse over mDNS. Off: only `host:port` sends work. */
+  enabled: boolean;
+  /** Seconds between mDNS queries for peers. */
+  refreshSeconds: number;
+  /** A peer not heard from for this many seconds is dropped from the table. */
+  expireSeconds: number;
+}
+
+export interface Config {
+  /** Name shown to peers and used in the mDNS instance name; default: the host name's first label. */
+  name: string;
+  /** TCP port of the TLS listener; 0 = any free port. */
+  port: number;
+  /** Where received files land. */
+  inbox: string;
+  /** Folder watched for files to send (outbox/<peer>/...). */
+  outbox: string;
+  /** Identity, trusted peers and history. */
+  stateDir: string;
+  /** Unix socket the CLI talks to. */
+  controlSocket: string;
+  /** Who may send files: "trusted" peers only, or "all". */
+  accept: AcceptPolicy;
+  /** Network interfaces to announce on and browse (names such as "eth0", "lo"); empty = all non-internal. */
+  interfaces: string[];
+  /** Least severe log messages written. */
+  logLevel: LogLevel;
+  discovery: DiscoveryConfig;
+  limits: LimitsConfig;
+  /** Most finished transfers kept in the history. */
+  historySize: number;
+}
+
+/** Where the config came from, for `p2pd status` and error messages. */
+export interface LoadedConfig {
+  config: Readonly<Config>;
+  /** Absolute path of the file read, or null when defaults alone were used. */
+  file: string | null;
+  /** Whether `port` was given explicitly (so a busy default port may fall back to any free one). */
+  portExplicit: boolean;
+}

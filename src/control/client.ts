@@ -1,0 +1,85 @@
+/** The CLI's end of the control socket: one connection per command. */
+import { createConnection } from 'node:net';
+import { P2pdError } from '../errors.js';
+import { LineSplitter, type ControlResponse } from './api.js';
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Streamed events (progress) before the final result. */
+  onEvent?: (event: string, data: unknown) => void;
+  /** How long to wait for the daemon to accept the connection. */
+  connectTimeoutMs?: number;
+}
+
+export class ControlClient {
+  readonly #path: string;
+
+  constructor(options: { socketPath: string }) {
+    this.#path = options.socketPath;
+  }
+
+  get socketPath(): string {
+    return this.#path;
+  }
+
+  request<T>(method: string, params: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const socket = createConnection(this.#path);
+      const splitter = new LineSplitter();
+      let settled = false;
+      const finish = (err: unknown, value?: T): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        socket.destroy();
+        if (err !== undefined) reject(err);
+        else resolve(value as T);
+      };
+      const onAbort = (): void => finish(options.signal?.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => finish(notRunning(this.#path, 'ETIMEDOUT')), options.connectTimeoutMs ?? 5000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.write(`${JSON.stringify({ id: 1, method, params })}\n`);
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (!socket.connecting && err.code !== 'ENOENT' && err.code !== 'ECONNREFUSED') {
+          finish(new P2pdError('DAEMON_NOT_RUNNING', `the daemon closed the control connection: ${err.message}`, { cause: err }));
+        } else {
+          finish(notRunning(this.#path, err.code ?? 'unknown'));
+        }
+      });
+      socket.on('close', () => finish(new P2pdError('DAEMON_NOT_RUNNING', 'the daemon closed the control connection before answering (did it stop?)')));
+      socket.on('data', (chunk: Buffer) => {
+        let lines: string[];
+        try {
+          lines = splitter.push(chunk);
+        } catch (err) {
+          finish(new P2pdError('CONTROL_BAD_REQUEST', 'the daemon sent an over-long line', { cause: err }));
+          return;
+        }
+        for (const line of lines) {
+          let msg: ControlResponse;
+          try {
+            msg = JSON.parse(line) as ControlResponse;
+          } catch (err) {
+            finish(new P2pdError('CONTROL_BAD_REQUEST', 'the daemon sent something that is not JSON', { cause: err }));
+            return;
+          }
+          if ('event' in msg) options.onEvent?.(msg.event, msg.data);
+          else if ('error' in msg) finish(P2pdError.fromJSON(msg.error));
+          else if ('result' in msg) finish(undefined, msg.result as T);
+        }
+      });
+    });
+  }
+}
+
+function notRunning(path: string, why: string): P2pdError {
+  return new P2pdError(
+    'DAEMON_NOT_RUNNING',
+    `p2pd is not running (nothing answers on ${path}). Start it with \`p2pd daemon\` (or \`systemctl --user start p2pd\` if installed as a service); if it runs with its own config, pass the same --config here.`,
+    { details: { socket: path, reason: why } },
+  );
+}

@@ -1,0 +1,69 @@
+/**
+ * Turns what the user typed into a verified TLS connection: the peer table and the trusted list
+ * give the id and addresses, and the dial insists on that id's key. mDNS only says where to look;
+ * the handshake proves who answered.
+ */
+import { P2pdError } from '../errors.js';
+import type { PeerTable } from '../discovery/peer-table.js';
+import { resolvePeer } from '../discovery/resolve.js';
+import type { StateStore } from '../store/state.js';
+import { dialTls, type Identity } from '../transport/index.js';
+import type { Connection, Connector } from '../transfer/manager.js';
+
+const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
+
+export function peerConnector(
+  deps: { identity: Identity; peers: PeerTable; state: StateStore },
+  options: { connectTimeoutMs: number },
+): Connector {
+  const candidates = (): Array<{ id: string; name: string }> => [
+    ...deps.peers.list().map((p) => ({ id: p.id, name: p.name })),
+    ...deps.state.trusted().map((t) => ({ id: t.id, name: t.name })),
+  ];
+
+  const direct = (query: string): { host: string; port: number } | null => {
+    const m = HOST_PORT.exec(query);
+    if (m === null) return null;
+    const port = Number(m[3]);
+    if (port < 1 || port > 65535) return null;
+    return { host: m[1] ?? m[2]!, port };
+  };
+
+  return {
+    resolve(query) {
+      try {
+        const p = resolvePeer(query, candidates());
+        return { id: p.id, name: deps.state.getTrusted(p.id)?.name ?? p.name };
+      } catch (err) {
+        if (direct(query) !== null) return { id: null, name: query };
+        throw err;
+      }
+    },
+
+    async connect(query, { signal }): Promise<Connection> {
+      let peer: { id: string; name: string } | undefined;
+      try {
+        peer = resolvePeer(query, candidates());
+      } catch (err) {
+        const hp = direct(query);
+        if (hp === null) throw err;
+        // An address typed by the user: whoever answers is who we talk to, and the result names its id.
+        const r = await dialTls({ identity: deps.identity }, { addresses: [hp], signal, timeoutMs: options.connectTimeoutMs });
+        const trusted = deps.state.getTrusted(r.peerId);
+        return { socket: r.socket, peer: { id: r.peerId, name: trusted?.name ?? query } };
+      }
+      const seen = deps.peers.get(peer.id);
+      const name = deps.state.getTrusted(peer.id)?.name ?? peer.name;
+      if (seen === undefined || seen.addresses.length === 0) {
+        throw new P2pdError('PEER_UNREACHABLE', `${name} is not online: it has not been seen over mDNS lately (is its daemon running, and on this network?)`, {
+          details: { peer: peer.id },
+        });
+      }
+      const r = await dialTls(
+        { identity: deps.identity },
+        { addresses: seen.addresses, expectedId: peer.id, signal, timeoutMs: options.connectTimeoutMs },
+      );
+      return { socket: r.socket, peer: { id: r.peerId, name } };
+    },
+  };
+}

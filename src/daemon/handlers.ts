@@ -1,0 +1,121 @@
+/** What each control-socket method does, in terms of the daemon's parts. */
+import { P2pdError } from '../errors.js';
+import type { Handlers } from '../control/server.js';
+import type { IdView, PeerView, SendResultView, StatusView, TrustResultView, UntrustResultView } from '../control/api.js';
+import type { PeerTable } from '../discovery/peer-table.js';
+import { resolvePeer } from '../discovery/resolve.js';
+import type { StateStore } from '../store/state.js';
+import { scanLocalPaths } from '../store/local-source.js';
+import { formatPeerId, parsePeerId } from '../transport/index.js';
+import type { TransferManager, TransferView } from '../transfer/manager.js';
+import { peerViews } from './peers-view.js';
+
+export interface HandlerDeps {
+  manager: TransferManager;
+  peers: PeerTable;
+  state: StateStore;
+  identityView: () => IdView;
+  startedAt: number;
+  pid: number;
+}
+
+export function controlHandlers(deps: HandlerDeps): Handlers {
+  const { manager, peers, state } = deps;
+
+  const findPeer = (query: string): PeerView => {
+    const views = peerViews(peers, state);
+    const fullId = parsePeerId(query);
+    if (fullId !== null && !views.some((v) => v.id === fullId)) {
+      // A full id read aloud by its owner may be trusted before the peer was ever seen.
+      return { id: fullId, shortId: fullId.slice(0, 7), name: fullId.slice(0, 7), displayName: fullId.slice(0, 7), addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null };
+    }
+    const hit = resolvePeer(query, views.map((v) => ({ ...v, name: v.name })));
+    return views.find((v) => v.id === hit.id)!;
+  };
+
+  return {
+    async id() {
+      return deps.identityView();
+    },
+
+    async peers() {
+      return { peers: peerViews(peers, state) };
+    },
+
+    async trust(params): Promise<TrustResultView> {
+      const peer = findPeer(str(params, 'peer'));
+      const already = state.getTrusted(peer.id) !== undefined;
+      const name = typeof params.name === 'string' && params.name.trim() !== '' ? params.name.trim().slice(0, 63) : peer.name;
+      state.trust({ id: peer.id, name });
+      const view = peerViews(peers, state).find((v) => v.id === peer.id) ?? { ...peer, trusted: true, trustedName: name };
+      return { peer: view, fingerprint: formatPeerId(peer.id), alreadyTrusted: already };
+    },
+
+    async untrust(params): Promise<UntrustResultView> {
+      const peer = findPeer(str(params, 'peer'));
+      const removed = state.untrust(peer.id);
+      const view = peerViews(peers, state).find((v) => v.id === peer.id) ?? { ...peer, trusted: false, trustedName: null };
+      return { peer: view, removed };
+    },
+
+    async send(params, ctx): Promise<SendResultView> {
+      const peer = str(params, 'peer');
+      const paths = params.paths;
+      if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) {
+        throw new P2pdError('CONTROL_BAD_REQUEST', '"paths" must be a non-empty list of absolute paths');
+      }
+      const source = await scanLocalPaths(paths as string[], { signal: ctx.signal });
+      const { id, done } = manager.send({ peer, source });
+      if (params.detach === true) {
+        return { transfer: manager.get(id)!, skipped: [...source.skipped] };
+      }
+      const onUpdate = (v: TransferView): void => {
+        if (v.id === id) ctx.emit('progress', v);
+      };
+      manager.on('update', onUpdate);
+      // A CLI that goes away (Ctrl-C) takes its transfer with it; --detach is the way to leave one running.
+      const onHangup = (): void => {
+        try {
+          manager.cancel(id);
+        } catch {
+          // already ended
+        }
+      };
+      ctx.signal.addEventListener('abort', onHangup, { once: true });
+      try {
+        const view = await done;
+        return { transfer: view, skipped: [...source.skipped] };
+      } finally {
+        manager.off('update', onUpdate);
+        ctx.signal.removeEventListener('abort', onHangup);
+      }
+    },
+
+    async status(): Promise<StatusView> {
+      const me = deps.identityView();
+      return {
+        daemon: {
+          name: me.name,
+          id: me.id,
+          version: me.version,
+          pid: deps.pid,
+          uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+          port: me.port,
+          inbox: me.inbox,
+          peersOnline: peers.list().length,
+        },
+        transfers: manager.list(),
+      };
+    },
+
+    async cancel(params) {
+      return { transfer: manager.cancel(str(params, 'id')) };
+    },
+  };
+}
+
+function str(params: Record<string, unknown>, key: string): string {
+  const v = params[key];
+  if (typeof v !== 'string' || v.trim() === '') throw new P2pdError('CONTROL_BAD_REQUEST', `"${key}" must be a non-empty string`);
+  return v.trim();
+}

@@ -1,0 +1,1 @@
+export { Daemon, type DaemonDeps, type RunningInfo } from './daemon.js';

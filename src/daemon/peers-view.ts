@@ -1,0 +1,30 @@
+/** The peers `p2pd peers` shows: those seen over mDNS and those trusted, merged by id. */
+import type { PeerView } from '../control/api.js';
+import type { PeerTable } from '../discovery/peer-table.js';
+import { displayNames } from '../discovery/resolve.js';
+import type { StateStore } from '../store/state.js';
+
+export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
+  const seen = table.list();
+  const trusted = state.trusted();
+  const ids = new Set([...seen.map((p) => p.id), ...trusted.map((t) => t.id)]);
+  const named = [...ids].map((id) => {
+    const s = seen.find((p) => p.id === id);
+    const t = trusted.find((p) => p.id === id);
+    return { id, name: s?.name ?? t?.name ?? id.slice(0, 7), s, t };
+  });
+  const display = displayNames(named);
+  return named
+    .map(({ id, name, s, t }) => ({
+      id,
+      shortId: id.slice(0, 7),
+      name,
+      displayName: display.get(id) ?? name,
+      addresses: (s?.addresses ?? []).map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)),
+      trusted: t !== undefined,
+      trustedName: t?.name ?? null,
+      online: s !== undefined,
+      lastSeen: s === undefined ? null : new Date(s.lastSeen).toISOString(),
+    }))
+    .sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * The executable: argv to the CLI, or to the daemon for `p2pd daemon`. The only module that
+ * reads process.* or exits.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { runCli } from './cli/index.js';
+import { Daemon } from './daemon/index.js';
+import { P2pdError, toP2pdError } from './errors.js';
+import { createLogger } from './log.js';
+import type { LoadedConfig } from './config/types.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+async function runDaemon(loaded: LoadedConfig): Promise<number> {
+  const logger = createLogger({ level: loaded.config.logLevel, pretty: process.stdout.isTTY === true });
+  const daemon = new Daemon({ logger, version, pid: process.pid }, loaded);
+  const root = new AbortController();
+  let signals = 0;
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        logger.warn({ signal: sig }, 'second signal: exiting at once');
+        resolve(1);
+        return;
+      }
+      logger.info({ signal: sig }, 'stopping: finishing or cancelling transfers, sending mDNS goodbyes');
+      root.abort(new P2pdError('TRANSFER_CANCELLED', `the daemon got ${sig}`));
+      void daemon.stop().then(() => resolve(0));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  try {
+    await daemon.start({ signal: root.signal });
+  } catch (err) {
+    const e = toP2pdError(err);
+    logger.fatal({ code: e.code, err: e.message, details: e.details }, `cannot start: ${e.message}`);
+    logger.flush?.();
+    return e.exitStatus;
+  }
+  return stopped;
+}
+
+process.on('uncaughtException', (err) => {
+  // A bug must not pass silently; the unit's Restart=on-failure brings the daemon back.
+  process.stderr.write(`p2pd: internal error: ${err.stack ?? String(err)}\n`);
+  process.exit(70);
+});
+
+const status = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+  home: homedir(),
+  hostname: hostname(),
+  version,
+  runDaemon,
+});
+process.exitCode = status;
+// The daemon's sockets and timers are closed by now; anything left must not keep the CLI alive.
+setTimeout(() => process.exit(status), 200).unref();

@@ -1,0 +1,135 @@
+/**
+ * The files a user asked to send: walks the given paths into offer entries and reads their bytes.
+ * Symlinks named on the command line are followed; symlinks and special files found inside a
+ * directory are skipped (and reported), so a send never leaves the tree the user chose.
+ */
+import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { P2pdError } from '../errors.js';
+import { DATA_CHUNK, type OfferEntry } from '../protocol/messages.js';
+import type { FileSource } from '../transfer/ports.js';
+
+export interface LocalSource extends FileSource {
+  /** Paths inside directories that were not sent, with why. */
+  readonly skipped: ReadonlyArray<{ path: string; reason: string }>;
+}
+
+export async function scanLocalPaths(paths: readonly string[], options: { signal?: AbortSignal } = {}): Promise<LocalSource> {
+  const entries: OfferEntry[] = [];
+  const absolute: string[] = [];
+  const skipped: Array<{ path: string; reason: string }> = [];
+  const topNames = new Set<string>();
+  if (paths.length === 0) throw new P2pdError('USAGE', 'nothing to send: name at least one file or directory');
+
+  for (const p of paths) {
+    options.signal?.throwIfAborted();
+    let st;
+    try {
+      st = await stat(p);
+    } catch (err) {
+      throw new P2pdError('SOURCE_NOT_FOUND', `cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err, details: { path: p } });
+    }
+    const top = basename(p.replace(/[/\\]+$/, '')) || 'root';
+    if (topNames.has(top)) throw new P2pdError('USAGE', `two of the paths are called "${top}"; send them separately`, { details: { path: p } });
+    topNames.add(top);
+    if (st.isFile()) {
+      entries.push(fileEntry(top, st));
+      absolute.push(p);
+    } else if (st.isDirectory()) {
+      entries.push(dirEntry(top, st));
+      absolute.push(p);
+      await walk(p, top);
+    } else {
+      throw new P2pdError('SOURCE_UNSUPPORTED', `${p} is neither a regular file nor a directory`, { details: { path: p } });
+    }
+  }
+
+  async function walk(dir: string, rel: string): Promise<void> {
+    // Depth-first with an explicit stack: deep trees must not exhaust the call stack.
+    const stack: Array<{ dir: string; rel: string }> = [{ dir, rel }];
+    while (stack.length > 0) {
+      options.signal?.throwIfAborted();
+      const { dir: d, rel: r } = stack.pop()!;
+      let names: string[];
+      try {
+        names = (await readdir(d)).sort();
+      } catch (err) {
+        throw new P2pdError('SOURCE_NOT_FOUND', `cannot read the directory ${d}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      }
+      const subdirs: Array<{ dir: string; rel: string }> = [];
+      for (const name of names) {
+        const abs = join(d, name);
+        const relPath = `${r}/${name}`;
+        const st = await lstat(abs);
+        if (st.isFile()) {
+          entries.push(fileEntry(relPath, st));
+          absolute.push(abs);
+        } else if (st.isDirectory()) {
+          entries.push(dirEntry(relPath, st));
+          absolute.push(abs);
+          subdirs.push({ dir: abs, rel: relPath });
+        } else {
+          skipped.push({ path: abs, reason: st.isSymbolicLink() ? 'symbolic link' : 'not a regular file' });
+        }
+      }
+      stack.push(...subdirs.reverse());
+    }
+  }
+
+  return {
+    entries,
+    skipped,
+    read(index: number, opts: { signal: AbortSignal }): AsyncIterable<Buffer> {
+      const entry = entries[index];
+      const path = absolute[index];
+      if (entry === undefined || path === undefined || entry.kind !== 'file') {
+        throw new P2pdError('INTERNAL', `entry ${index} is not a file`);
+      }
+      return readFileChunks(path, entry, opts.signal);
+    },
+  };
+}
+
+async function* readFileChunks(path: string, entry: OfferEntry, signal: AbortSignal): AsyncGenerator<Buffer> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw new P2pdError('SOURCE_NOT_FOUND', `${path} can no longer be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  try {
+    const before = await fh.stat();
+    if (!before.isFile() || before.size !== entry.size || before.mtimeMs !== entry.mtimeMs) throw changed(path);
+    let position = 0;
+    // One buffer per chunk: the chunk is handed to the socket without copying, so it cannot be reused.
+    while (position < entry.size) {
+      signal.throwIfAborted();
+      const want = Math.min(DATA_CHUNK, entry.size - position);
+      const buf = Buffer.allocUnsafe(want);
+      let filled = 0;
+      while (filled < want) {
+        const { bytesRead } = await fh.read(buf, filled, want - filled, position + filled);
+        if (bytesRead === 0) throw changed(path);
+        filled += bytesRead;
+      }
+      position += want;
+      yield buf;
+    }
+    const after = await fh.stat();
+    if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs) throw changed(path);
+  } finally {
+    await fh.close();
+  }
+}
+
+function changed(path: string): P2pdError {
+  return new P2pdError('SOURCE_CHANGED', `${path} changed while it was being sent; send it again once it is complete`, { details: { path } });
+}
+
+function fileEntry(path: string, st: { size: number; mode: number; mtimeMs: number }): OfferEntry {
+  return { path, kind: 'file', size: st.size, mode: st.mode & 0o777, mtimeMs: st.mtimeMs };
+}
+
+function dirEntry(path: string, st: { mode: number; mtimeMs: number }): OfferEntry {
+  return { path, kind: 'dir', size: 0, mode: st.mode & 0o777, mtimeMs: st.mtimeMs };
+}

@@ -1,0 +1,310 @@
+/**
+ * Names that peers send us, checked before they touch the file system or a terminal.
+ * Pure string logic: no I/O.
+ *
+ * A peer-supplied path is relative, "/"-separated and normalised to NFC. It is refused when any of
+ * its components could escape the inbox, mean something special on some operating system, hide or
+ * reorder characters on screen, or pass for something it is not. Every refusal is a P2pdError
+ * NAME_INVALID whose `details.reason` is one of NAME_REJECT_REASONS; the reasons are stable,
+ * the messages are not.
+ *
+ * Decisions (each one a trade between hostile input and names real people use):
+ * - ":" is allowed (legal on Linux and macOS) except in drive-letter form ("C:", "c:foo") in any
+ *   component; Windows would read those as a drive or an alternate data stream.
+ * - The other characters Windows forbids (< > " | ? *) are allowed: they are harmless where we
+ *   write, and refusing them would refuse ordinary names such as "what?.txt".
+ * - Look-alikes of "/" and "\" (division slash, fullwidth solidus, big solidus, set minus, ...) are
+ *   refused anywhere in a component. They are never separators where we write, but they exist to
+ *   make "a∕b" pass for a folder, and Windows' "best fit" code-page conversion turns some of them
+ *   (U+FF0F, U+FF3C) into real separators when such a file is later copied there.
+ *   The yen sign (also a backslash in code page 932) stays allowed: it is common in real names.
+ * - Look-alikes of "." (one/two dot leader, ellipsis, small and fullwidth full stop, ideographic full
+ *   stop) are refused only when a component reads as nothing but dots and spaces (like ".." does).
+ *   Inside a name they are ordinary punctuation ("Wait….mp3", "报告。txt").
+ * - Format characters (Unicode category Cf) are refused: bidi overrides, isolates and marks reorder
+ *   what a user sees ("\u202Eexe.txt" shows as "txt.exe"); zero-width spaces, word joiners, the BOM
+ *   and tag characters hide text. Two exceptions keep real names working: ZERO WIDTH JOINER and
+ *   NON-JOINER between two visible characters (emoji sequences such as 👨‍👩‍👧, Persian and Indic
+ *   scripts), and emoji tag sequences (the flags of Scotland, Wales, England).
+ * - A leading "-" is allowed; it is a hazard only for shell globs, which no file name can prevent.
+ */
+import { P2pdError } from '../errors.js';
+
+/** The store's own directory for partial files, at the top of the inbox. */
+export const PARTIAL_DIR_NAME = '.p2pd-partial';
+/** Longest component in UTF-8 bytes (NAME_MAX on Linux, APFS, ext4, NTFS). */
+export const MAX_COMPONENT_BYTES = 255;
+/** Longest path in UTF-8 bytes (PATH_MAX on Linux). */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_COMPONENTS = 64;
+
+export const NAME_REJECT_REASONS = [
+  'not-a-string',
+  'empty',
+  'path-too-long',
+  'lone-surrogate',
+  'unc',
+  'absolute',
+  'drive-letter',
+  'control-char',
+  'bidi-control',
+  'invisible-char',
+  'backslash',
+  'too-many-components',
+  'empty-component',
+  'dot-component',
+  'component-too-long',
+  'lookalike',
+  'dots-and-spaces',
+  'reserved-name',
+  'trailing-dot-or-space',
+  'reserved-store-name',
+] as const;
+export type NameRejectReason = (typeof NAME_REJECT_REASONS)[number];
+
+const REASON_TEXT: Record<NameRejectReason, string> = {
+  'not-a-string': 'the name is not a string',
+  empty: 'the name is empty',
+  'path-too-long': `the path is longer than ${MAX_PATH_BYTES} bytes`,
+  'lone-surrogate': 'the name is not valid Unicode (a lone surrogate)',
+  unc: 'the name is a network (UNC) path',
+  absolute: 'the name is an absolute path',
+  'drive-letter': 'the name starts with a Windows drive letter',
+  'control-char': 'the name contains a control or line-break character',
+  'bidi-control': 'the name contains a bidirectional-text control that reorders what is shown',
+  'invisible-char': 'the name contains an invisible formatting character',
+  backslash: 'the name contains a backslash (a Windows separator)',
+  'too-many-components': `the path is deeper than ${MAX_COMPONENTS} levels`,
+  'empty-component': 'the path has an empty component (a leading, doubled or trailing "/")',
+  'dot-component': 'the path has a "." or ".." component',
+  'component-too-long': `a component is longer than ${MAX_COMPONENT_BYTES} bytes`,
+  lookalike: 'the name contains a look-alike of "/", "\\" or ".."',
+  'dots-and-spaces': 'a component is made only of dots and spaces',
+  'reserved-name': 'a component is a reserved device name on Windows (CON, NUL, COM1, ...)',
+  'trailing-dot-or-space': 'a component ends with a dot or a space',
+  'reserved-store-name': `"${PARTIAL_DIR_NAME}" is reserved by p2pd`,
+};
+
+// Paths this long (in UTF-16 code units) are refused before NFC normalisation spends time on them.
+// No legitimate path near MAX_PATH_BYTES comes close: NFC composes at most a few units into one.
+const MAX_RAW_UNITS = MAX_PATH_BYTES * 4;
+
+/** Works on UTF-16 code units (no u flag), so a surrogate without its partner is found. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const DRIVE_LETTER = /^[A-Za-z]:/;
+/** Reads as "/" or "\" to a human; Windows best-fit maps U+FF0F and U+FF3C to real separators. */
+const SLASH_LOOKALIKE = /[\u2044\u2215\u2216\u2571\u2572\u27CB\u27CD\u29F5\u29F8\u29F9\uFE68\uFF0F\uFF3C]/u;
+/** Reads as one or more "." to a human. */
+const DOT_LOOKALIKE = /[\u2024\u2025\u2026\u3002\uFE52\uFF0E\uFF61]/u;
+/** Blank or dots only, once combining marks are set aside; used with DOT_LOOKALIKE. */
+const BLANK_OR_DOTS = /^[\p{Z}.\u2024\u2025\u2026\u3002\uFE52\uFF0E\uFF61]*$/u;
+const COMBINING_MARKS = /\p{M}/gu;
+/** CON, PRN, AUX, NUL, COM0-9, LPT0-9 (and the superscript digits Windows also reserves), CONIN$, CONOUT$. */
+const RESERVED_DEVICE = /^(?:CON|PRN|AUX|NUL|COM[0-9\u00B9\u00B2\u00B3]|LPT[0-9\u00B9\u00B2\u00B3]|CONIN\$|CONOUT\$)$/i;
+
+const ZWNJ = 0x200c;
+const ZWJ = 0x200d;
+const BIDI_CONTROLS = new Set([0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069]);
+const IS_CONTROL = /^[\p{Cc}\p{Zl}\p{Zp}]$/u;
+const IS_FORMAT = /^\p{Cf}$/u;
+const IS_SPACE_OR_MARK = /^[\p{Z}\p{M}]$/u;
+/** Emoji tag sequence: black flag, tag characters, cancel tag (flags of Scotland, Wales, England). */
+const EMOJI_TAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}/gu;
+
+type CharReason = 'lone-surrogate' | 'control-char' | 'bidi-control' | 'invisible-char';
+
+/**
+ * Calls `onUnsafe` for every code point of `s` that must not reach a file name or a terminal,
+ * with its index in the code-point array. "/" counts as a boundary for the joiner rule.
+ */
+function scanUnsafe(chars: readonly string[], onUnsafe: (reason: CharReason, index: number) => boolean | void): void {
+  const allowedTags = allowedTagIndexes(chars);
+  for (let i = 0; i < chars.length; i++) {
+    const reason = classifyChar(chars, i, allowedTags);
+    if (reason !== undefined && onUnsafe(reason, i) === false) return;
+  }
+}
+
+function classifyChar(chars: readonly string[], i: number, allowedTags: ReadonlySet<number>): CharReason | undefined {
+  const ch = chars[i]!;
+  const cp = ch.codePointAt(0)!;
+  if (cp >= 0xd800 && cp <= 0xdfff) return 'lone-surrogate';
+  if (IS_CONTROL.test(ch)) return 'control-char';
+  if (BIDI_CONTROLS.has(cp)) return 'bidi-control';
+  if (!IS_FORMAT.test(ch)) return undefined;
+  if ((cp === ZWJ || cp === ZWNJ) && isVisible(chars[i - 1]) && isVisible(chars[i + 1])) return undefined;
+  if (allowedTags.has(i)) return undefined;
+  return 'invisible-char';
+}
+
+/** A character a joiner may stand next to: printable, not blank, not a separator. */
+function isVisible(ch: string | undefined): boolean {
+  if (ch === undefined || ch === '/') return false;
+  const cp = ch.codePointAt(0)!;
+  if (cp >= 0xd800 && cp <= 0xdfff) return false;
+  return !IS_CONTROL.test(ch) && !IS_FORMAT.test(ch) && !IS_SPACE_OR_MARK.test(ch);
+}
+
+function allowedTagIndexes(chars: readonly string[]): Set<number> {
+  const allowed = new Set<number>();
+  const joined = chars.join('');
+  if (!/[\u{E0000}-\u{E007F}]/u.test(joined)) return allowed;
+  // Map UTF-16 offsets of each match back to code-point indexes.
+  const starts: number[] = [];
+  let offset = 0;
+  for (const ch of chars) {
+    starts.push(offset);
+    offset += ch.length;
+  }
+  for (const match of joined.matchAll(EMOJI_TAG_SEQUENCE)) {
+    const begin = match.index;
+    const end = begin + match[0].length;
+    starts.forEach((start, index) => {
+      if (start > begin && start < end) allowed.add(index);
+    });
+  }
+  return allowed;
+}
+
+function utf8Bytes(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function reject(reason: NameRejectReason, path: unknown, extra: Record<string, unknown> = {}): never {
+  const shown = typeof path === 'string' ? displayName(path, 80) : typeof path;
+  throw new P2pdError('NAME_INVALID', `unsafe name "${shown}": ${REASON_TEXT[reason]}`, {
+    details: { reason, ...extra },
+  });
+}
+
+/**
+ * Validates a peer-supplied relative path and returns its NFC-normalised components.
+ * Throws P2pdError NAME_INVALID with `details.reason` (a NameRejectReason) otherwise.
+ */
+export function checkRelativePath(path: string): string[] {
+  if (typeof path !== 'string') reject('not-a-string', path);
+  if (path.length === 0) reject('empty', path);
+  if (path.length > MAX_RAW_UNITS) reject('path-too-long', path);
+  if (LONE_SURROGATE.test(path)) reject('lone-surrogate', path);
+
+  const nfc = path.normalize('NFC');
+  if (nfc.startsWith('//') || nfc.startsWith('\\\\')) reject('unc', path);
+  if (nfc.startsWith('/')) reject('absolute', path);
+  if (DRIVE_LETTER.test(nfc)) reject('drive-letter', path);
+
+  let charReason: CharReason | undefined;
+  scanUnsafe(Array.from(nfc), (reason) => {
+    charReason = reason;
+    return false;
+  });
+  if (charReason !== undefined) reject(charReason, path);
+
+  if (nfc.includes('\\')) reject('backslash', path);
+  if (utf8Bytes(nfc) > MAX_PATH_BYTES) reject('path-too-long', path);
+
+  const components = nfc.split('/');
+  if (components.length > MAX_COMPONENTS) reject('too-many-components', path);
+  components.forEach((component, index) => {
+    const reason = componentProblem(component, index === 0);
+    if (reason !== undefined) reject(reason, path, { component: index });
+  });
+  return components;
+}
+
+function componentProblem(component: string, topLevel: boolean): NameRejectReason | undefined {
+  if (component.length === 0) return 'empty-component';
+  if (component === '.' || component === '..') return 'dot-component';
+  if (utf8Bytes(component) > MAX_COMPONENT_BYTES) return 'component-too-long';
+  if (DRIVE_LETTER.test(component)) return 'drive-letter';
+  if (SLASH_LOOKALIKE.test(component)) return 'lookalike';
+  const bare = component.replace(COMBINING_MARKS, '');
+  if (BLANK_OR_DOTS.test(bare)) {
+    return DOT_LOOKALIKE.test(bare) || bare !== component ? 'lookalike' : 'dots-and-spaces';
+  }
+  // Windows ignores an extension and trailing spaces/dots when it matches device names.
+  const stem = component.split(/[.:]/, 1)[0]!.replace(/[ .]+$/, '');
+  if (RESERVED_DEVICE.test(stem)) return 'reserved-name';
+  if (component.endsWith(' ') || component.endsWith('.')) return 'trailing-dot-or-space';
+  if (topLevel && component.toLowerCase() === PARTIAL_DIR_NAME) return 'reserved-store-name';
+  return undefined;
+}
+
+/** Longest displayName() result, in code points, unless the caller asks otherwise. */
+export const DISPLAY_MAX_LENGTH = 256;
+
+/**
+ * Makes any peer-supplied string safe for a terminal, a log line or a web page's text: control,
+ * line-break, bidi and invisible format characters and lone surrogates become visible escapes
+ * ("\u001b", "\u202e", "\u{e0001}"), and the result is cut to `maxLength` code points with "…".
+ */
+export function displayName(s: string, maxLength: number = DISPLAY_MAX_LENGTH): string {
+  const text = typeof s === 'string' ? s : String(s);
+  const chars = Array.from(text);
+  const escaped = new Map<number, string>();
+  scanUnsafe(chars, (_reason, index) => {
+    escaped.set(index, escapeCodePoint(chars[index]!.codePointAt(0)!));
+  });
+  const limit = Math.max(1, Math.floor(maxLength));
+  let out = '';
+  let length = 0;
+  for (let i = 0; i < chars.length; i++) {
+    const piece = escaped.get(i) ?? chars[i]!;
+    const pieceLength = escaped.has(i) ? piece.length : 1;
+    const restFits = i === chars.length - 1 ? length + pieceLength <= limit : length + pieceLength <= limit - 1;
+    if (!restFits) return `${out}…`;
+    out += piece;
+    length += pieceLength;
+  }
+  return out;
+}
+
+function escapeCodePoint(cp: number): string {
+  const hex = cp.toString(16);
+  return cp <= 0xffff ? `\\u${hex.padStart(4, '0')}` : `\\u{${hex}}`;
+}
+
+/** Compound extensions kept whole by conflictName ("archive (1).tar.gz"). */
+const TAR_STEM = /\.tar$/i;
+/** An extension is short and has no spaces; otherwise the dot is part of the name ("v1.2 final"). */
+const EXTENSION = /^\.[^.\s]{1,16}$/u;
+
+/**
+ * The n-th alternative of a taken name: "photo.jpg" → "photo (1).jpg", "archive.tar.gz" →
+ * "archive (1).tar.gz", ".bashrc" → ".bashrc (1)", "noext" → "noext (1)". With
+ * `keepExtension: false` (directories) the suffix goes at the end: "photos.2024" → "photos.2024 (1)".
+ * The result stays within MAX_COMPONENT_BYTES by shortening the stem at grapheme boundaries.
+ */
+export function conflictName(name: string, n: number, options: { keepExtension?: boolean } = {}): string {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`conflictName: n must be a positive integer, got ${n}`);
+  let stem = name;
+  let ext = '';
+  if (options.keepExtension !== false) {
+    const dot = name.lastIndexOf('.');
+    if (dot > 0 && EXTENSION.test(name.slice(dot))) {
+      stem = name.slice(0, dot);
+      ext = name.slice(dot);
+      const inner = stem.lastIndexOf('.');
+      if (inner > 0 && TAR_STEM.test(stem)) {
+        ext = stem.slice(inner) + ext;
+        stem = stem.slice(0, inner);
+      }
+    }
+  }
+  const suffix = ` (${n})`;
+  const budget = MAX_COMPONENT_BYTES - utf8Bytes(suffix) - utf8Bytes(ext);
+  return `${truncateBytes(stem, budget)}${suffix}${ext}`;
+}
+
+/** Cuts `s` to at most `maxBytes` UTF-8 bytes without splitting a grapheme cluster. */
+function truncateBytes(s: string, maxBytes: number): string {
+  if (utf8Bytes(s) <= maxBytes) return s;
+  let out = '';
+  let bytes = 0;
+  for (const { segment } of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s)) {
+    const size = utf8Bytes(segment);
+    if (bytes + size > maxBytes) break;
+    out += segment;
+    bytes += size;
+  }
+  return out;
+}

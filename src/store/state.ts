@@ -1,0 +1,106 @@
+/**
+ * The daemon's own state under stateDir, kept with `conf`: trusted peers and transfer history.
+ * conf writes atomically (temporary file, then rename), so a kill at any moment leaves either the
+ * old or the new file. A damaged file is set aside, reported, and the daemon starts afresh.
+ */
+import { renameSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Conf from 'conf';
+import { P2pdError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { HistoryStore, TransferView } from '../transfer/manager.js';
+
+export interface TrustedPeer {
+  id: string;
+  /** The name the user knows the peer by (the name it had when trusted). */
+  name: string;
+  trustedAt: string;
+}
+
+interface StateShape {
+  trusted: Record<string, TrustedPeer>;
+  history: TransferView[];
+}
+
+export class StateStore implements HistoryStore {
+  readonly #conf: Conf<StateShape>;
+  readonly #historySize: number;
+
+  constructor(deps: { logger: Logger }, options: { dir: string; historySize: number }) {
+    this.#historySize = options.historySize;
+    const make = (): Conf<StateShape> =>
+      new Conf<StateShape>({
+        cwd: options.dir,
+        configName: 'state',
+        projectName: 'p2pd',
+        defaults: { trusted: {}, history: [] },
+        configFileMode: 0o600,
+        accessPropertiesByDotNotation: false,
+        clearInvalidConfig: false,
+      });
+    try {
+      this.#conf = make();
+      this.#check();
+    } catch (err) {
+      const file = join(options.dir, 'state.json');
+      const aside = `${file}.corrupt-${Date.now()}`;
+      if (existsSync(file)) renameSync(file, aside);
+      const e = new P2pdError('STATE_CORRUPT', `${file} was damaged; it was moved to ${aside} and the daemon starts with no trusted peers and no history`, {
+        cause: err,
+        details: { file, aside },
+      });
+      deps.logger.error({ code: e.code, err: (err as Error).message }, e.message);
+      this.#conf = make();
+    }
+  }
+
+  #check(): void {
+    const trusted = this.#conf.get('trusted');
+    const history = this.#conf.get('history');
+    if (typeof trusted !== 'object' || trusted === null || Array.isArray(trusted) || !Array.isArray(history)) {
+      throw new Error('state.json has the wrong shape');
+    }
+  }
+
+  get path(): string {
+    return this.#conf.path;
+  }
+
+  trusted(): TrustedPeer[] {
+    return Object.values(this.#conf.get('trusted'));
+  }
+
+  getTrusted(id: string): TrustedPeer | undefined {
+    return this.#conf.get('trusted')[id];
+  }
+
+  trust(peer: { id: string; name: string }): TrustedPeer {
+    const all = { ...this.#conf.get('trusted') };
+    const record: TrustedPeer = all[peer.id] ?? { id: peer.id, name: peer.name, trustedAt: new Date().toISOString() };
+    all[peer.id] = record;
+    this.#conf.set('trusted', all);
+    return record;
+  }
+
+  untrust(id: string): boolean {
+    const all = { ...this.#conf.get('trusted') };
+    if (all[id] === undefined) return false;
+    delete all[id];
+    this.#conf.set('trusted', all);
+    return true;
+  }
+
+  add(view: TransferView): void {
+    if (this.#historySize === 0) return;
+    // Keep the history file small: of a finished transfer's files, only a few failures are kept.
+    const failures = (view.files ?? []).filter((f) => !f.ok).slice(0, 20);
+    const slim: TransferView = { ...view, files: failures };
+    if (failures.length === 0) delete slim.files;
+    const history = [slim, ...this.#conf.get('history').filter((v) => v.id !== view.id)].slice(0, this.#historySize);
+    this.#conf.set('history', history);
+  }
+
+  list(): TransferView[] {
+    return this.#conf.get('history');
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Frames over a Duplex: a writer that respects backpressure and a reader that turns the byte
+ * stream into protocol events. Both work on any Duplex (TLS socket, TCP socket, in-memory pair).
+ */
+import type { Duplex, Writable } from 'node:stream';
+import { P2pdError, toP2pdError } from '../errors.js';
+import { encodeDataHeader, encodeMessage, encodePreface } from '../protocol/codec.js';
+import { FrameDecoder } from '../protocol/decoder.js';
+import type { ControlMessage, DecodedEvent, ErrorMessage } from '../protocol/messages.js';
+
+export class FrameWriter {
+  readonly #socket: Duplex;
+  #lastWrite = Date.now();
+
+  constructor(socket: Duplex) {
+    this.#socket = socket;
+  }
+
+  get lastWrite(): number {
+    return this.#lastWrite;
+  }
+
+  preface(): void {
+    this.#write(encodePreface());
+  }
+
+  /** Queues a control frame; call `drained()` before producing a lot more. */
+  send(message: ControlMessage): boolean {
+    return this.#write(encodeMessage(message));
+  }
+
+  sendAll(frames: Buffer[]): boolean {
+    let ok = true;
+    for (const f of frames) ok = this.#write(f);
+    return ok;
+  }
+
+  /** Writes one DATA frame without copying the chunk; resolves once the socket can take more. */
+  async data(chunk: Buffer, signal: AbortSignal): Promise<void> {
+    const socket = this.#socket;
+    socket.cork();
+    socket.write(encodeDataHeader(chunk.length));
+    const ok = socket.write(chunk);
+    socket.uncork();
+    this.#lastWrite = Date.now();
+    if (!ok) await waitDrain(socket, signal);
+  }
+
+  async drained(signal: AbortSignal): Promise<void> {
+    if (this.#socket.writableNeedDrain) await waitDrain(this.#socket, signal);
+  }
+
+  #write(buf: Buffer): boolean {
+    if (this.#socket.destroyed || this.#socket.writableEnded) return false;
+    this.#lastWrite = Date.now();
+    return this.#socket.write(buf);
+  }
+}
+
+/** Waits for 'drain', failing if the socket closes, errors or the signal aborts first. */
+export function waitDrain(socket: Writable, signal: AbortSignal): Promise<void> {
+  if (socket.destroyed) return Promise.reject(closedError(socket));
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+      socket.off('error', onError);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(closedError(socket));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(toP2pdError(err, 'CONNECTION_LOST'));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      reject(toP2pdError(signal.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled')));
+    };
+    if (signal.aborted) return onAbort();
+    socket.once('drain', onDrain);
+    socket.once('close', onClose);
+    socket.once('error', onError);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function closedError(socket: Writable): P2pdError {
+  const reason = (socket as { errored?: unknown }).errored;
+  if (reason instanceof P2pdError) return reason;
+  return new P2pdError('CONNECTION_LOST', 'the connection to the peer closed', reason === null || reason === undefined ? {} : { cause: reason });
+}
+
+/**
+ * Protocol events from a socket, in order. Pulling the next event is what reads more bytes, so a
+ * consumer that awaits its disk writes slows the peer down through TCP: backpressure end to end.
+ */
+export async function* readEvents(socket: Duplex, onChunk?: () => void, decoder = new FrameDecoder()): AsyncGenerator<DecodedEvent> {
+  try {
+    for await (const chunk of socket) {
+      onChunk?.();
+      const events = decoder.push(chunk as Buffer);
+      for (const e of events) yield e;
+    }
+  } catch (err) {
+    const reason = (socket as { errored?: unknown }).errored;
+    if (reason instanceof P2pdError) throw reason;
+    throw toP2pdError(err, 'CONNECTION_LOST');
+  }
+  decoder.end();
+}
+
+/** An ERROR frame from the peer as an error to throw; marked so it is not echoed back. */
+export function errorFromPeer(message: ErrorMessage): P2pdError {
+  const e = P2pdError.fromJSON({ code: message.code, message: message.message });
+  return new P2pdError(e.code, e.message, { details: { from: 'peer' } });
+}
+
+export function isFromPeer(err: P2pdError): boolean {
+  return err.details?.from === 'peer';
+}

@@ -1,0 +1,58 @@
+/**
+ * What the transfer sessions need from the rest of the daemon. The consumer owns these
+ * interfaces (STYLE.md, habit 5): store/ implements InboxStore; tests pass small fakes.
+ */
+import type { Writable } from 'node:stream';
+import type { OfferEntry } from '../protocol/messages.js';
+
+export interface SenderInfo {
+  /** Peer id (52-char base32 fingerprint) proven by TLS. */
+  id: string;
+  /** Display name (already cleaned). */
+  name: string;
+}
+
+export interface InboxStore {
+  /**
+   * Checks every entry of an offer (names, kinds, consistency) before any byte is accepted and
+   * reserves where the offer's top-level entries will land. Throws P2pdError NAME_INVALID or
+   * OFFER_INVALID; writes nothing under a final name.
+   */
+  prepare(
+    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo },
+    options: { signal: AbortSignal },
+  ): Promise<PreparedTransfer>;
+}
+
+export interface PreparedTransfer {
+  /** Opens a fresh partial file for the file entry at `index`, out of sight of the inbox. */
+  openFile(index: number, options: { signal: AbortSignal }): Promise<PartialFile>;
+  /**
+   * Ends the transfer in the store: removes every partial file that was not committed and any
+   * reserved directory that stayed empty. Files already committed stay.
+   */
+  close(): Promise<void>;
+}
+
+export interface PartialFile {
+  /** Where the data goes; honour write()'s return value. */
+  readonly stream: Writable;
+  /**
+   * Flushes and fsyncs the data, applies mode (never setuid/setgid/sticky) and mtime, then moves
+   * it into the inbox under its final name, never overwriting (a taken name becomes "name (1).ext").
+   * Returns the final path relative to the inbox, with "/" separators.
+   */
+  commit(options: { signal: AbortSignal }): Promise<string>;
+  /** Deletes the partial data; safe to call more than once or after a failed commit. */
+  discard(): Promise<void>;
+}
+
+/** What a sender reads from: the offer's entries and the bytes of each file entry. */
+export interface FileSource {
+  readonly entries: readonly OfferEntry[];
+  /**
+   * The bytes of file entry `index`, exactly `entries[index].size` of them, in chunks of at most
+   * DATA_CHUNK bytes. Throws P2pdError SOURCE_CHANGED if the file no longer matches its entry.
+   */
+  read(index: number, options: { signal: AbortSignal }): AsyncIterable<Buffer>;
+}

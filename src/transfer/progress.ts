@@ -1,0 +1,23 @@
+/** Progress and outcomes as sessions report them; the manager turns them into transfer records. */
+import type { ErrorCode } from '../errors.js';
+
+export type TransferPhase = 'queued' | 'connecting' | 'waiting' | 'sending' | 'receiving' | 'verifying' | 'done';
+
+export interface TransferProgress {
+  phase: TransferPhase;
+  filesTotal: number;
+  filesDone: number;
+  filesFailed: number;
+  bytesTotal: number;
+  bytesDone: number;
+}
+
+export interface FileOutcome {
+  index: number;
+  /** The path as offered (relative, "/"-separated). */
+  path: string;
+  ok: boolean;
+  /** Receiver side: where it landed, relative to the inbox. */
+  savedAs?: string;
+  error?: { code: ErrorCode; message: string };
+}

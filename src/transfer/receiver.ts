@@ -1,0 +1,269 @@
+/**
+ * The receiving side of one transfer over any Duplex. Every byte from the peer is checked before
+ * it is trusted: the offer against limits and the store's name rules, each file's size and hash
+ * before it is moved into place. Verdicts go back per file without stopping the data.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { P2pdError, toP2pdError } from '../errors.js';
+import { PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
+import { errorFromPeer, FrameWriter, isFromPeer, readEvents, waitDrain } from './frame-io.js';
+import { startHeartbeat } from './heartbeat.js';
+import type { InboxStore, PartialFile, PreparedTransfer } from './ports.js';
+import type { FileOutcome, TransferProgress } from './progress.js';
+
+export interface ReceiveLimits {
+  maxOfferFiles: number;
+  /** 0 = no limit */
+  maxOfferBytes: number;
+  /** 0 = no limit */
+  maxFileSize: number;
+}
+
+export interface IncomingOffer {
+  transferId: string;
+  peerName: string;
+  entries: readonly OfferEntry[];
+  totalBytes: number;
+  filesTotal: number;
+}
+
+export interface ReceiverOptions {
+  peerId: string;
+  localName: string;
+  software: string;
+  signal: AbortSignal;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  limits: ReceiveLimits;
+  /** After the peer's HELLO: throw a P2pdError (e.g. PEER_NOT_TRUSTED) to refuse the peer. */
+  authorize: (hello: { name: string }) => void | Promise<void>;
+  /** The offer as received and checked, before the answer goes out; throw to refuse it. */
+  onOffer?: (offer: IncomingOffer) => void | Promise<void>;
+  onProgress?: (p: TransferProgress) => void;
+  onFile?: (outcome: FileOutcome) => void;
+}
+
+export interface ReceiveResult {
+  ok: boolean;
+  transferId: string;
+  files: FileOutcome[];
+  bytes: number;
+}
+
+/** How many verified files may be in the middle of fsync-and-rename while the next one streams in. */
+const MAX_PENDING_COMMITS = 8;
+
+export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, options: ReceiverOptions): Promise<ReceiveResult> {
+  const { socket, store } = deps;
+  const { signal, limits } = options;
+  const writer = new FrameWriter(socket);
+  const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs });
+  const events = readEvents(socket, heartbeat.touch)[Symbol.asyncIterator]();
+  const progress: TransferProgress = { phase: 'connecting', filesTotal: 0, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesDone: 0 };
+  const report = (): void => options.onProgress?.({ ...progress });
+  const outcomes: FileOutcome[] = [];
+  let prepared: PreparedTransfer | undefined;
+  let current: { index: number; entry: OfferEntry; file: PartialFile; hash: Hash; received: number } | undefined;
+  let transferId = '';
+  /** Commits in index order; each settles to its outcome. */
+  const pending: Promise<FileOutcome>[] = [];
+  let resultsChain: Promise<void> = Promise.resolve();
+
+  const onAbort = (): void => {
+    const reason = toP2pdError(signal.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
+    writer.send({ type: 'error', code: reason.code, message: reason.message });
+    socket.end();
+    socket.destroy(reason);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  const handshakeTimer = setTimeout(() => {
+    socket.destroy(new P2pdError('TIMEOUT', `the sender did not complete the p2pd handshake within ${options.handshakeTimeoutMs} ms`));
+  }, options.handshakeTimeoutMs);
+
+  /** The next event that is not a heartbeat; the end of the stream is a lost connection. */
+  const next = async (): Promise<DecodedEvent> => {
+    for (;;) {
+      const r = await events.next();
+      if (r.done === true) throw new P2pdError('CONNECTION_LOST', 'the sender closed the connection before the transfer finished');
+      const e = r.value;
+      if (e.type === 'ping') {
+        writer.send({ type: 'pong' });
+        continue;
+      }
+      if (e.type === 'pong') continue;
+      if (e.type === 'error') throw errorFromPeer(e);
+      return e;
+    }
+  };
+
+  try {
+    writer.preface();
+    writer.send({ type: 'hello', name: options.localName, software: options.software, features: [] });
+
+    const preface = await next();
+    if (preface.type !== 'preface') throw new P2pdError('PROTOCOL_UNEXPECTED', 'expected the preface');
+    if (preface.version !== PROTOCOL_VERSION) {
+      throw new P2pdError('PROTOCOL_VERSION', `the sender speaks protocol version ${preface.version}; this p2pd speaks ${PROTOCOL_VERSION}`);
+    }
+    const hello = await next();
+    if (hello.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${hello.type}`);
+    clearTimeout(handshakeTimer);
+    await options.authorize({ name: hello.name });
+
+    // The offer, possibly over several frames, checked against the limits as it grows.
+    const entries: OfferEntry[] = [];
+    let totalFiles = -1;
+    let totalBytes = -1;
+    for (;;) {
+      const offer = await next();
+      if (offer.type !== 'offer') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected OFFER, got ${offer.type}`);
+      if (totalFiles === -1) {
+        totalFiles = offer.totalFiles;
+        totalBytes = offer.totalBytes;
+        transferId = offer.transferId;
+        checkOfferLimits(totalFiles, totalBytes, limits);
+      } else if (offer.totalFiles !== totalFiles || offer.totalBytes !== totalBytes || offer.transferId !== transferId) {
+        throw new P2pdError('OFFER_INVALID', 'the parts of the offer disagree about its totals');
+      }
+      entries.push(...offer.entries);
+      if (entries.length > totalFiles) throw new P2pdError('OFFER_INVALID', 'the offer has more entries than it announced');
+      if (!offer.more) break;
+    }
+    refuseUnless(entries.length === totalFiles, 'OFFER_INVALID', 'the offer has fewer entries than it announced');
+    let sum = 0;
+    for (const e of entries) {
+      if (e.kind === 'dir' && e.size !== 0) throw new P2pdError('OFFER_INVALID', 'a directory entry with a size');
+      if (limits.maxFileSize > 0 && e.size > limits.maxFileSize) {
+        throw new P2pdError('OFFER_TOO_LARGE', `a file of ${e.size} bytes is over this receiver's limit of ${limits.maxFileSize}`);
+      }
+      sum += e.size;
+    }
+    refuseUnless(sum === totalBytes, 'OFFER_INVALID', 'the sizes in the offer do not add up to its total');
+    progress.filesTotal = entries.filter((e) => e.kind === 'file').length;
+    progress.bytesTotal = totalBytes;
+    progress.phase = 'waiting';
+
+    await options.onOffer?.({ transferId, peerName: hello.name, entries, totalBytes, filesTotal: progress.filesTotal });
+    prepared = await store.prepare({ transferId, entries, sender: { id: options.peerId, name: hello.name } }, { signal });
+    writer.send({ type: 'answer', accept: true });
+    progress.phase = 'receiving';
+    report();
+
+    const fileIndexes = entries.flatMap((e, i) => (e.kind === 'file' ? [i] : []));
+    let expected = 0; // position in fileIndexes of the next file the sender must send
+    for (;;) {
+      const e = await next();
+      if (e.type === 'data') {
+        if (current === undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'DATA outside a file');
+        current.received += e.chunk.length;
+        if (current.received > current.entry.size) {
+          throw new P2pdError('SIZE_MISMATCH', `${current.entry.path}: more data than its declared ${current.entry.size} bytes`);
+        }
+        current.hash.update(e.chunk);
+        progress.bytesDone += e.chunk.length;
+        if (!current.file.stream.write(e.chunk)) await waitDrain(current.file.stream, signal);
+        report();
+      } else if (e.type === 'file-begin') {
+        if (current !== undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'FILE_BEGIN inside a file');
+        if (e.index !== fileIndexes[expected]) {
+          throw new P2pdError('PROTOCOL_UNEXPECTED', `FILE_BEGIN for entry ${e.index}; entry ${fileIndexes[expected] ?? 'none'} was due`);
+        }
+        if (e.offset !== 0) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a resume offset that was not agreed');
+        expected++;
+        const file = await prepared.openFile(e.index, { signal });
+        current = { index: e.index, entry: entries[e.index]!, file, hash: createHash('sha256'), received: 0 };
+      } else if (e.type === 'file-end') {
+        if (current === undefined || e.index !== current.index) throw new P2pdError('PROTOCOL_UNEXPECTED', 'FILE_END without its FILE_BEGIN');
+        const done = current;
+        current = undefined;
+        await queueCommit(done, e.sha256);
+      } else if (e.type === 'done') {
+        if (current !== undefined || expected !== fileIndexes.length) {
+          throw new P2pdError('PROTOCOL_UNEXPECTED', 'DONE before every file was sent');
+        }
+        break;
+      } else {
+        throw new P2pdError('PROTOCOL_UNEXPECTED', `the sender sent ${e.type} during the data phase`);
+      }
+    }
+    await Promise.all(pending);
+    await resultsChain;
+    const ok = outcomes.every((o) => o.ok);
+    writer.send({ type: 'summary', ok, files: outcomes.filter((o) => o.ok).length, bytes: progress.bytesDone });
+    progress.phase = 'done';
+    report();
+    socket.end();
+    return { ok, transferId, files: outcomes, bytes: progress.bytesDone };
+  } catch (err) {
+    const e = toP2pdError(err, 'CONNECTION_LOST');
+    if (!socket.destroyed && !signal.aborted && !isFromPeer(e)) {
+      if (prepared === undefined && e.code !== 'CONNECTION_LOST' && transferId !== '' && isRefusal(e)) {
+        writer.send({ type: 'answer', accept: false, code: e.code, message: e.message });
+      } else {
+        writer.send({ type: 'error', code: e.code, message: e.message });
+      }
+      socket.end();
+    }
+    setTimeout(() => socket.destroy(), 1000).unref();
+    throw e;
+  } finally {
+    clearTimeout(handshakeTimer);
+    heartbeat.stop();
+    signal.removeEventListener('abort', onAbort);
+    if (current !== undefined) await current.file.discard().catch(() => undefined);
+    // Files already verified finish moving into place: nothing accepted is lost.
+    await Promise.allSettled(pending);
+    await resultsChain.catch(() => undefined);
+    await prepared?.close().catch(() => undefined);
+  }
+
+  async function queueCommit(done: NonNullable<typeof current>, sha256: string): Promise<void> {
+    const { index, entry, file } = done;
+    const result: Promise<FileOutcome> = (async () => {
+      try {
+        if (done.received !== entry.size) {
+          throw new P2pdError('SIZE_MISMATCH', `${entry.path}: ${done.received} bytes arrived, ${entry.size} were declared`);
+        }
+        if (done.hash.digest('hex') !== sha256) {
+          throw new P2pdError('HASH_MISMATCH', `${entry.path}: the data does not match the sender's SHA-256`);
+        }
+        const savedAs = await file.commit({ signal });
+        return { index, path: entry.path, ok: true, savedAs };
+      } catch (err) {
+        await file.discard().catch(() => undefined);
+        const e = toP2pdError(err, 'INBOX_UNWRITABLE');
+        return { index, path: entry.path, ok: false, error: { code: e.code, message: e.message } };
+      }
+    })();
+    pending.push(result);
+    resultsChain = resultsChain.then(async () => {
+      const o = await result;
+      outcomes.push(o);
+      if (o.ok) progress.filesDone++;
+      else progress.filesFailed++;
+      options.onFile?.(o);
+      writer.send(o.ok ? { type: 'file-result', index: o.index, ok: true } : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message });
+      report();
+    });
+    if (pending.length - outcomes.length >= MAX_PENDING_COMMITS) await resultsChain;
+  }
+}
+
+function checkOfferLimits(totalFiles: number, totalBytes: number, limits: ReceiveLimits): void {
+  if (totalFiles > limits.maxOfferFiles) {
+    throw new P2pdError('OFFER_TOO_LARGE', `the offer has ${totalFiles} entries; this receiver takes at most ${limits.maxOfferFiles}`);
+  }
+  if (limits.maxOfferBytes > 0 && totalBytes > limits.maxOfferBytes) {
+    throw new P2pdError('OFFER_TOO_LARGE', `the offer is ${totalBytes} bytes; this receiver takes at most ${limits.maxOfferBytes}`);
+  }
+}
+
+function refuseUnless(cond: boolean, code: 'OFFER_INVALID', message: string): void {
+  if (!cond) throw new P2pdError(code, message);
+}
+
+/** Refusals of an offer are answered with ANSWER accept=false rather than an ERROR frame. */
+function isRefusal(e: P2pdError): boolean {
+  return e.code === 'OFFER_TOO_LARGE' || e.code === 'OFFER_INVALID' || e.code === 'NAME_INVALID' || e.code === 'DISK_FULL' || e.code === 'INBOX_UNWRITABLE' || e.code === 'PEER_REFUSED';
+}

@@ -1,0 +1,253 @@
+/**
+ * The sending side of one transfer over any Duplex: preface and HELLO, the offer, then every file
+ * back to back (no round trip per file) while the receiver's verdicts stream back.
+ */
+import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
+import { encodeOffer } from '../protocol/codec.js';
+import { PROTOCOL_VERSION, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
+import { errorFromPeer, FrameWriter, isFromPeer, readEvents } from './frame-io.js';
+import { startHeartbeat } from './heartbeat.js';
+import type { FileSource } from './ports.js';
+import type { FileOutcome, TransferProgress } from './progress.js';
+
+export interface SenderOptions {
+  transferId: string;
+  localName: string;
+  software: string;
+  signal: AbortSignal;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Called often during the transfer; keep it cheap. */
+  onProgress?: (p: TransferProgress) => void;
+  /** Called once the receiver has accepted (before data flows). */
+  onAccepted?: () => void;
+  /** The receiver's HELLO name, as soon as it is known. */
+  onPeerHello?: (name: string) => void;
+}
+
+export interface SendResult {
+  ok: boolean;
+  files: FileOutcome[];
+  bytes: number;
+}
+
+/** Runs the transfer to its end. Resolves when the receiver has answered for every file. */
+export async function runSender(deps: { socket: Duplex; source: FileSource }, options: SenderOptions): Promise<SendResult> {
+  const { socket, source } = deps;
+  const { signal } = options;
+  const writer = new FrameWriter(socket);
+  const entries = source.entries;
+  const fileIndexes = entries.flatMap((e, i) => (e.kind === 'file' ? [i] : []));
+  const totalBytes = fileIndexes.reduce((n, i) => n + entries[i]!.size, 0);
+  const outcomes = new Map<number, FileOutcome>();
+  const progress: TransferProgress = {
+    phase: 'connecting',
+    filesTotal: fileIndexes.length,
+    filesDone: 0,
+    filesFailed: 0,
+    bytesTotal: totalBytes,
+    bytesDone: 0,
+  };
+  const report = (): void => options.onProgress?.({ ...progress });
+
+  let answerWaiter: Deferred<AnswerMessage> | undefined = deferred();
+  const summary = deferred<SummaryMessage>();
+  const handshake = deferred<void>();
+  const failure = deferred<never>();
+  failure.promise.catch(() => undefined);
+
+  const fail = (err: unknown): void => {
+    const e = toP2pdError(err, 'CONNECTION_LOST');
+    answerWaiter?.reject(e);
+    summary.reject(e);
+    handshake.reject(e);
+    failure.reject(e);
+  };
+
+  const onAbort = (): void => {
+    const reason = toP2pdError(signal.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
+    writer.send({ type: 'error', code: reason.code, message: reason.message });
+    fail(reason);
+    socket.end();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  const handshakeTimer = setTimeout(
+    () => fail(new P2pdError('TIMEOUT', `the receiver did not complete the p2pd handshake within ${options.handshakeTimeoutMs} ms`)),
+    options.handshakeTimeoutMs,
+  );
+  const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs });
+
+  const reader = (async () => {
+    let sawPreface = false;
+    let sawHello = false;
+    for await (const event of readEvents(socket, heartbeat.touch)) {
+      if (!sawPreface) {
+        sawPreface = true;
+        if (event.type !== 'preface') throw new P2pdError('PROTOCOL_UNEXPECTED', 'expected the preface');
+        if (event.version !== PROTOCOL_VERSION) {
+          throw new P2pdError('PROTOCOL_VERSION', `the receiver speaks protocol version ${event.version}; this p2pd speaks ${PROTOCOL_VERSION}`);
+        }
+        continue;
+      }
+      if (!sawHello && event.type !== 'error') {
+        if (event.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${event.type}`);
+        sawHello = true;
+        clearTimeout(handshakeTimer);
+        options.onPeerHello?.(event.name);
+        handshake.resolve();
+        continue;
+      }
+      handleEvent(event);
+    }
+    throw new P2pdError('CONNECTION_LOST', 'the receiver closed the connection before the transfer finished');
+  })();
+  reader.catch(fail);
+
+  function handleEvent(event: DecodedEvent): void {
+    switch (event.type) {
+      case 'answer':
+        if (answerWaiter === undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a second ANSWER');
+        answerWaiter.resolve(event);
+        answerWaiter = undefined;
+        return;
+      case 'file-result': {
+        const entry = entries[event.index];
+        if (entry === undefined || entry.kind !== 'file' || outcomes.has(event.index)) {
+          throw new P2pdError('PROTOCOL_UNEXPECTED', `a FILE_RESULT for entry ${event.index}, which was not sent or already answered`);
+        }
+        outcomes.set(event.index, outcome(event.index, entry.path, event.ok, event.code, event.message));
+        if (event.ok) progress.filesDone++;
+        else progress.filesFailed++;
+        report();
+        return;
+      }
+      case 'summary':
+        summary.resolve(event);
+        return;
+      case 'error':
+        throw errorFromPeer(event);
+      case 'ping':
+        writer.send({ type: 'pong' });
+        return;
+      case 'pong':
+        return;
+      default:
+        throw new P2pdError('PROTOCOL_UNEXPECTED', `the receiver sent ${event.type} to a sender`);
+    }
+  }
+
+  try {
+    writer.preface();
+    writer.send({ type: 'hello', name: options.localName, software: options.software, features: [] });
+    await race(handshake.promise, failure.promise);
+    progress.phase = 'waiting';
+    report();
+    writer.sendAll(encodeOffer(options.transferId, entries.length, totalBytes, [...entries]));
+    const answer = await race(answerWaiter!.promise, failure.promise);
+    if (!answer.accept) {
+      throw errorFromPeer({ type: 'error', code: answer.code ?? 'PEER_REFUSED', message: answer.message ?? 'the receiver refused the offer' });
+    }
+    const skipped = new Map<number, ErrorCode>();
+    for (const f of answer.files ?? []) {
+      if (f.skip !== undefined) skipped.set(f.index, f.skip);
+      if ((f.offset ?? 0) !== 0) throw new P2pdError('PROTOCOL_UNEXPECTED', 'the receiver asked to resume, which was not negotiated');
+    }
+    options.onAccepted?.();
+    progress.phase = 'sending';
+    report();
+
+    for (const index of fileIndexes) {
+      const entry = entries[index]!;
+      const skip = skipped.get(index);
+      if (skip !== undefined) {
+        outcomes.set(index, outcome(index, entry.path, false, skip, 'refused by the receiver'));
+        progress.filesFailed++;
+        progress.bytesTotal -= entry.size;
+        report();
+        continue;
+      }
+      const sending = sendFile(index);
+      sending.catch(() => undefined); // a loss of the race is reported through `failure`
+      await race(sending, failure.promise);
+    }
+    writer.send({ type: 'done' });
+    progress.phase = 'verifying';
+    report();
+    const end = await race(summary.promise, failure.promise);
+    socket.end();
+    progress.phase = 'done';
+    report();
+    const files = fileIndexes.map(
+      (i) => outcomes.get(i) ?? outcome(i, entries[i]!.path, false, 'PROTOCOL_UNEXPECTED', 'the receiver gave no result for this file'),
+    );
+    return { ok: end.ok && files.every((f) => f.ok), files, bytes: progress.bytesDone };
+  } catch (err) {
+    const e = toP2pdError(err, 'CONNECTION_LOST');
+    if (!signal.aborted && !socket.destroyed && !isFromPeer(e) && isLocalFault(e)) {
+      writer.send({ type: 'error', code: e.code, message: e.message });
+      socket.end();
+    }
+    setTimeout(() => socket.destroy(), 1000).unref();
+    throw e;
+  } finally {
+    clearTimeout(handshakeTimer);
+    heartbeat.stop();
+    signal.removeEventListener('abort', onAbort);
+  }
+
+  async function sendFile(index: number): Promise<void> {
+    const entry = entries[index]!;
+    writer.send({ type: 'file-begin', index, offset: 0 });
+    const hash = createHash('sha256');
+    let sent = 0;
+    for await (const chunk of source.read(index, { signal })) {
+      hash.update(chunk);
+      await writer.data(chunk, signal);
+      sent += chunk.length;
+      progress.bytesDone += chunk.length;
+      report();
+    }
+    if (sent !== entry.size) {
+      throw new P2pdError('SOURCE_CHANGED', `${entry.path} changed while it was being sent`, { details: { path: entry.path } });
+    }
+    writer.send({ type: 'file-end', index, sha256: hash.digest('hex') });
+    await writer.drained(signal);
+  }
+}
+
+/** Errors this side caused and should tell the receiver about (rather than ones the peer sent). */
+function isLocalFault(e: P2pdError): boolean {
+  return e.code === 'SOURCE_CHANGED' || e.code === 'SOURCE_NOT_FOUND' || e.code.startsWith('PROTOCOL_') || e.code === 'TIMEOUT' || e.code === 'INTERNAL';
+}
+
+function outcome(index: number, path: string, ok: boolean, code?: ErrorCode | string, message?: string): FileOutcome {
+  const o: FileOutcome = { index, path, ok };
+  if (!ok) {
+    o.error = P2pdError.fromJSON({ code, message: message ?? code }).toJSON();
+  }
+  return o;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+function race<T>(p: Promise<T>, failure: Promise<never>): Promise<T> {
+  return Promise.race([p, failure]);
+}

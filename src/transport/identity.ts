@@ -1,0 +1,297 @@
+/**
+ * This device's identity: a key pair and a self-signed certificate under `<stateDir>/identity/`.
+ * The peer id is derived from the public key alone, so the certificate can be re-issued for the
+ * same key without changing who we are; losing the key means a new identity.
+ *
+ * Key material never appears in an error message, in `details` or in a log: errors name files.
+ */
+import {
+  createPrivateKey,
+  createPublicKey,
+  KeyObject,
+  randomBytes,
+  webcrypto,
+  X509Certificate,
+} from 'node:crypto';
+import { chmod, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { P2pdError } from '../errors.js';
+import { peerIdFromCertificate } from './peer-id.js';
+
+export interface Identity {
+  /** The canonical peer id (52 base32 characters). */
+  readonly id: string;
+  /** PKCS#8 PEM. Not enumerable, so that logging or serialising an Identity cannot leak it. */
+  readonly keyPem: string;
+  readonly certPem: string;
+  /** ISO 8601 time the certificate was issued. */
+  readonly createdAt: string;
+}
+
+export interface IdentityPaths {
+  readonly dir: string;
+  readonly key: string;
+  readonly cert: string;
+}
+
+/** Where the identity of a state directory lives. */
+export function identityPaths(stateDir: string): IdentityPaths {
+  const dir = join(stateDir, 'identity');
+  return { dir, key: join(dir, 'key.pem'), cert: join(dir, 'cert.pem') };
+}
+
+/** Ed25519 handshakes both ways under Node 20's TLS 1.3 (checked by transport-tls tests). */
+const KEY_ALGORITHM = { name: 'Ed25519' } as const;
+/** The certificate starts a day early so that a peer whose clock is behind does not see it as not yet valid. */
+const BACKDATE_MS = 24 * 60 * 60 * 1000;
+const VALIDITY_YEARS = 100;
+const KEY_MODE = 0o600;
+const CERT_MODE = 0o644;
+const DIR_MODE = 0o700;
+
+const MOVE_ASIDE =
+  'Move the identity directory aside (for example rename it to identity.old) to start with a new identity; ' +
+  'peers that trusted this device will have to trust it again.';
+const REISSUE =
+  'Move cert.pem aside to have a new certificate issued for the same key (the id stays the same), or ' + MOVE_ASIDE;
+
+function invalid(file: string, problem: string, hint: string, cause?: unknown): P2pdError {
+  return new P2pdError('IDENTITY_INVALID', `${file}: ${problem}. ${hint}`, {
+    details: { file },
+    ...(cause === undefined ? {} : { cause: redactCause(cause) }),
+  });
+}
+
+/**
+ * OpenSSL's messages do not quote key bytes, but a cause is logged verbatim: keep only its name,
+ * code and message, never anything it might hold a reference to.
+ */
+function redactCause(cause: unknown): Error {
+  if (!(cause instanceof Error)) return new Error(String(cause).slice(0, 200));
+  const copy = new Error(cause.message);
+  copy.name = cause.name;
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (code !== undefined) (copy as NodeJS.ErrnoException).code = code;
+  return copy;
+}
+
+/**
+ * Loads the identity of `dir` (the state directory), creating it on first start.
+ * Never replaces an existing key; a missing certificate is re-issued for the existing key.
+ * Throws IDENTITY_INVALID naming the file when anything is unreadable or inconsistent.
+ */
+export async function loadOrCreateIdentity({ dir, signal }: { dir: string; signal?: AbortSignal }): Promise<Identity> {
+  signal?.throwIfAborted();
+  const paths = identityPaths(dir);
+  await ensureDirectory(paths.dir);
+  // Two rounds at most: if another process publishes a key between our read and our write, the
+  // second round loads its key instead of ours.
+  for (let round = 0; ; round++) {
+    signal?.throwIfAborted();
+    const keyPem = await readIfExists(paths.key);
+    const certPem = await readIfExists(paths.cert);
+    if (keyPem !== null && certPem !== null) return loadIdentity(paths, keyPem, certPem);
+    if (keyPem === null && certPem !== null) {
+      throw invalid(paths.key, 'the private key is missing but a certificate exists', MOVE_ASIDE);
+    }
+    if (keyPem !== null) {
+      const key = parsePrivateKey(paths.key, keyPem);
+      await publishCertificate(paths, await issueCertificate(await cryptoKeyPairFrom(key)), signal);
+      continue;
+    }
+    if (round > 0) throw invalid(paths.key, 'the key vanished while the identity was being created', MOVE_ASIDE);
+    const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    signal?.throwIfAborted();
+    const newKeyPem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
+    // The key goes first: a crash before the certificate is written leaves a key whose certificate
+    // the next start re-issues, never a certificate without its key.
+    if (await publishFile(paths.key, newKeyPem, KEY_MODE)) {
+      await publishCertificate(paths, await issueCertificate(keys), signal);
+    }
+  }
+}
+
+async function publishCertificate(paths: IdentityPaths, certPem: string, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  await publishFile(paths.cert, certPem, CERT_MODE);
+}
+
+function loadIdentity(paths: IdentityPaths, keyPem: string, certPem: string): Identity {
+  const key = parsePrivateKey(paths.key, keyPem);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (err) {
+    throw invalid(paths.cert, 'not a readable X.509 certificate', REISSUE, err);
+  }
+  if (!cert.checkPrivateKey(key)) {
+    throw invalid(paths.cert, 'the certificate was made for another key than key.pem', REISSUE);
+  }
+  if (!cert.verify(cert.publicKey)) {
+    throw invalid(paths.cert, 'the certificate is not validly self-signed', REISSUE);
+  }
+  const issued = Date.parse(cert.validFrom);
+  if (Number.isNaN(issued)) throw invalid(paths.cert, 'the certificate has no readable start date', REISSUE);
+  return makeIdentity({
+    id: peerIdFromCertificate(cert),
+    keyPem,
+    certPem,
+    createdAt: new Date(issued + BACKDATE_MS).toISOString(),
+  });
+}
+
+function makeIdentity(fields: Identity): Identity {
+  const identity = { id: fields.id, certPem: fields.certPem, createdAt: fields.createdAt } as Identity;
+  Object.defineProperty(identity, 'keyPem', { value: fields.keyPem, enumerable: false });
+  return Object.freeze(identity);
+}
+
+function parsePrivateKey(file: string, pem: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: pem, format: 'pem' });
+  } catch (err) {
+    throw invalid(file, 'not a readable unencrypted private key', MOVE_ASIDE, err);
+  }
+  const type = key.asymmetricKeyType;
+  const usable = type === 'ed25519' || (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1');
+  if (!usable) throw invalid(file, `a ${type ?? 'unknown'} key, but p2pd uses Ed25519 or ECDSA P-256 keys`, MOVE_ASIDE);
+  return key;
+}
+
+/** WebCrypto keys for @peculiar/x509, from a loaded private key. */
+async function cryptoKeyPairFrom(key: KeyObject): Promise<webcrypto.CryptoKeyPair> {
+  const algorithm = key.asymmetricKeyType === 'ed25519' ? KEY_ALGORITHM : { name: 'ECDSA', namedCurve: 'P-256' };
+  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
+  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
+  const publicKey = await webcrypto.subtle.importKey('spki', spki, algorithm, true, ['verify']);
+  return { privateKey, publicKey };
+}
+
+async function issueCertificate(keys: webcrypto.CryptoKeyPair): Promise<string> {
+  installReflectMetadata();
+  // Loaded on demand: only a first start (or a re-issue) needs it, and it needs the shim above.
+  const x509 = await import('@peculiar/x509');
+  const signingAlgorithm =
+    keys.privateKey.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: keys.privateKey.algorithm.name };
+  const now = Date.now();
+  const notAfter = new Date(now);
+  notAfter.setUTCFullYear(notAfter.getUTCFullYear() + VALIDITY_YEARS);
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x01; // positive and without a leading zero byte
+  type Params = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: serial.toString('hex'),
+      name: 'CN=p2pd',
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter,
+      keys: keys as unknown as Params[0]['keys'],
+      signingAlgorithm,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      ],
+    },
+    webcrypto as unknown as Params[1],
+  );
+  return cert.toString('pem');
+}
+
+/**
+ * @peculiar/x509 resolves its algorithms through tsyringe, which refuses to load without the
+ * Reflect metadata API although none of the classes it builds here take constructor arguments.
+ * This is the smallest faithful stand-in (own and inherited metadata per target), installed only
+ * if no polyfill is present. Replace with `import 'reflect-metadata'` once that is a dependency.
+ */
+function installReflectMetadata(): void {
+  const R = Reflect as unknown as Record<string, unknown>;
+  if (typeof R.getMetadata === 'function') return;
+  const store = new WeakMap<object, Map<unknown, unknown>>();
+  const getOwn = (key: unknown, target: object): unknown => store.get(target)?.get(key);
+  const define = (key: unknown, value: unknown, target: object): void => {
+    let map = store.get(target);
+    if (map === undefined) store.set(target, (map = new Map()));
+    map.set(key, value);
+  };
+  const get = (key: unknown, target: object): unknown => {
+    for (let o: object | null = target; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+      const value = getOwn(key, o);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
+  R.getOwnMetadata = getOwn;
+  R.getMetadata = get;
+  R.defineMetadata = define;
+  R.metadata = (key: unknown, value: unknown) => (target: object) => define(key, value, target);
+}
+
+async function ensureDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    if (process.platform !== 'win32' && (info.mode & 0o777) !== DIR_MODE) await chmod(dir, DIR_MODE);
+  } catch (err) {
+    throw invalid(dir, `cannot create or open the identity directory (${errnoOf(err)})`, 'Check its owner and permissions.', err);
+  }
+}
+
+async function readIfExists(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return null;
+    throw invalid(file, `cannot be read (${errnoOf(err)})`, 'Check its owner and permissions, or ' + MOVE_ASIDE, err);
+  }
+}
+
+/**
+ * Writes `data` to `file` through a temporary file that is synced and then hard-linked into
+ * place, so `file` is either absent or complete and an existing file is never replaced.
+ * Returns false if `file` already existed. Falls back to rename where hard links are unsupported.
+ */
+async function publishFile(file: string, data: string, mode: number): Promise<boolean> {
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const handle = await open(temp, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.chmod(mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(temp, file);
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+      if ((await readIfExists(file)) !== null) return false;
+      await rename(temp, file);
+    }
+    await syncDirectory(file);
+    return true;
+  } catch (err) {
+    throw invalid(file, `cannot be written (${errnoOf(err)})`, 'Check the free space, owner and permissions of the state directory.', err);
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+async function syncDirectory(file: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await open(join(file, '..'), 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function errnoOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+}
