@@ -17,15 +17,18 @@ async function runDaemon(loaded: LoadedConfig): Promise<number> {
   const logger = createLogger({ level: loaded.config.logLevel, pretty: process.stdout.isTTY === true });
   const daemon = new Daemon({ logger, version, pid: process.pid }, loaded);
   const root = new AbortController();
-  let signals = 0;
+  let firstSignalAt = 0;
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
-      signals++;
-      if (signals > 1) {
+      // conf's atomic writer re-raises the signal it saw a few ms later; only a second signal
+      // from a person (Ctrl-C twice) means "exit now".
+      if (firstSignalAt !== 0) {
+        if (Date.now() - firstSignalAt < 500) return;
         logger.warn({ signal: sig }, 'second signal: exiting at once');
         resolve(1);
         return;
       }
+      firstSignalAt = Date.now();
       logger.info({ signal: sig }, 'stopping: finishing or cancelling transfers, sending mDNS goodbyes');
       root.abort(new P2pdError('TRANSFER_CANCELLED', `the daemon got ${sig}`));
       void daemon.stop().then(() => resolve(0));

@@ -154,7 +154,11 @@ export class Daemon {
           handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
           onConnection: (socket, peer) => {
             socket.on('error', () => undefined);
-            void manager.receive(socket, { id: peer.id, address: peer.address }).finally(() => socket.destroy());
+            void manager.receive(socket, { id: peer.id, address: peer.address }).finally(() => {
+              // Let the last frames (SUMMARY, a refusal) reach the peer before the socket goes.
+              socket.end();
+              setTimeout(() => socket.destroy(), 2000).unref();
+            });
           },
         },
       );

@@ -51,7 +51,7 @@ export interface OfferEntry {
   kind: 'file' | 'dir';
   /** Bytes; 0 for directories. */
   size: number;
-  /** Permission bits (only 0o777 is honoured). */
+  /** Permission bits, 0..0o7777 on the wire (only 0o777 is honoured). */
   mode: number;
   /** Modification time, milliseconds since the epoch. */
   mtimeMs: number;
@@ -61,7 +61,9 @@ export interface OfferMessage {
   type: 'offer';
   /** Chosen by the sender: 1..64 chars of [A-Za-z0-9_-]. */
   transferId: string;
+  /** Number of entries of the whole offer (files and directories), repeated in every OFFER frame. */
   totalFiles: number;
+  /** Sum of the sizes of all entries, repeated in every OFFER frame. */
   totalBytes: number;
   /** Entries of this frame; their index is their position in the concatenation of all OFFER frames. */
   entries: OfferEntry[];
@@ -73,13 +75,14 @@ export interface AnswerFile {
   index: number;
   /** Resume point (only with the "resume" feature); absent means 0. */
   offset?: number;
-  /** Per-file refusal; the sender skips this file. */
+  /** Per-file refusal; the sender skips this file. A code this version does not know is read as PEER_REFUSED. */
   skip?: ErrorCode;
 }
 
 export interface AnswerMessage {
   type: 'answer';
   accept: boolean;
+  /** Why the offer was refused. A code this version does not know is read as PEER_REFUSED. */
   code?: ErrorCode;
   message?: string;
   files?: AnswerFile[];
@@ -108,6 +111,7 @@ export interface FileResultMessage {
   type: 'file-result';
   index: number;
   ok: boolean;
+  /** Why the file failed. A code this version does not know is read as TRANSFER_FAILED. */
   code?: ErrorCode;
   message?: string;
 }
@@ -125,6 +129,7 @@ export interface SummaryMessage {
 
 export interface ErrorMessage {
   type: 'error';
+  /** A code this version does not know is read as TRANSFER_FAILED. */
   code: ErrorCode;
   message: string;
 }

@@ -257,8 +257,8 @@ export class Inbox implements InboxStore {
 
   /** Closes every transfer still open (removing its uncommitted partial files). */
   async stop(): Promise<void> {
-    const open = [...this.#transfers.values()];
-    await Promise.allSettled(open.map((transfer) => transfer.close()));
+    const running = [...this.#transfers.values()];
+    await Promise.allSettled(running.map((transfer) => transfer.close()));
     this.#context = undefined;
   }
 
@@ -301,6 +301,8 @@ class InboxTransfer implements PreparedTransfer {
   readonly #files = new Map<number, InboxPartialFile>();
   readonly #committed = new Set<number>();
   #closing: Promise<void> | undefined;
+  /** Set once reserve() finished: only then can the transfer be complete. */
+  #reservedAll = false;
 
   constructor(context: InboxContext, transferId: string, plan: OfferPlan) {
     this.#context = context;
@@ -326,12 +328,13 @@ class InboxTransfer implements PreparedTransfer {
       if (this.#createdDirs.has(path)) {
         const handle = await openDirectory(path);
         try {
-          await handle.chmod((entry.mode & 0o777) | 0o700);
+          await handle.chmod((entry.mode & 0o755) | 0o700);
         } finally {
           await handle.close();
         }
       }
     }
+    this.#reservedAll = true;
     this.#context.logger.debug({ transferId: this.transferId, root, reserved: [...this.#reserved.values()].map((n) => displayName(n)) }, 'reserved');
   }
 
@@ -498,7 +501,7 @@ class InboxTransfer implements PreparedTransfer {
 
   async #close(): Promise<void> {
     await Promise.allSettled([...this.#files.values()].map((file) => file.discard()));
-    if (this.#committed.size < this.#plan.fileCount) {
+    if (!this.#reservedAll || this.#committed.size < this.#plan.fileCount) {
       // Incomplete: take back the directories this transfer made that stayed empty, deepest first.
       // A complete transfer keeps its empty directories: the sender meant them.
       const dirs = [...this.#createdDirs].sort((a, b) => b.split(sep).length - a.split(sep).length);
@@ -573,7 +576,7 @@ class InboxPartialFile implements PartialFile {
         details: { index: this.planned.index, expected: entry.size, actual: size },
       });
     }
-    await handle.chmod((entry.mode & 0o777) | 0o600);
+    await handle.chmod((entry.mode & 0o755) | 0o600);
     await handle.utimes(Date.now() / 1000, entry.mtimeMs / 1000);
     await handle.sync();
     await closeStream(this.stream);

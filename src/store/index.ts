@@ -15,3 +15,8 @@ export {
   displayName,
 } from './safe-name.js';
 export type { NameRejectReason } from './safe-name.js';
+// Written alongside the inbox: the sender's view of local files and the daemon's state files.
+export { scanLocalPaths } from './local-source.js';
+export type { LocalSource } from './local-source.js';
+export { StateStore } from './state.js';
+export type { TrustedPeer } from './state.js';

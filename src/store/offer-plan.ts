@@ -67,8 +67,10 @@ export function planOffer(entries: readonly OfferEntry[], options: { maxFileSize
   let fileCount = 0;
   for (const item of planned) {
     const { components, entry, index } = item;
+    let prefix = '';
     for (let depth = 1; depth < components.length; depth++) {
-      const parent = byKey.get(components.slice(0, depth).join('/'));
+      prefix = depth === 1 ? components[0]! : `${prefix}/${components[depth - 1]!}`;
+      const parent = byKey.get(prefix);
       if (parent?.entry.kind === 'file') {
         invalid('file-as-directory', `entry ${index} lies inside entry ${parent.index}, which is a file`, index);
       }

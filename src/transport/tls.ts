@@ -99,6 +99,7 @@ const noopLogger: TransportLogger = { debug() {}, warn() {} };
 export function createTlsListener(deps: TlsListenerDeps, options: TlsListenerOptions): TlsListener {
   const logger = deps.logger ?? noopLogger;
   let server: tls.Server | undefined;
+  let starting = false;
   let stopping: Promise<void> | undefined;
   let unlinkSignal: (() => void) | undefined;
   /**
@@ -180,10 +181,11 @@ export function createTlsListener(deps: TlsListenerDeps, options: TlsListenerOpt
   }
 
   async function start({ signal }: { signal?: AbortSignal } = {}): Promise<{ port: number }> {
-    if (server !== undefined) throw new P2pdError('INTERNAL', 'TLS listener already started');
+    if (server !== undefined || starting) throw new P2pdError('INTERNAL', 'TLS listener already started');
     signal?.throwIfAborted();
     const srv = build();
     let port: number;
+    starting = true;
     try {
       if (options.host !== undefined) {
         port = await listen(srv, { host: options.host });
@@ -199,6 +201,8 @@ export function createTlsListener(deps: TlsListenerDeps, options: TlsListenerOpt
       }
     } catch (err) {
       throw listenError(err, options.host, options.port);
+    } finally {
+      starting = false;
     }
     server = srv;
     stopping = undefined;

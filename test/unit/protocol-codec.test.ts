@@ -4,12 +4,16 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { P2pdError, type ErrorCode } from '../../src/errors.js';
 import {
   FrameDecoder,
   FrameType,
+  DATA_CHUNK,
+  LIMITS,
   MAX_CONTROL_PAYLOAD,
   MAX_DATA_PAYLOAD,
+  PROTOCOL_VERSION,
   encodeDataHeader,
   encodeMessage,
   encodeOffer,
@@ -534,5 +538,38 @@ describe('encodeOffer', () => {
     throwsCode(() => encodeOffer('', 1, 1, []), 'PROTOCOL_BAD_MESSAGE');
     throwsCode(() => encodeOffer('t', -1, 1, []), 'PROTOCOL_BAD_MESSAGE');
     throwsCode(() => encodeOffer('t', 0, 0, [], MAX_CONTROL_PAYLOAD + 1), 'INTERNAL');
+  });
+});
+
+describe('docs/PROTOCOL.md', () => {
+  const doc = readFileSync(new URL('../../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+
+  it('names the protocol version this code speaks', () => {
+    assert.match(doc, new RegExp(`^\\*\\*Protocol version ${PROTOCOL_VERSION}\\.\\*\\*`, 'm'));
+  });
+
+  it('lists every frame type with its byte', () => {
+    const rows = new Map([...doc.matchAll(/^\| `0x([0-9a-f]{2})` \| ([A-Z_]+) \|/gm)].map((m) => [m[2]!, Number.parseInt(m[1]!, 16)]));
+    assert.deepEqual(rows, new Map(Object.entries(FrameType)));
+  });
+
+  it('states the limits the code enforces', () => {
+    const limit = (name: string): number => Number(new RegExp(`\\| \`${name}\` \\| ([0-9,]+) bytes`).exec(doc)?.[1]?.replaceAll(',', ''));
+    assert.equal(limit('MAX_CONTROL_PAYLOAD'), MAX_CONTROL_PAYLOAD);
+    assert.equal(limit('MAX_DATA_PAYLOAD'), MAX_DATA_PAYLOAD);
+    assert.equal(limit('DATA_CHUNK'), DATA_CHUNK);
+    assert.ok(doc.includes(`| HELLO \`name\`, \`software\` | ${LIMITS.helloText} units |`));
+    assert.ok(doc.includes(`| OfferEntry \`path\` | 1–${LIMITS.offerPath} units |`));
+    assert.ok(doc.includes(`| \`message\` (ANSWER, FILE_RESULT, ERROR) | ${LIMITS.message} units |`));
+  });
+
+  it('shows the bytes the encoder produces in the worked example', () => {
+    const dump = /## Worked example[\s\S]*?```\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    const hex = [...dump.matchAll(/^[0-9a-f]{4}  ((?:[0-9a-f]{2} )*[0-9a-f]{2})/gm)].map((m) => m[1]!.replaceAll(' ', '')).join('');
+    const bytes = Buffer.concat([
+      encodePreface(),
+      encodeMessage({ type: 'hello', name: 'alice', software: 'p2pd/0.1.0', features: ['resume'] }),
+    ]);
+    assert.equal(hex, bytes.toString('hex'));
   });
 });

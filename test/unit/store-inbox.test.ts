@@ -203,9 +203,9 @@ describe('Inbox', () => {
     for (const index of [0, 1, 2]) await send(await transfer.openFile(index, { signal }), 'x');
     await transfer.close();
     assert.equal((await stat(join(inboxDir, 'suid'))).mode & 0o7777, 0o755);
-    assert.equal((await stat(join(inboxDir, 'sgid'))).mode & 0o7777, 0o777);
+    assert.equal((await stat(join(inboxDir, 'sgid'))).mode & 0o7777, 0o755, 'no group or world write from a peer');
     assert.equal((await stat(join(inboxDir, 'none'))).mode & 0o7777, 0o600);
-    assert.equal((await stat(join(inboxDir, 'sticky'))).mode & 0o7777, 0o777);
+    assert.equal((await stat(join(inboxDir, 'sticky'))).mode & 0o7777, 0o755);
     assert.equal((await stat(join(inboxDir, 'locked'))).mode & 0o7777, 0o700);
   });
 
@@ -282,6 +282,13 @@ describe('Inbox', () => {
     const top = await transfer.openFile(4, { signal });
     await pipeline(Readable.from([Buffer.from('data')]), top.stream);
     await transfer.close();
+    await transfer.close();
+    assert.deepEqual(await tree(inboxDir), [`${PARTIAL_DIR_NAME}/`]);
+  });
+
+  it('an offer closed before any file arrived (refused, cancelled) leaves nothing', async () => {
+    const transfer = await prepare([dir('a'), dir('a/b'), file('a/b/c.txt', 1), file('d/e.txt', 1), file('top', 1)]);
+    assert.deepEqual(await tree(inboxDir), [`${PARTIAL_DIR_NAME}/`, 'a/', 'a/b/', 'd/']);
     await transfer.close();
     assert.deepEqual(await tree(inboxDir), [`${PARTIAL_DIR_NAME}/`]);
   });

@@ -1,6 +1,6 @@
 /** `p2pd send`, `p2pd status` and `p2pd cancel`. */
 import { resolve } from 'node:path';
-import { ERROR_CODES, EXIT, isErrorCode } from '../../errors.js';
+import { ERROR_CODES, EXIT, P2pdError, isErrorCode } from '../../errors.js';
 import type { SendResultView, StatusView } from '../../control/api.js';
 import type { TransferView } from '../../transfer/manager.js';
 import type { CliContext } from '../context.js';
@@ -8,6 +8,7 @@ import { ago, bytes, duration, rate, safe, table } from '../format.js';
 import { ProgressBar } from '../progress-bar.js';
 
 export async function sendCommand(ctx: CliContext, peer: string, paths: string[], detach: boolean): Promise<number> {
+  if (paths.length === 0) throw new P2pdError('USAGE', 'name at least one file or directory to send');
   const absolute = paths.map((p) => resolve(ctx.deps.cwd, p));
   const bar = new ProgressBar(ctx.deps.stderr);
   let result: SendResultView;
