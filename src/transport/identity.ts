@@ -90,7 +90,11 @@ export async function loadOrCreateIdentity({ dir, signal }: { dir: string; signa
     signal?.throwIfAborted();
     const keyPem = await readIfExists(paths.key);
     const certPem = await readIfExists(paths.cert);
-    if (keyPem !== null && certPem !== null) return loadIdentity(paths, keyPem, certPem);
+    if (keyPem !== null && certPem !== null) {
+      const identity = loadIdentity(paths, keyPem, certPem);
+      await restrictKeyMode(paths.key);
+      return identity;
+    }
     if (keyPem === null && certPem !== null) {
       throw invalid(paths.key, 'the private key is missing but a certificate exists', MOVE_ASIDE);
     }
@@ -226,6 +230,16 @@ function installReflectMetadata(): void {
   R.getMetadata = get;
   R.defineMetadata = define;
   R.metadata = (key: unknown, value: unknown) => (target: object) => define(key, value, target);
+}
+
+/** A key readable by group or others (copied by hand, restored from a backup) is made private again. */
+async function restrictKeyMode(file: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  try {
+    if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, KEY_MODE);
+  } catch (err) {
+    throw invalid(file, `cannot restrict its permissions to 0600 (${errnoOf(err)})`, 'Check its owner.', err);
+  }
 }
 
 async function ensureDirectory(dir: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -80,6 +80,19 @@ test('second start loads the same identity', async () => {
     assert.equal(second.certPem, first.certPem);
     assert.equal(second.keyPem, first.keyPem);
     assert.equal(second.createdAt, first.createdAt);
+  });
+});
+
+test('a key readable by others is made private again on load', { skip: !POSIX }, async () => {
+  await withTempDir(async (dir) => {
+    const first = await loadOrCreateIdentity({ dir });
+    const paths = identityPaths(dir);
+    await chmod(paths.key, 0o644);
+    await chmod(paths.dir, 0o755);
+    const second = await loadOrCreateIdentity({ dir });
+    assert.equal(second.id, first.id);
+    assert.equal((await stat(paths.key)).mode & 0o777, 0o600);
+    assert.equal((await stat(paths.dir)).mode & 0o777, 0o700);
   });
 });
 
