@@ -103,7 +103,9 @@ function closedError(socket: Writable): P2pdError {
  */
 export async function* readEvents(socket: Duplex, onChunk?: () => void, decoder = new FrameDecoder()): AsyncGenerator<DecodedEvent> {
   try {
-    for await (const chunk of socket) {
+    // Leaving the loop on a protocol error must not destroy the socket: the ERROR frame that
+    // explains the failure still has to go out.
+    for await (const chunk of socket.iterator({ destroyOnReturn: false })) {
       onChunk?.();
       const events = decoder.push(chunk as Buffer);
       for (const e of events) yield e;
