@@ -59,8 +59,6 @@ export class Daemon {
       const peers = new PeerTable();
 
       const inbox = new Inbox({ logger: log.child({ part: 'inbox' }) }, { dir: config.inbox, maxFileSize: config.limits.maxFileSize });
-      await inbox.start({ signal });
-      this.#stops.push({ name: 'inbox', stop: () => inbox.stop() });
 
       const manager = new TransferManager(
         {
@@ -86,7 +84,7 @@ export class Daemon {
       );
       this.#stops.push({ name: 'transfers', stop: () => manager.stop() });
 
-      const port = await this.#listen(identity, manager);
+      let port = 0;
 
       const idView = (): IdView => ({
         name: config.name,
@@ -103,8 +101,15 @@ export class Daemon {
         { logger: log.child({ part: 'control' }), handlers: controlHandlers({ manager, peers, state, identityView: idView, startedAt, pid: this.#pid }) },
         { path: config.controlSocket },
       );
+      // The control socket is also the single-instance lock: take it before touching the inbox,
+      // whose start-up cleans partial files that a running daemon may be writing.
       await control.start({ signal });
       this.#stops.push({ name: 'control', stop: () => control.stop() });
+
+      await inbox.start({ signal });
+      this.#stops.push({ name: 'inbox', stop: () => inbox.stop() });
+
+      port = await this.#listen(identity, manager);
 
       if (config.discovery.enabled) {
         const discovery = new MdnsDiscovery(

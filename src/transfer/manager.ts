@@ -130,6 +130,9 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
         release = await this.#outgoingSlots.acquire(signal);
         this.#setState(active, 'connecting');
         const conn = await this.#connector.connect(request.peer, { signal });
+        // The session reads errors through its iterator; once it has ended, a late reset from the
+        // peer must not become an unhandled 'error' event that takes the daemon down.
+        conn.socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
         view.peer = { id: conn.peer.id, name: conn.peer.name };
         log.info({ peer: conn.peer.id, files: view.filesTotal, bytes: view.bytesTotal }, 'sending');
         const result = await runSender(

@@ -147,6 +147,11 @@ export class TestDaemon {
   }
 
   async destroy(): Promise<void> {
+    const child = this.#child;
+    if (child !== undefined && child.exitCode !== null && child.exitCode !== 0) {
+      // A daemon that died on its own during a test is a bug: show why.
+      console.error(`--- daemon ${this.name} exited with ${child.exitCode}; its log:\n${this.#log.split('\n').slice(-40).join('\n')}`);
+    }
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
