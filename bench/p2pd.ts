@@ -80,7 +80,7 @@ export class P2pdPair {
     const out = JSON.parse(r.stdout) as SendJson;
     const t = out.transfer;
     if (t.state !== 'done') throw new Error(`p2pd send ended ${t.state}: ${t.error?.code ?? ''} ${t.error?.message ?? ''}`);
-    const delta = (i: number): number | null => (cpuBefore[i] == null || cpuAfter[i] == null ? null : cpuAfter[i]! - cpuBefore[i]!);
+    const delta = (i: number): number | null => (cpuBefore[i] == null || cpuAfter[i] == null ? null : Math.round((cpuAfter[i]! - cpuBefore[i]!) * 100) / 100);
     return {
       seconds: r.seconds,
       daemonBytesPerSecond: t.bytesPerSecond,

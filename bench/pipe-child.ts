@@ -12,6 +12,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import tls from 'node:tls';
 
@@ -110,18 +111,27 @@ async function receive(a: Args): Promise<void> {
     server.once('error', reject);
     server.listen(0, LOOPBACK, () => emit({ event: 'listening', port: (server.address() as net.AddressInfo).port }));
   });
+  const cipher = socket instanceof tls.TLSSocket ? socket.getCipher().standardName : null;
   const hash = a.hash ? createHash('sha256') : undefined;
   const out = handle.createWriteStream({ autoClose: false });
   if (hash === undefined) await pipeline(socket, out);
   else await pipeline(socket, hashing(hash), out);
   const bytes = out.bytesWritten;
+  const syncStarted = performance.now();
   await handle.sync();
-  await handle.close();
+  const fsyncSeconds = (performance.now() - syncStarted) / 1000;
+  // The stream holds a reference on the handle (handle.close() would wait for it): destroying
+  // the stream closes the descriptor.
+  await new Promise<void>((resolve) => {
+    out.once('close', () => resolve());
+    out.destroy();
+  });
   emit({
     event: 'done',
     bytes,
     sha256: hash?.digest('hex') ?? null,
-    cipher: socket instanceof tls.TLSSocket ? socket.getCipher().standardName : null,
+    cipher,
+    fsyncSeconds,
     ...stats(),
   });
 }

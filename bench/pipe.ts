@@ -17,8 +17,10 @@ export interface TlsFiles {
 
 export interface PipeResult {
   seconds: number;
-  /** CPU seconds of both processes, start-up included. */
-  cpuSeconds: number;
+  /** CPU seconds of each process, start-up included. */
+  cpuSeconds: { sender: number; receiver: number };
+  /** How long the receiver's fsync took (part of `seconds`). */
+  fsyncSeconds: number;
   maxRssBytes: { sender: number; receiver: number };
   cipher: string | null;
 }
@@ -28,6 +30,7 @@ interface Done {
   bytes: number;
   sha256: string | null;
   cipher: string | null;
+  fsyncSeconds: number;
   cpuSeconds: number;
   maxRssBytes: number;
 }
@@ -71,7 +74,8 @@ export async function runPipe(
     await receiver.exited();
     return {
       seconds,
-      cpuSeconds: done.cpuSeconds + sentLine.cpuSeconds,
+      cpuSeconds: { sender: sentLine.cpuSeconds, receiver: done.cpuSeconds },
+      fsyncSeconds: done.fsyncSeconds,
       maxRssBytes: { sender: sentLine.maxRssBytes, receiver: done.maxRssBytes },
       cipher: done.cipher,
     };

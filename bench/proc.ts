@@ -294,6 +294,30 @@ export interface MachineFacts {
   node: string;
   tmpdir: string;
   tmpdirFs: string;
+  /** Share of all cores busy (0 to 1) over half a second just before the bench, from /proc/stat. */
+  busyBeforeStart: number | null;
+  loadAverage1m: number;
+}
+
+async function cpuJiffies(): Promise<{ busy: number; total: number } | null> {
+  try {
+    const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/** How busy the CPUs are (0 to 1) over `ms`: other work skews every figure on a small machine. */
+export async function cpuBusy(ms: number): Promise<number | null> {
+  const a = await cpuJiffies();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = await cpuJiffies();
+  if (a === null || b === null || b.total === a.total) return null;
+  return (b.busy - a.busy) / (b.total - a.total);
 }
 
 const FS_MAGIC: Record<number, string> = {
@@ -329,6 +353,8 @@ export async function machineFacts(): Promise<MachineFacts> {
     node: process.version,
     tmpdir: os.tmpdir(),
     tmpdirFs,
+    busyBeforeStart: await cpuBusy(500),
+    loadAverage1m: os.loadavg()[0]!,
   };
 }
 

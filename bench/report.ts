@@ -15,11 +15,11 @@ export interface MethodResult {
   filesPerSecond: number | null;
   /** p2pd's rate divided by this method's rate: 0.8 means p2pd reaches 80 % of it. */
   p2pdRatio: number | null;
-  /** Median CPU seconds of the sending and receiving processes together, where measurable. */
-  cpuSeconds: number | null;
+  /** Median CPU seconds of the sending and of the receiving process, where measurable. */
+  cpuSeconds: { sender: number; receiver: number } | null;
   /** Highest peak RSS of the sending and receiving processes, where measurable. */
   peakRssBytes: { sender: number | null; receiver: number | null } | null;
-  /** What made the data durable before the clock stopped. */
+  /** Who fsynced the data before the clock stopped. */
   durability: string;
   notes: string[];
 }
@@ -57,6 +57,8 @@ export interface BenchResult {
 
 const MB = 1e6;
 const MiB = 1 << 20;
+/** Share of the CPUs busy before the start above which the figures get a warning. */
+const BUSY_WARNING = 0.1;
 
 export function median(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;
@@ -82,7 +84,7 @@ function table(headers: string[], rows: string[][], leftColumns: number): string
 
 function scenarioLines(s: ScenarioResult): string[] {
   const small = s.id === 'small';
-  const headers = ['method', 'seconds', ...(small ? ['files/s'] : []), 'MB/s', 'MiB/s', 'p2pd ÷ it', 'CPU s', 'peak RSS MB send/recv'];
+  const headers = ['method', 'seconds', ...(small ? ['files/s'] : []), 'MB/s', 'MiB/s', 'p2pd ÷ it', 'CPU s send/recv', 'peak RSS MB send/recv'];
   const rows = s.methods.map((m) => {
     if (m.status !== 'ok') return [m.label, m.status === 'skipped' ? 'skipped' : 'FAILED'];
     const rss = m.peakRssBytes === null ? '-' : `${mb(m.peakRssBytes.sender)} / ${mb(m.peakRssBytes.receiver)}`;
@@ -93,13 +95,13 @@ function scenarioLines(s: ScenarioResult): string[] {
       mb(m.bytesPerSecond),
       fixed(m.bytesPerSecond === null ? null : m.bytesPerSecond / MiB, 1),
       fixed(m.p2pdRatio, 2),
-      fixed(m.cpuSeconds, 1),
+      m.cpuSeconds === null ? '-' : `${fixed(m.cpuSeconds.sender, 1)} / ${fixed(m.cpuSeconds.receiver, 1)}`,
       rss,
     ];
   });
   const out = [s.title, ...table(headers, rows, 1)];
   for (const m of s.methods) {
-    const extra = m.status === 'ok' ? [`durable by ${m.durability}`, ...m.notes] : [m.reason ?? ''];
+    const extra = m.status === 'ok' ? [`fsync by ${m.durability}`, ...m.notes] : [m.reason ?? ''];
     out.push(`    ${m.label}: ${extra.join('; ')}`);
   }
   return out;
@@ -111,13 +113,19 @@ function goal(met: boolean | null): string {
 
 export function formatHuman(r: BenchResult): string {
   const m = r.machine;
-  const lines = [
+  const lines: string[] = [
     `p2pd bench, ${r.date}`,
     `machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.kernel}, node ${m.node}, temp dir ${m.tmpdir} (${m.tmpdirFs})`,
     `all traffic over 127.0.0.1; MB = 10^6 bytes, MiB = 2^20 bytes; seconds are the median of ${r.settings.runs} run${r.settings.runs === 1 ? '' : 's'};`,
     `every time ends with the received data fsynced; "p2pd ÷ it" is p2pd's rate over that method's rate`,
-    '',
   ];
+  if (m.busyBeforeStart !== null && m.busyBeforeStart > BUSY_WARNING) {
+    lines.push(
+      `WARNING: other processes kept ${(m.busyBeforeStart * 100).toFixed(0)} % of the CPUs busy just before the bench ` +
+        `(load average ${m.loadAverage1m.toFixed(2)}): the figures below are not reliable`,
+    );
+  }
+  lines.push('');
   for (const s of r.scenarios) lines.push(...scenarioLines(s), '');
   const g = r.goals;
   const p = r.p2pd;

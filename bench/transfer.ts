@@ -35,7 +35,7 @@ type Log = (msg: string) => void;
 /** What one method gathered over the runs of one scenario. */
 class Samples {
   readonly seconds: number[] = [];
-  readonly cpu: number[] = [];
+  readonly cpu: Array<{ sender: number; receiver: number }> = [];
   readonly notes = new Set<string>();
   rss: { sender: number | null; receiver: number | null } | null = null;
   failed: string | null = null;
@@ -64,7 +64,8 @@ class Samples {
       bytesPerSecond: seconds === null ? null : bytes / seconds,
       filesPerSecond: seconds === null ? null : files / seconds,
       p2pdRatio: seconds === null || p2pdSeconds === null ? null : seconds / p2pdSeconds,
-      cpuSeconds: median(this.cpu),
+      cpuSeconds:
+        this.cpu.length === 0 ? null : { sender: median(this.cpu.map((c) => c.sender))!, receiver: median(this.cpu.map((c) => c.receiver))! },
       peakRssBytes: this.rss,
       durability: this.durability,
       notes: [...this.notes],
@@ -120,11 +121,11 @@ async function attempt(ctx: Context, s: Samples, fn: () => Promise<void>): Promi
 
 function sshSamples(ctx: Context, recursive: boolean): [Samples, Samples] {
   const rsyncFsync = ctx.ssh?.tools.rsyncHasFsync ?? true;
-  const scp = new Samples('scp', `scp (${SSH_CIPHER.replace('@openssh.com', '')})`, recursive ? 'sync -f by the bench after scp exits' : 'fsync by the bench after scp exits');
+  const scp = new Samples('scp', `scp (${SSH_CIPHER.replace('@openssh.com', '')})`, recursive ? 'the bench (sync -f) after scp exits' : 'the bench after scp exits');
   const rsync = new Samples(
     'rsync',
     'rsync --whole-file over ssh',
-    rsyncFsync ? 'rsync --fsync' : recursive ? 'sync -f by the bench after rsync exits' : 'fsync by the bench after rsync exits',
+    rsyncFsync ? 'rsync itself (--fsync)' : recursive ? 'the bench (sync -f) after rsync exits' : 'the bench after rsync exits',
   );
   for (const x of [scp, rsync]) if (ctx.ssh === null) x.skipped = ctx.sshSkipped;
   return [scp, rsync];
@@ -142,9 +143,9 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
   const sha256 = await sha256File(src);
 
   const tlsFiles = await makeTlsIdentities(work);
-  const tcp = new Samples('tcp', 'raw TCP (Node, 2 processes)', 'fsync by the receiver');
-  const tls = new Samples('tls', 'TLS 1.3 + SHA-256 (Node)', 'fsync by the receiver');
-  const p2pd = new Samples('p2pd', 'p2pd send', 'p2pd (fsync, then rename)');
+  const tcp = new Samples('tcp', 'raw TCP (Node, 2 processes)', 'the receiver process');
+  const tls = new Samples('tls', 'TLS 1.3 + SHA-256 (Node)', 'the receiver process');
+  const p2pd = new Samples('p2pd', 'p2pd send', 'p2pd (then renamed into place)');
   const [scp, rsync] = sshSamples(ctx, false);
   const daemonRates: number[] = [];
   const sshDurable = async (seconds: number, s: Samples, tool: string, dest: string): Promise<number> => {
@@ -167,6 +168,7 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
       const r = await runPipe(life, { file: src, out, bytes, sha256, tls: null, signal: ctx.stepSignal(bytes) });
       tcp.seconds.push(r.seconds);
       tcp.cpu.push(r.cpuSeconds);
+      tcp.notes.add(`the receiver's fsync took ${r.fsyncSeconds.toFixed(2)} s (last run)`);
       tcp.addRss(r.maxRssBytes.sender, r.maxRssBytes.receiver);
       await check(out, 'raw TCP');
     });
@@ -177,6 +179,7 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
       const r = await runPipe(life, { file: src, out, bytes, sha256, tls: tlsFiles, signal: ctx.stepSignal(bytes) });
       tls.seconds.push(r.seconds);
       tls.cpu.push(r.cpuSeconds);
+      tls.notes.add(`the receiver's fsync took ${r.fsyncSeconds.toFixed(2)} s (last run)`);
       tls.addRss(r.maxRssBytes.sender, r.maxRssBytes.receiver);
       if (r.cipher !== null) tls.notes.add(`negotiated ${r.cipher}, mutual TLS, SHA-256 computed by both processes`);
       await check(out, 'TLS');
@@ -187,9 +190,9 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
       const r = await ctx.p2pd.send(src, ctx.stepSignal(bytes));
       if (r.bytes !== bytes || r.files !== 1) throw new Error(`p2pd reported ${r.files} files, ${r.bytes} bytes`);
       p2pd.seconds.push(r.seconds);
-      if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push(r.cpuSeconds.alice + r.cpuSeconds.bob);
+      if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push({ sender: r.cpuSeconds.alice, receiver: r.cpuSeconds.bob });
       daemonRates.push(r.daemonBytesPerSecond);
-      p2pd.notes.add('CPU is the two daemons during the send (the CLI process not counted); peak RSS is each daemon\'s VmHWM');
+      p2pd.notes.add('CPU is each daemon\'s during the send (the CLI\'s not counted); peak RSS is each daemon\'s VmHWM');
       await check(join(ctx.p2pd.bob.inbox, basename(src)), 'p2pd');
     });
     await attempt(ctx, scp, async () => {
@@ -245,7 +248,7 @@ async function smallScenario(ctx: Context): Promise<ScenarioResult> {
     await rm(path, { recursive: true, force: true });
   };
 
-  const p2pd = new Samples('p2pd', 'p2pd send', 'p2pd (fsync per file, then rename)');
+  const p2pd = new Samples('p2pd', 'p2pd send', 'p2pd (each file, then renamed into place)');
   const [scp, rsync] = sshSamples(ctx, true);
   const sshDurable = async (seconds: number, s: Samples, tool: string, dest: string): Promise<number> => {
     if (s.id === 'rsync' && ctx.ssh!.tools.rsyncHasFsync) return seconds;
@@ -261,7 +264,7 @@ async function smallScenario(ctx: Context): Promise<ScenarioResult> {
       const r = await ctx.p2pd.send(src, ctx.stepSignal(bytes + files * 64 * 1024));
       if (r.bytes !== bytes || r.files !== files) throw new Error(`p2pd reported ${r.files} files, ${r.bytes} bytes`);
       p2pd.seconds.push(r.seconds);
-      if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push(r.cpuSeconds.alice + r.cpuSeconds.bob);
+      if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push({ sender: r.cpuSeconds.alice, receiver: r.cpuSeconds.bob });
       p2pd.addRss(r.sampledRssBytes.alice, r.sampledRssBytes.bob);
       p2pd.notes.add('one connection, no round trip per file; peak RSS here is the highest VmRSS sampled every 100 ms');
       await check(join(ctx.p2pd.bob.inbox, 'many'), 'p2pd');

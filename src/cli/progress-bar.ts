@@ -18,9 +18,9 @@ export class ProgressBar {
   #last = 0;
   #drawn = false;
 
-  constructor(out: OutStream) {
+  constructor(out: OutStream, options: { enabled?: boolean } = {}) {
     this.#out = out;
-    this.#enabled = out.isTTY === true;
+    this.#enabled = out.isTTY === true && options.enabled !== false;
   }
 
   update(v: TransferView, force = false): void {
@@ -28,16 +28,27 @@ export class ProgressBar {
     const now = Date.now();
     if (!force && now - this.#last < 100) return;
     this.#last = now;
-    const width = Math.max(10, Math.min(30, (this.#out.columns ?? 80) - 60));
+    const cols = this.#out.columns !== undefined && this.#out.columns > 20 ? this.#out.columns : 80;
+    const width = cols >= 110 ? 30 : cols >= 90 ? 20 : 10;
     const frac = v.bytesTotal > 0 ? Math.min(1, v.bytesDone / v.bytesTotal) : v.state === 'done' ? 1 : 0;
     const filled = Math.round(frac * width);
     const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
     const eta = v.bytesPerSecond > 0 ? duration((v.bytesTotal - v.bytesDone) / v.bytesPerSecond) : '';
     const phase = PHASE_TEXT[v.state] ?? v.state;
-    const text =
-      `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}%  ${bytes(v.bytesDone)}/${bytes(v.bytesTotal)}` +
-      `  ${v.filesDone}/${v.filesTotal} files  ${v.bytesPerSecond > 0 ? rate(v.bytesPerSecond) : ''}${eta ? `  ETA ${eta}` : ''}  ${phase} ${safe(v.peer.name)}`;
-    const cols = this.#out.columns ?? 100;
+    // The peer's name comes first so that a narrow terminal cuts the least useful parts.
+    const parts = [
+      `${phase} ${safe(v.peer.name)}`,
+      `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}%`,
+      `${bytes(v.bytesDone)}/${bytes(v.bytesTotal)}`,
+      v.bytesPerSecond > 0 ? rate(v.bytesPerSecond) : '',
+      eta ? `ETA ${eta}` : '',
+      v.filesTotal > 1 ? `${v.filesDone}/${v.filesTotal} files` : '',
+    ].filter((p) => p !== '');
+    let text = parts.join('  ');
+    while (text.length > cols - 1 && parts.length > 2) {
+      parts.pop();
+      text = parts.join('  ');
+    }
     this.#out.write(`\r\x1b[2K${text.slice(0, cols - 1)}`);
     this.#drawn = true;
   }

@@ -85,6 +85,7 @@ export class Daemon {
       this.#stops.push({ name: 'transfers', stop: () => manager.stop() });
 
       let port = 0;
+      let ready = false;
 
       const idView = (): IdView => ({
         name: config.name,
@@ -98,7 +99,7 @@ export class Daemon {
         controlSocket: config.controlSocket,
       });
       const control = new ControlServer(
-        { logger: log.child({ part: 'control' }), handlers: controlHandlers({ manager, peers, state, identityView: idView, startedAt, pid: this.#pid }) },
+        { logger: log.child({ part: 'control' }), handlers: controlHandlers({ manager, peers, state, identityView: idView, startedAt, pid: this.#pid, isReady: () => ready }) },
         { path: config.controlSocket },
       );
       // The control socket is also the single-instance lock: take it before touching the inbox,
@@ -134,12 +135,13 @@ export class Daemon {
             await discovery.stop();
           },
         });
-        peers.on('up', (p) => log.info({ peer: p.id, name: p.name, addresses: p.addresses }, 'peer appeared'));
-        peers.on('down', (p) => log.info({ peer: p.id, name: p.name }, 'peer gone'));
+        peers.on('up', (p) => log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared'));
+        peers.on('down', (p) => log.info({ peer: p.id, peerName: p.name }, 'peer gone'));
       }
 
+      ready = true;
       log.info(
-        { id: identity.id, name: config.name, port, inbox: config.inbox, control: config.controlSocket, config: this.#loaded.file ?? '(defaults)' },
+        { id: identity.id, daemonName: config.name, port, inbox: config.inbox, control: config.controlSocket, config: this.#loaded.file ?? '(defaults)' },
         `p2pd ${this.#version} ready: ${config.name} (${formatPeerId(identity.id)})`,
       );
       return { id: identity.id, port };

@@ -4,6 +4,7 @@ import type { Handlers } from '../control/server.js';
 import type { IdView, PeerView, SendResultView, StatusView, TrustResultView, UntrustResultView } from '../control/api.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { resolvePeer } from '../discovery/resolve.js';
+import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import { scanLocalPaths } from '../store/local-source.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
@@ -17,10 +18,26 @@ export interface HandlerDeps {
   identityView: () => IdView;
   startedAt: number;
   pid: number;
+  isReady: () => boolean;
 }
 
 export function controlHandlers(deps: HandlerDeps): Handlers {
   const { manager, peers, state } = deps;
+  const handlers = makeHandlers(deps, manager, peers, state);
+  // The control socket opens before the listener (it is the single-instance lock), so requests
+  // that arrive while the daemon is still starting get a clear "try again".
+  return Object.fromEntries(
+    Object.entries(handlers).map(([method, handler]) => [
+      method,
+      async (params, ctx) => {
+        if (!deps.isReady()) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon is still starting; try again in a moment');
+        return handler(params, ctx);
+      },
+    ]),
+  ) as Handlers;
+}
+
+function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): Handlers {
 
   const findPeer = (query: string): PeerView => {
     const views = peerViews(peers, state);
@@ -45,7 +62,9 @@ export function controlHandlers(deps: HandlerDeps): Handlers {
     async trust(params): Promise<TrustResultView> {
       const peer = findPeer(str(params, 'peer'));
       const already = state.getTrusted(peer.id) !== undefined;
-      const name = typeof params.name === 'string' && params.name.trim() !== '' ? params.name.trim().slice(0, 63) : peer.name;
+      const given = typeof params.name === 'string' ? cleanPeerName(params.name) : '';
+      // Re-trusting keeps the name the user chose unless a new one is given.
+      const name = given !== '' ? given : (state.getTrusted(peer.id)?.name ?? peer.name);
       state.trust({ id: peer.id, name });
       const view = peerViews(peers, state).find((v) => v.id === peer.id) ?? { ...peer, trusted: true, trustedName: name };
       return { peer: view, fingerprint: formatPeerId(peer.id), alreadyTrusted: already };

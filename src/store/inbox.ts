@@ -63,7 +63,9 @@ export interface InboxOptions {
 
 /** How many " (n)" alternatives are tried before a name is given up as unusable. */
 const MAX_CONFLICT_ATTEMPTS = 10_000;
-const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+/** Bytes buffered before write() asks the receiver to wait: several MiB keeps the disk busy while
+ * the next data arrives, and stays small next to the memory budget. */
+const WRITE_HIGH_WATER_MARK = 8 * 1024 * 1024;
 /** Errors of link(2) on file systems without hard links (FAT, exFAT, some network mounts). */
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
 const OPEN_DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;

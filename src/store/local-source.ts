@@ -100,10 +100,9 @@ async function* readFileChunks(path: string, entry: OfferEntry, signal: AbortSig
   try {
     const before = await fh.stat();
     if (!before.isFile() || before.size !== entry.size || before.mtimeMs !== entry.mtimeMs) throw changed(path);
-    let position = 0;
-    // One buffer per chunk: the chunk is handed to the socket without copying, so it cannot be reused.
-    while (position < entry.size) {
-      signal.throwIfAborted();
+    // One buffer per chunk (it goes to the socket without a copy, so it cannot be reused), and
+    // the next read starts before this chunk is handed on, so the disk works while we send.
+    const readChunk = async (position: number): Promise<Buffer> => {
       const want = Math.min(DATA_CHUNK, entry.size - position);
       const buf = Buffer.allocUnsafe(want);
       let filled = 0;
@@ -112,7 +111,17 @@ async function* readFileChunks(path: string, entry: OfferEntry, signal: AbortSig
         if (bytesRead === 0) throw changed(path);
         filled += bytesRead;
       }
-      position += want;
+      return buf;
+    };
+    let position = 0;
+    let next: Promise<Buffer> | undefined = entry.size > 0 ? readChunk(0) : undefined;
+    while (next !== undefined) {
+      signal.throwIfAborted();
+      const buf = await next;
+      position += buf.length;
+      next = position < entry.size ? readChunk(position) : undefined;
+      // A read left running when the consumer stops early must not become an unhandled rejection.
+      next?.catch(() => undefined);
       yield buf;
     }
     const after = await fh.stat();

@@ -76,7 +76,8 @@ export class StateStore implements HistoryStore {
 
   trust(peer: { id: string; name: string }): TrustedPeer {
     const all = { ...this.#conf.get('trusted') };
-    const record: TrustedPeer = all[peer.id] ?? { id: peer.id, name: peer.name, trustedAt: new Date().toISOString() };
+    const old = all[peer.id];
+    const record: TrustedPeer = old === undefined ? { id: peer.id, name: peer.name, trustedAt: new Date().toISOString() } : { ...old, name: peer.name };
     all[peer.id] = record;
     this.#conf.set('trusted', all);
     return record;

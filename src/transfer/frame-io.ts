@@ -8,6 +8,9 @@ import { encodeDataHeader, encodeMessage, encodePreface } from '../protocol/code
 import { FrameDecoder } from '../protocol/decoder.js';
 import type { ControlMessage, DecodedEvent, ErrorMessage } from '../protocol/messages.js';
 
+/** Outgoing bytes a writer lets queue in user space before it waits for the socket to drain. */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
 export class FrameWriter {
   readonly #socket: Duplex;
   #lastWrite = Date.now();
@@ -35,15 +38,22 @@ export class FrameWriter {
     return ok;
   }
 
-  /** Writes one DATA frame without copying the chunk; resolves once the socket can take more. */
+  /**
+   * Writes one DATA frame without copying the chunk; resolves once the socket can take more.
+   * A socket's own high-water mark (16 KiB) would make every 1 MiB chunk wait for a full drain
+   * and leave the link idle while the next chunk is read and hashed, so the bound here is a few
+   * chunks: memory stays flat and the kernel always has data to send.
+   */
   async data(chunk: Buffer, signal: AbortSignal): Promise<void> {
     const socket = this.#socket;
+    signal.throwIfAborted();
+    if (socket.destroyed || socket.writableEnded) throw closedError(socket);
     socket.cork();
     socket.write(encodeDataHeader(chunk.length));
-    const ok = socket.write(chunk);
+    socket.write(chunk);
     socket.uncork();
     this.#lastWrite = Date.now();
-    if (!ok) await waitDrain(socket, signal);
+    if (socket.writableLength > MAX_BUFFERED_BYTES) await waitDrain(socket, signal);
   }
 
   async drained(signal: AbortSignal): Promise<void> {
@@ -60,6 +70,9 @@ export class FrameWriter {
 /** Waits for 'drain', failing if the socket closes, errors or the signal aborts first. */
 export function waitDrain(socket: Writable, signal: AbortSignal): Promise<void> {
   if (socket.destroyed) return Promise.reject(closedError(socket));
+  // A file stream that failed (ENOSPC) but is not destroyed would never drain.
+  const errored = (socket as { errored?: unknown }).errored;
+  if (errored !== null && errored !== undefined) return Promise.reject(toP2pdError(errored, 'INBOX_UNWRITABLE'));
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       socket.off('drain', onDrain);

@@ -226,7 +226,14 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       if (active !== undefined) {
         this.#finish(active, e.code === 'TRANSFER_CANCELLED' ? 'cancelled' : 'failed', e);
       } else if (e.code === 'PEER_NOT_TRUSTED' || e.code === 'OFFER_TOO_LARGE' || e.code === 'OFFER_INVALID' || e.code === 'NAME_INVALID') {
-        // Refused before a transfer existed: still worth a line in the history ("why did nothing arrive?").
+        // Refused before a transfer existed: still worth a line in the history ("why did nothing
+        // arrive?"), but one per peer and minute, so that refused retries cannot flood it.
+        const last = this.#history.list().find((v) => v.direction === 'in' && v.peer.id === peer.id);
+        const recent = last !== undefined && last.error?.code === e.code && Date.now() - Date.parse(last.startedAt) < 60_000;
+        if (recent) {
+          log.debug({ code: e.code }, 'refused again');
+          return;
+        }
         const view = newView(newTransferId(), 'in', { id: peer.id, name: this.#policy.displayName({ id: peer.id, helloName: '' }) });
         view.state = 'failed';
         view.endedAt = new Date().toISOString();

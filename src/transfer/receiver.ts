@@ -51,6 +51,12 @@ export interface ReceiveResult {
   bytes: number;
 }
 
+/**
+ * The whole offer is held in memory until it is checked, so the names it carries are bounded
+ * too: 64 Mi characters is a million files with 64-character paths.
+ */
+export const MAX_MANIFEST_CHARS = 64 * 1024 * 1024;
+
 /** How many verified files may be in the middle of fsync-and-rename while the next one streams in. */
 const MAX_PENDING_COMMITS = 8;
 
@@ -74,7 +80,9 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     const reason = toP2pdError(signal.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
     writer.send({ type: 'error', code: reason.code, message: reason.message });
     socket.end();
-    socket.destroy(reason);
+    // A moment for the ERROR frame to reach the sender before the connection goes: destroying at
+    // once resets it and the sender would see a lost connection instead of a cancel.
+    setTimeout(() => socket.destroy(reason), 1000).unref();
   };
   signal.addEventListener('abort', onAbort, { once: true });
   const handshakeTimer = setTimeout(() => {
@@ -115,6 +123,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     const entries: OfferEntry[] = [];
     let totalFiles = -1;
     let totalBytes = -1;
+    let manifestChars = 0;
     for (;;) {
       const offer = await next();
       if (offer.type !== 'offer') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected OFFER, got ${offer.type}`);
@@ -128,6 +137,10 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       }
       entries.push(...offer.entries);
       if (entries.length > totalFiles) throw new P2pdError('OFFER_INVALID', 'the offer has more entries than it announced');
+      for (const e of offer.entries) manifestChars += e.path.length;
+      if (manifestChars > MAX_MANIFEST_CHARS) {
+        throw new P2pdError('OFFER_TOO_LARGE', `the offer's file names add up to more than ${MAX_MANIFEST_CHARS} characters`);
+      }
       if (!offer.more) break;
     }
     refuseUnless(entries.length === totalFiles, 'OFFER_INVALID', 'the offer has fewer entries than it announced');
@@ -162,7 +175,9 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         }
         current.hash.update(e.chunk);
         progress.bytesDone += e.chunk.length;
-        if (!current.file.stream.write(e.chunk)) await waitDrain(current.file.stream, signal);
+        const stream = current.file.stream;
+        if (stream.errored !== null) throw toP2pdError(stream.errored, 'INBOX_UNWRITABLE');
+        if (!stream.write(e.chunk)) await waitDrain(stream, signal);
         report();
       } else if (e.type === 'file-begin') {
         if (current !== undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'FILE_BEGIN inside a file');
@@ -196,7 +211,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     socket.end();
     return { ok, transferId, files: outcomes, bytes: progress.bytesDone };
   } catch (err) {
-    const e = toP2pdError(err, 'CONNECTION_LOST');
+    const e = signal.aborted ? toP2pdError(signal.reason ?? err) : toP2pdError(err, 'CONNECTION_LOST');
     if (!socket.destroyed && !signal.aborted && !isFromPeer(e)) {
       if (prepared === undefined && e.code !== 'CONNECTION_LOST' && transferId !== '' && isRefusal(e)) {
         writer.send({ type: 'answer', accept: false, code: e.code, message: e.message });

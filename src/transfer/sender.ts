@@ -185,7 +185,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     );
     return { ok: end.ok && files.every((f) => f.ok), files, bytes: progress.bytesDone };
   } catch (err) {
-    const e = toP2pdError(err, 'CONNECTION_LOST');
+    const e = signal.aborted ? toP2pdError(signal.reason ?? err) : toP2pdError(err, 'CONNECTION_LOST');
     if (!signal.aborted && !socket.destroyed && !isFromPeer(e) && isLocalFault(e)) {
       writer.send({ type: 'error', code: e.code, message: e.message });
       socket.end();
@@ -204,8 +204,10 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     const hash = createHash('sha256');
     let sent = 0;
     for await (const chunk of source.read(index, { signal })) {
+      // Encrypting and queueing first lets the kernel send while this chunk is hashed.
+      const writing = writer.data(chunk, signal);
       hash.update(chunk);
-      await writer.data(chunk, signal);
+      await writing;
       sent += chunk.length;
       progress.bytesDone += chunk.length;
       report();

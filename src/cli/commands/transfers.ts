@@ -10,7 +10,7 @@ import { ProgressBar } from '../progress-bar.js';
 export async function sendCommand(ctx: CliContext, peer: string, paths: string[], detach: boolean): Promise<number> {
   if (paths.length === 0) throw new P2pdError('USAGE', 'name at least one file or directory to send');
   const absolute = paths.map((p) => resolve(ctx.deps.cwd, p));
-  const bar = new ProgressBar(ctx.deps.stderr);
+  const bar = new ProgressBar(ctx.deps.stderr, { enabled: !ctx.json });
   let result: SendResultView;
   try {
     result = await ctx.client().request<SendResultView>(
