@@ -59,11 +59,23 @@ export function peerConnector(
           details: { peer: peer.id },
         });
       }
-      const r = await dialTls(
-        { identity: deps.identity },
-        { addresses: seen.addresses, expectedId: peer.id, signal, timeoutMs: options.connectTimeoutMs },
-      );
-      return { socket: r.socket, peer: { id: r.peerId, name } };
+      // An impostor announcing the peer's id at its own address must not block the real peer: an
+      // address that presents the wrong key is dropped and the others are tried. The mismatch is
+      // still reported if no address proves to be the peer.
+      let addresses = [...seen.addresses];
+      let mismatch: P2pdError | undefined;
+      while (addresses.length > 0) {
+        try {
+          const r = await dialTls({ identity: deps.identity }, { addresses, expectedId: peer.id, signal, timeoutMs: options.connectTimeoutMs });
+          return { socket: r.socket, peer: { id: r.peerId, name } };
+        } catch (err) {
+          if (!(err instanceof P2pdError) || err.code !== 'PEER_IDENTITY_MISMATCH') throw mismatch ?? err;
+          mismatch = err;
+          const bad = err.details as { host?: string; port?: number } | undefined;
+          addresses = addresses.filter((a) => !(a.host === bad?.host && a.port === bad?.port));
+        }
+      }
+      throw mismatch!;
     },
   };
 }

@@ -10,7 +10,7 @@ import { DATA_CHUNK, type OfferEntry } from '../protocol/messages.js';
 import type { FileSource } from '../transfer/ports.js';
 
 export interface LocalSource extends FileSource {
-  /** Paths inside directories that were not sent, with why. */
+  /** Paths inside directories that were not sent, with why: "symlink" or "special-file" (stable values). */
   readonly skipped: ReadonlyArray<{ path: string; reason: string }>;
 }
 
@@ -69,7 +69,7 @@ export async function scanLocalPaths(paths: readonly string[], options: { signal
           absolute.push(abs);
           subdirs.push({ dir: abs, rel: relPath });
         } else {
-          skipped.push({ path: abs, reason: st.isSymbolicLink() ? 'symbolic link' : 'not a regular file' });
+          skipped.push({ path: abs, reason: st.isSymbolicLink() ? 'symlink' : 'special-file' });
         }
       }
       stack.push(...subdirs.reverse());
