@@ -84,13 +84,15 @@ function table(headers: string[], rows: string[][], leftColumns: number): string
 
 function scenarioLines(s: ScenarioResult): string[] {
   const small = s.id === 'small';
-  const headers = ['method', 'seconds', ...(small ? ['files/s'] : []), 'MB/s', 'MiB/s', 'p2pd ÷ it', 'CPU s send/recv', 'peak RSS MB send/recv'];
+  const several = s.methods.some((m) => m.runs.length > 1);
+  const headers = ['method', 'seconds', ...(several ? ['min-max s'] : []), ...(small ? ['files/s'] : []), 'MB/s', 'MiB/s', 'p2pd ÷ it', 'CPU s send/recv', 'peak RSS MB send/recv'];
   const rows = s.methods.map((m) => {
     if (m.status !== 'ok') return [m.label, m.status === 'skipped' ? 'skipped' : 'FAILED'];
     const rss = m.peakRssBytes === null ? '-' : `${mb(m.peakRssBytes.sender)} / ${mb(m.peakRssBytes.receiver)}`;
     return [
       m.label,
       fixed(m.seconds, 2),
+      ...(several ? [`${fixed(Math.min(...m.runs), 2)}-${fixed(Math.max(...m.runs), 2)}`] : []),
       ...(small ? [fixed(m.filesPerSecond, 0)] : []),
       mb(m.bytesPerSecond),
       fixed(m.bytesPerSecond === null ? null : m.bytesPerSecond / MiB, 1),

@@ -35,17 +35,26 @@ type Log = (msg: string) => void;
 /** What one method gathered over the runs of one scenario. */
 class Samples {
   readonly seconds: number[] = [];
+  /** The part of each run's time spent in the final fsync, where it can be told apart. */
+  readonly fsyncSeconds: number[] = [];
   readonly cpu: Array<{ sender: number; receiver: number }> = [];
-  readonly notes = new Set<string>();
+  readonly #notes: string[] = [];
   rss: { sender: number | null; receiver: number | null } | null = null;
   failed: string | null = null;
   skipped: string | null = null;
+  readonly id: MethodResult['id'];
+  readonly label: string;
+  readonly durability: string;
 
-  constructor(
-    readonly id: MethodResult['id'],
-    readonly label: string,
-    public durability: string,
-  ) {}
+  constructor(id: MethodResult['id'], label: string, durability: string) {
+    this.id = id;
+    this.label = label;
+    this.durability = durability;
+  }
+
+  note(text: string): void {
+    if (!this.#notes.includes(text)) this.#notes.push(text);
+  }
 
   addRss(sender: number | null, receiver: number | null): void {
     const max = (a: number | null | undefined, b: number | null): number | null => (a == null ? b : b === null ? a : Math.max(a, b));
@@ -54,6 +63,8 @@ class Samples {
 
   result(bytes: number, files: number, p2pdSeconds: number | null): MethodResult {
     const seconds = this.failed === null && this.skipped === null ? median(this.seconds) : null;
+    const fsync = median(this.fsyncSeconds);
+    const runs = this.seconds.length;
     return {
       id: this.id,
       label: this.label,
@@ -68,8 +79,27 @@ class Samples {
         this.cpu.length === 0 ? null : { sender: median(this.cpu.map((c) => c.sender))!, receiver: median(this.cpu.map((c) => c.receiver))! },
       peakRssBytes: this.rss,
       durability: this.durability,
-      notes: [...this.notes],
+      notes: [
+        ...(fsync === null ? [] : [`the final fsync took ${fsync.toFixed(2)} s of that${runs > 1 ? ' (median)' : ''}`]),
+        ...this.#notes,
+      ],
     };
+  }
+}
+
+/** One method of a scenario: its samples and how to measure it once. */
+interface Method {
+  samples: Samples;
+  once: (tag: string) => Promise<void>;
+}
+
+/** Runs every method `runs` times, starting each round one method later so no method always goes first. */
+async function rounds(ctx: Context, methods: Method[]): Promise<void> {
+  const runs = ctx.options.runs;
+  for (let run = 0; run < runs; run++) {
+    const tag = runs > 1 ? ` (run ${run + 1}/${runs})` : '';
+    const order = [...methods.slice(run % methods.length), ...methods.slice(0, run % methods.length)];
+    for (const m of order) await attempt(ctx, m.samples, () => m.once(tag));
   }
 }
 
@@ -148,71 +178,64 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
   const p2pd = new Samples('p2pd', 'p2pd send', 'p2pd (then renamed into place)');
   const [scp, rsync] = sshSamples(ctx, false);
   const daemonRates: number[] = [];
-  const sshDurable = async (seconds: number, s: Samples, tool: string, dest: string): Promise<number> => {
-    if (s.id === 'rsync' && ctx.ssh!.tools.rsyncHasFsync) return seconds;
-    const fsyncSeconds = await fsyncFile(dest);
-    s.notes.add(`${tool} exits after ${seconds.toFixed(2)} s, the fsync takes ${fsyncSeconds.toFixed(2)} s more (last run)`);
-    return seconds + fsyncSeconds;
-  };
+  const step = (): AbortSignal => ctx.stepSignal(bytes);
   const check = async (path: string, what: string): Promise<void> => {
     if ((await sha256File(path)) !== sha256) throw new Error(`${what}: the received file's SHA-256 differs from the source's`);
     await rm(path, { force: true });
   };
+  const pipe = (s: Samples, name: string, out: string, tlsFilesOrNull: TlsFiles | null): Method => ({
+    samples: s,
+    once: async (tag) => {
+      await syncfs(ctx, work);
+      log(`${name}${tag}`);
+      const r = await runPipe(life, { file: src, out, bytes, sha256, tls: tlsFilesOrNull, signal: step() });
+      s.seconds.push(r.seconds);
+      s.fsyncSeconds.push(r.fsyncSeconds);
+      s.cpu.push(r.cpuSeconds);
+      s.addRss(r.maxRssBytes.sender, r.maxRssBytes.receiver);
+      if (r.cipher !== null) s.note(`negotiated ${r.cipher}, mutual TLS, SHA-256 computed by both processes`);
+      await check(out, name);
+    },
+  });
+  /** scp, and rsync without --fsync, leave the data in the page cache: the bench fsyncs it, timed. */
+  const viaSsh = (s: Samples, out: string): Method => ({
+    samples: s,
+    once: async (tag) => {
+      await syncfs(ctx, work);
+      log(`${s.id}${tag}`);
+      const r = await ctx.ssh![s.id as 'scp' | 'rsync'](src, out, { recursive: false, signal: step() });
+      let seconds = r.seconds;
+      if (!(s.id === 'rsync' && ctx.ssh!.tools.rsyncHasFsync)) {
+        const fsyncSeconds = await fsyncFile(out);
+        s.fsyncSeconds.push(fsyncSeconds);
+        seconds += fsyncSeconds;
+      }
+      s.seconds.push(seconds);
+      await check(out, s.id);
+    },
+  });
 
-  for (let run = 1; run <= options.runs; run++) {
-    const tag = options.runs > 1 ? ` (run ${run}/${options.runs})` : '';
-    await attempt(ctx, tcp, async () => {
-      await syncfs(ctx, work);
-      log(`raw TCP${tag}`);
-      const out = join(work, 'out-tcp.bin');
-      const r = await runPipe(life, { file: src, out, bytes, sha256, tls: null, signal: ctx.stepSignal(bytes) });
-      tcp.seconds.push(r.seconds);
-      tcp.cpu.push(r.cpuSeconds);
-      tcp.notes.add(`the receiver's fsync took ${r.fsyncSeconds.toFixed(2)} s (last run)`);
-      tcp.addRss(r.maxRssBytes.sender, r.maxRssBytes.receiver);
-      await check(out, 'raw TCP');
-    });
-    await attempt(ctx, tls, async () => {
-      await syncfs(ctx, work);
-      log(`TLS 1.3 + SHA-256${tag}`);
-      const out = join(work, 'out-tls.bin');
-      const r = await runPipe(life, { file: src, out, bytes, sha256, tls: tlsFiles, signal: ctx.stepSignal(bytes) });
-      tls.seconds.push(r.seconds);
-      tls.cpu.push(r.cpuSeconds);
-      tls.notes.add(`the receiver's fsync took ${r.fsyncSeconds.toFixed(2)} s (last run)`);
-      tls.addRss(r.maxRssBytes.sender, r.maxRssBytes.receiver);
-      if (r.cipher !== null) tls.notes.add(`negotiated ${r.cipher}, mutual TLS, SHA-256 computed by both processes`);
-      await check(out, 'TLS');
-    });
-    await attempt(ctx, p2pd, async () => {
-      await syncfs(ctx, work);
-      log(`p2pd send bob ${basename(src)}${tag}`);
-      const r = await ctx.p2pd.send(src, ctx.stepSignal(bytes));
-      if (r.bytes !== bytes || r.files !== 1) throw new Error(`p2pd reported ${r.files} files, ${r.bytes} bytes`);
-      p2pd.seconds.push(r.seconds);
-      if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push({ sender: r.cpuSeconds.alice, receiver: r.cpuSeconds.bob });
-      daemonRates.push(r.daemonBytesPerSecond);
-      p2pd.notes.add('CPU is each daemon\'s during the send (the CLI\'s not counted); peak RSS is each daemon\'s VmHWM');
-      await check(join(ctx.p2pd.bob.inbox, basename(src)), 'p2pd');
-    });
-    await attempt(ctx, scp, async () => {
-      await syncfs(ctx, work);
-      log(`scp${tag}`);
-      const out = join(work, 'out-scp.bin');
-      const r = await ctx.ssh!.scp(src, out, { recursive: false, signal: ctx.stepSignal(bytes) });
-      scp.seconds.push(await sshDurable(r.seconds, scp, 'scp', out));
-      scp.notes.add('OpenSSH 9 scp speaks SFTP; the sshd runs on this machine too');
-      await check(out, 'scp');
-    });
-    await attempt(ctx, rsync, async () => {
-      await syncfs(ctx, work);
-      log(`rsync${tag}`);
-      const out = join(work, 'out-rsync.bin');
-      const r = await ctx.ssh!.rsync(src, out, { recursive: false, signal: ctx.stepSignal(bytes) });
-      rsync.seconds.push(await sshDurable(r.seconds, rsync, 'rsync', out));
-      await check(out, 'rsync');
-    });
-  }
+  await rounds(ctx, [
+    pipe(tcp, 'raw TCP', join(work, 'out-tcp.bin'), null),
+    pipe(tls, 'TLS 1.3 + SHA-256', join(work, 'out-tls.bin'), tlsFiles),
+    {
+      samples: p2pd,
+      once: async (tag) => {
+        await syncfs(ctx, work);
+        log(`p2pd send bob ${basename(src)}${tag}`);
+        const r = await ctx.p2pd.send(src, step());
+        if (r.bytes !== bytes || r.files !== 1) throw new Error(`p2pd reported ${r.files} files, ${r.bytes} bytes`);
+        p2pd.seconds.push(r.seconds);
+        if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push({ sender: r.cpuSeconds.alice, receiver: r.cpuSeconds.bob });
+        daemonRates.push(r.daemonBytesPerSecond);
+        p2pd.note("CPU is each daemon's during the send (the CLI's not counted); peak RSS is each daemon's VmHWM");
+        await check(join(ctx.p2pd.bob.inbox, basename(src)), 'p2pd');
+      },
+    },
+    viaSsh(scp, join(work, 'out-scp.bin')),
+    viaSsh(rsync, join(work, 'out-rsync.bin')),
+  ]);
+  scp.note('OpenSSH 9 scp speaks SFTP; sshd runs on this machine too');
   await rm(src, { force: true });
 
   const p2pdSeconds = median(p2pd.seconds);
@@ -250,42 +273,44 @@ async function smallScenario(ctx: Context): Promise<ScenarioResult> {
 
   const p2pd = new Samples('p2pd', 'p2pd send', 'p2pd (each file, then renamed into place)');
   const [scp, rsync] = sshSamples(ctx, true);
-  const sshDurable = async (seconds: number, s: Samples, tool: string, dest: string): Promise<number> => {
-    if (s.id === 'rsync' && ctx.ssh!.tools.rsyncHasFsync) return seconds;
-    const syncSeconds = await syncfs(ctx, dest);
-    s.notes.add(`${tool} exits after ${seconds.toFixed(2)} s, one sync -f takes ${syncSeconds.toFixed(2)} s more (last run)`);
-    return seconds + syncSeconds;
-  };
-  for (let run = 1; run <= options.runs; run++) {
-    const tag = options.runs > 1 ? ` (run ${run}/${options.runs})` : '';
-    await attempt(ctx, p2pd, async () => {
+  const step = (): AbortSignal => ctx.stepSignal(bytes + files * 64 * 1024);
+  /** scp, and rsync without --fsync, leave the files in the page cache: one sync -f, timed. */
+  const viaSsh = (s: Samples, out: string): Method => ({
+    samples: s,
+    once: async (tag) => {
       await syncfs(ctx, work);
-      log(`p2pd send bob many/ (${files} files)${tag}`);
-      const r = await ctx.p2pd.send(src, ctx.stepSignal(bytes + files * 64 * 1024));
-      if (r.bytes !== bytes || r.files !== files) throw new Error(`p2pd reported ${r.files} files, ${r.bytes} bytes`);
-      p2pd.seconds.push(r.seconds);
-      if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push({ sender: r.cpuSeconds.alice, receiver: r.cpuSeconds.bob });
-      p2pd.addRss(r.sampledRssBytes.alice, r.sampledRssBytes.bob);
-      p2pd.notes.add('one connection, no round trip per file; peak RSS here is the highest VmRSS sampled every 100 ms');
-      await check(join(ctx.p2pd.bob.inbox, 'many'), 'p2pd');
-    });
-    await attempt(ctx, scp, async () => {
-      await syncfs(ctx, work);
-      log(`scp -r${tag}`);
-      const out = join(work, 'out-scp-many');
-      const r = await ctx.ssh!.scp(src, out, { recursive: true, signal: ctx.stepSignal(bytes + files * 64 * 1024) });
-      scp.seconds.push(await sshDurable(r.seconds, scp, 'scp -r', out));
-      await check(out, 'scp -r');
-    });
-    await attempt(ctx, rsync, async () => {
-      await syncfs(ctx, work);
-      log(`rsync -r${tag}`);
-      const out = join(work, 'out-rsync-many');
-      const r = await ctx.ssh!.rsync(`${src}/`, `${out}/`, { recursive: true, signal: ctx.stepSignal(bytes + files * 64 * 1024) });
-      rsync.seconds.push(await sshDurable(r.seconds, rsync, 'rsync -r', out));
-      await check(out, 'rsync -r');
-    });
-  }
+      log(`${s.id} -r${tag}`);
+      // rsync copies the contents of "src/" into "out/"; scp -r makes "out" a copy of "src".
+      const [from, to] = s.id === 'rsync' ? [`${src}/`, `${out}/`] : [src, out];
+      const r = await ctx.ssh![s.id as 'scp' | 'rsync'](from, to, { recursive: true, signal: step() });
+      let seconds = r.seconds;
+      if (!(s.id === 'rsync' && ctx.ssh!.tools.rsyncHasFsync)) {
+        const syncSeconds = await syncfs(ctx, out);
+        s.fsyncSeconds.push(syncSeconds);
+        seconds += syncSeconds;
+      }
+      s.seconds.push(seconds);
+      await check(out, `${s.id} -r`);
+    },
+  });
+  await rounds(ctx, [
+    {
+      samples: p2pd,
+      once: async (tag) => {
+        await syncfs(ctx, work);
+        log(`p2pd send bob many/ (${files} files)${tag}`);
+        const r = await ctx.p2pd.send(src, step());
+        if (r.bytes !== bytes || r.files !== files) throw new Error(`p2pd reported ${r.files} files, ${r.bytes} bytes`);
+        p2pd.seconds.push(r.seconds);
+        if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push({ sender: r.cpuSeconds.alice, receiver: r.cpuSeconds.bob });
+        p2pd.addRss(r.sampledRssBytes.alice, r.sampledRssBytes.bob);
+        p2pd.note('one connection, no round trip per file; peak RSS here is the highest VmRSS sampled every 100 ms');
+        await check(join(ctx.p2pd.bob.inbox, 'many'), 'p2pd');
+      },
+    },
+    viaSsh(scp, join(work, 'out-scp-many')),
+    viaSsh(rsync, join(work, 'out-rsync-many')),
+  ]);
   await rm(src, { recursive: true, force: true });
   const p2pdSeconds = median(p2pd.seconds);
   return {

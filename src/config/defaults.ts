@@ -32,6 +32,18 @@ export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: st
       idleTimeoutSeconds: 60,
     },
     historySize: 200,
+    historyMaxAgeDays: 30,
+    partialMaxAgeHours: 24,
+    delivery: { afterSend: 'move', stableSeconds: 3, giveUpHours: 0 },
+    schedules: {
+      outboxRescan: '*/30 * * * * *',
+      retry: '* * * * *',
+      cleanupPartials: '15 * * * *',
+      pruneHistory: '30 3 * * *',
+    },
+    onReceive: [],
+    onReceiveTimeoutSeconds: 300,
+    shutdownGraceSeconds: 20,
   };
 }
 

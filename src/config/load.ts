@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { P2pdError } from '../errors.js';
 import { defaultConfig, defaultControlSocket, xdgDir } from './defaults.js';
+import { validate as validateCron } from 'node-cron';
 import { COMMENT_KEY_PATTERN, NAME_MAX_LENGTH, PATTERN_TEXT, configSchema, isPathSchema, type SchemaNode } from './schema.js';
 import type { Config, LoadedConfig } from './types.js';
 
@@ -186,6 +187,11 @@ export function describeAllowed(node: SchemaNode): string {
 function checkAcrossKeys(config: Config, fromFile: JsonObject, file: string | null): void {
   if (Buffer.byteLength(config.name, 'utf8') > NAME_MAX_LENGTH) {
     throw invalid(file, 'name', `a string of at most ${NAME_MAX_LENGTH} bytes in UTF-8 (mDNS counts bytes, not characters)`, config.name);
+  }
+  for (const [job, expression] of Object.entries(config.schedules)) {
+    if (!validateCron(expression)) {
+      throw invalid(file, `schedules.${job}`, 'a cron expression of 5 fields (or 6 with seconds first), e.g. "*/5 * * * *"', expression);
+    }
   }
   const { refreshSeconds, expireSeconds } = config.discovery;
   if (expireSeconds <= refreshSeconds) {

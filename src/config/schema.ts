@@ -80,6 +80,33 @@ const discovery: SchemaNode = {
   },
 };
 
+const cron = (description: string): SchemaNode => ({ type: 'string', minLength: 9, maxLength: 200, description });
+
+const delivery: SchemaNode = {
+  type: 'object',
+  description: 'How files dropped into the outbox are delivered.',
+  additionalProperties: false,
+  patternProperties: comments,
+  properties: {
+    afterSend: { type: 'string', enum: ['move', 'delete'], description: 'After a verified delivery: "move" the item to <outbox>/.sent/<peer>/, or "delete" it.' },
+    stableSeconds: integer(1, 3600, 'Seconds an outbox item must stay unchanged (size and mtime) before it is sent.'),
+    giveUpHours: integer(0, 87_600, 'Hours of failed attempts after which an outbox item moves to <outbox>/.failed/; 0 = keep trying.'),
+  },
+};
+
+const schedules: SchemaNode = {
+  type: 'object',
+  description: 'When the periodic jobs run, as cron expressions (5 fields, or 6 with seconds first).',
+  additionalProperties: false,
+  patternProperties: comments,
+  properties: {
+    outboxRescan: cron('Rescan the outbox for files the watcher missed (network file systems, files dropped while stopped).'),
+    retry: cron('Retry queued outbox sends whose peer was away or busy.'),
+    cleanupPartials: cron('Delete partial files in the inbox older than partialMaxAgeHours.'),
+    pruneHistory: cron('Drop transfer history older than historyMaxAgeDays.'),
+  },
+};
+
 export const configSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'p2pd configuration',
@@ -114,5 +141,16 @@ export const configSchema = {
     discovery,
     limits,
     historySize: integer(0, 100_000, 'Most finished transfers kept in the history.'),
+    historyMaxAgeDays: integer(1, 36_500, 'Days after which the pruneHistory job drops a finished transfer from the history.'),
+    partialMaxAgeHours: integer(1, 87_600, 'Hours after which the cleanupPartials job deletes an untouched partial file.'),
+    delivery,
+    schedules,
+    onReceive: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, description: 'The program, then its arguments.' },
+      description: 'Program run (never through a shell) for each verified received file, with the file path, the sender name and the sender id appended; empty = none.',
+    },
+    onReceiveTimeoutSeconds: integer(1, 86_400, 'Seconds after which a still-running onReceive program is killed.'),
+    shutdownGraceSeconds: integer(0, 3600, 'Seconds running transfers get to finish after SIGTERM before they are cancelled.'),
   },
 } as const satisfies SchemaNode & { $schema: string; title: string };

@@ -31,6 +31,27 @@ export interface DiscoveryConfig {
   expireSeconds: number;
 }
 
+export interface DeliveryConfig {
+  /** After a verified delivery an outbox item is moved to <outbox>/.sent/<peer>/ ("move") or deleted. */
+  afterSend: 'move' | 'delete';
+  /** An outbox item is sent once its size and modification time have not changed for this long. */
+  stableSeconds: number;
+  /** Move an outbox item that keeps failing to <outbox>/.failed/ after this many hours; 0 = never. */
+  giveUpHours: number;
+}
+
+/** node-cron expressions (5 fields, or 6 with seconds first) of the periodic jobs. */
+export interface SchedulesConfig {
+  /** Rescan the outbox for what the file watcher missed. */
+  outboxRescan: string;
+  /** Retry queued sends whose peers were away. */
+  retry: string;
+  /** Delete partial files older than partialMaxAgeHours. */
+  cleanupPartials: string;
+  /** Drop history entries older than historyMaxAgeDays. */
+  pruneHistory: string;
+}
+
 export interface Config {
   /** Name shown to peers and used in the mDNS instance name; default: the host name's first label. */
   name: string;
@@ -54,6 +75,19 @@ export interface Config {
   limits: LimitsConfig;
   /** Most finished transfers kept in the history. */
   historySize: number;
+  /** History entries older than this are dropped by the pruneHistory job. */
+  historyMaxAgeDays: number;
+  /** Partial files untouched for this long are deleted by the cleanupPartials job. */
+  partialMaxAgeHours: number;
+  delivery: DeliveryConfig;
+  schedules: SchedulesConfig;
+  /** Program and arguments run for each verified received file, never through a shell; the file's
+   * path and the sender's name and id are appended. Empty = nothing runs. */
+  onReceive: string[];
+  /** An onReceive program still running after this long is killed. */
+  onReceiveTimeoutSeconds: number;
+  /** On SIGTERM, running transfers get this long to finish before they are cancelled. */
+  shutdownGraceSeconds: number;
 }
 
 /** Where the config came from, for `p2pd status` and error messages. */

@@ -17,10 +17,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `p2pd ...args` and collects its output; killed after `timeoutMs`. */
-export function cli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+/** Runs `p2pd ...args` (inside `prefix`, e.g. `ip netns exec ns`) and collects its output; killed after `timeoutMs`. */
+export function cli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; prefix?: string[] } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
+    const [cmd, ...rest] = [...(options.prefix ?? []), process.execPath, MAIN, ...args];
+    const child = spawn(cmd!, rest, {
       env: { ...process.env, ...options.env },
       cwd: options.cwd ?? process.cwd(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -111,10 +115,7 @@ export class TestDaemon {
   }
 
   cli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
-    if (this.#prefix.length > 0) {
-      return cliWithPrefix(this.#prefix, [...args, '--config', this.configPath], timeoutMs);
-    }
-    return cli([...args, '--config', this.configPath], { timeoutMs });
+    return cli([...args, '--config', this.configPath], { timeoutMs, prefix: this.#prefix });
   }
 
   async json<T>(args: string[]): Promise<T> {
@@ -155,23 +156,6 @@ export class TestDaemon {
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-function cliWithPrefix(prefix: string[], args: string[], timeoutMs: number): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...rest] = [...prefix, process.execPath, MAIN, ...args];
-    const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -100,6 +100,13 @@ describe('defaults', () => {
         idleTimeoutSeconds: 60,
       },
       historySize: 200,
+      historyMaxAgeDays: 30,
+      partialMaxAgeHours: 24,
+      delivery: { afterSend: 'move', stableSeconds: 3, giveUpHours: 0 },
+      schedules: { outboxRescan: '*/30 * * * * *', retry: '* * * * *', cleanupPartials: '15 * * * *', pruneHistory: '30 3 * * *' },
+      onReceive: [],
+      onReceiveTimeoutSeconds: 300,
+      shutdownGraceSeconds: 20,
     } satisfies Config);
   });
 
@@ -379,4 +386,11 @@ describe('config.example.json and docs/CONFIG.md', () => {
     const doc = readFileSync(join(repoRoot, 'docs', 'CONFIG.md'), 'utf8');
     for (const key of keys) assert.ok(doc.includes(`| \`${key}\` |`), `docs/CONFIG.md has no table row for ${key}`);
   });
+});
+
+test('an invalid cron expression fails at start with the schedule key', () => {
+  for (const bad of ['every minute', '* * * *', '61 * * * *']) {
+    assert.throws(() => loadFile({ schedules: { retry: bad } }), (e: P2pdError) => e.code === 'CONFIG_INVALID' && e.details?.key === 'schedules.retry', bad);
+  }
+  assert.equal(loadFile({ schedules: { retry: '*/2 * * * * *' } }).schedules.retry, '*/2 * * * * *');
 });
