@@ -3,7 +3,10 @@
 export interface BenchOptions {
   /** Size of the large file, in MiB. */
   sizeMiB: number;
-  /** How many times each method runs; the table shows the median. */
+  /**
+   * How many times each method runs; the table shows the median. 3 by default: on a 2-core VM
+   * one run of a method can be 30 % off the next one.
+   */
   runs: number;
   /** The many-small-files scenario. */
   small: boolean;
@@ -24,7 +27,7 @@ Measures p2pd against a plain Node TCP pipe, a Node TLS 1.3 + SHA-256 pipe, scp 
 side by side in one run, all over 127.0.0.1.
 
   --size <MiB>      size of the large file (default 1024; env P2PD_BENCH_MIB)
-  --runs <n>        runs of each method; the table shows the median (default 1; env P2PD_BENCH_RUNS)
+  --runs <n>        runs of each method; the table shows the median (default 3; env P2PD_BENCH_RUNS)
   --small           also the many-small-files scenario (default on)
   --no-small        leave it out
   --small-files <n> files in that scenario (default 2000)
@@ -46,7 +49,7 @@ function positiveInt(name: string, raw: string | undefined): number {
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const o: BenchOptions = {
     sizeMiB: env.P2PD_BENCH_MIB === undefined ? 1024 : positiveInt('P2PD_BENCH_MIB', env.P2PD_BENCH_MIB),
-    runs: env.P2PD_BENCH_RUNS === undefined ? 1 : positiveInt('P2PD_BENCH_RUNS', env.P2PD_BENCH_RUNS),
+    runs: env.P2PD_BENCH_RUNS === undefined ? 3 : positiveInt('P2PD_BENCH_RUNS', env.P2PD_BENCH_RUNS),
     small: true,
     smallFiles: 2000,
     smallKiB: 16,

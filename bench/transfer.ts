@@ -115,7 +115,7 @@ interface Context {
   stepSignal(bytes: number): AbortSignal;
 }
 
-/** Flushes everything already written under `dir` (syncfs), so each run starts with a clean page cache state. */
+/** Flushes everything written so far on the file system of `dir` (syncfs): no step inherits dirty pages from the one before. */
 async function syncfs(ctx: Context, dir: string): Promise<number> {
   const started = performance.now();
   await runOk(ctx.life, 'sync', ['-f', dir], { signal: ctx.stepSignal(0) });

@@ -53,6 +53,9 @@ export const ERROR_CODES = {
   PEER_NOT_TRUSTED: { exit: EXIT.NOPERM, summary: 'The receiver accepts files only from trusted peers and has not trusted the sender.' },
   PEER_REFUSED: { exit: EXIT.NOPERM, summary: 'The receiver refused the offer.' },
   PEER_BUSY: { exit: EXIT.TEMPFAIL, summary: 'The receiver has too many transfers running; try again later.' },
+  PAIRING_FAILED: { exit: EXIT.PROTOCOL, summary: 'The pairing exchange broke: a nonce did not match its commitment (possible tampering) or the peer does not support pairing.' },
+  PAIRING_REJECTED: { exit: EXIT.NOPERM, summary: 'A person on one side said the pairing codes do not match (or declined); nobody was trusted.' },
+  PAIRING_NOT_FOUND: { exit: EXIT.FAILURE, summary: 'No pairing waiting for confirmation has that id; `p2pd pair --list` shows them.' },
   TLS_FAILED: { exit: EXIT.PROTOCOL, summary: 'The TLS handshake with the peer failed.' },
 
   // the wire protocol
@@ -74,6 +77,8 @@ export const ERROR_CODES = {
   SOURCE_NOT_FOUND: { exit: EXIT.NOINPUT, summary: 'A path given to send does not exist or cannot be read.' },
   SOURCE_UNSUPPORTED: { exit: EXIT.NOINPUT, summary: 'A path given to send is neither a regular file nor a directory (symlinks are not followed inside directories).' },
   SOURCE_CHANGED: { exit: EXIT.TEMPFAIL, summary: 'A file changed size while it was being sent; send it again once it is complete.' },
+  INSUFFICIENT_SPACE: { exit: EXIT.CANTCREAT, summary: 'The receiver refused an offer that would not fit in its inbox (the message says how much is needed and free).' },
+  OFFER_NOT_FOUND: { exit: EXIT.FAILURE, summary: 'No offer waiting for an answer has that id; `p2pd incoming` lists them.' },
   DISK_FULL: { exit: EXIT.CANTCREAT, summary: 'The receiver\'s inbox has no room for the data.' },
   INBOX_UNWRITABLE: { exit: EXIT.CANTCREAT, summary: 'The receiver cannot write into its inbox (permissions or a missing directory).' },
 
@@ -81,6 +86,11 @@ export const ERROR_CODES = {
   TRANSFER_CANCELLED: { exit: EXIT.CANCELLED, summary: 'The transfer was cancelled by a user on either side or by shutdown.' },
   TRANSFER_NOT_FOUND: { exit: EXIT.FAILURE, summary: 'No transfer has that id.' },
   TRANSFER_FAILED: { exit: EXIT.FAILURE, summary: 'Some files of the transfer did not arrive verified; see each file\'s code.' },
+
+  // p2pd service install | uninstall | status
+  SERVICE_NEEDS_ROOT: { exit: EXIT.NOPERM, summary: 'Installing or removing the system service (`--system`) needs root: run the command with sudo.' },
+  SERVICE_UNSUPPORTED: { exit: EXIT.UNAVAILABLE, summary: '`p2pd service` supports systemd on Linux and launchd on macOS only, and paths that a unit file can hold.' },
+  SERVICE_INSTALL_FAILED: { exit: EXIT.FAILURE, summary: 'A step of `p2pd service` failed: writing or removing a file, or a command such as systemctl; the message shows its output.' },
 
   INTERNAL: { exit: EXIT.SOFTWARE, summary: 'A bug in p2pd; the log has the details. Please report it.' },
 } as const satisfies Record<string, CodeInfo>;

@@ -4,7 +4,8 @@
  * reads process.* or exits.
  */
 import { readFileSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { homedir, hostname, userInfo } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { runCli } from './cli/index.js';
 import { Daemon } from './daemon/index.js';
 import { P2pdError, toP2pdError } from './errors.js';
@@ -13,7 +14,7 @@ import type { LoadedConfig } from './config/types.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-async function runDaemon(loaded: LoadedConfig): Promise<number> {
+async function runDaemon(loaded: LoadedConfig, reloadConfig: () => LoadedConfig): Promise<number> {
   const logger = createLogger({ level: loaded.config.logLevel, pretty: process.stdout.isTTY === true });
   const daemon = new Daemon({ logger, version, pid: process.pid }, loaded);
   const root = new AbortController();
@@ -35,6 +36,14 @@ async function runDaemon(loaded: LoadedConfig): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', () => {
+      try {
+        daemon.reload(reloadConfig());
+      } catch (err) {
+        const e = toP2pdError(err);
+        logger.error({ code: e.code, err: e.message }, 'config not reloaded: the old settings stay in force');
+      }
+    });
   });
   try {
     await daemon.start({ signal: root.signal });
@@ -53,6 +62,15 @@ process.on('uncaughtException', (err) => {
   process.exit(70);
 });
 
+function currentUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // no passwd entry for this uid (a container with an arbitrary uid)
+    return process.env.USER ?? process.env.LOGNAME ?? String(process.getuid?.() ?? 'user');
+  }
+}
+
 const status = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
@@ -61,6 +79,11 @@ const status = await runCli(process.argv.slice(2), {
   home: homedir(),
   hostname: hostname(),
   version,
+  platform: process.platform,
+  execPath: process.execPath,
+  mainScript: fileURLToPath(import.meta.url),
+  uid: process.getuid?.() ?? -1,
+  userName: currentUserName(),
   runDaemon,
 });
 process.exitCode = status;

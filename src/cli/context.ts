@@ -17,8 +17,17 @@ export interface CliDeps {
   home: string;
   hostname: string;
   version: string;
+  /** process.platform: which service manager `p2pd service` writes for. */
+  platform: NodeJS.Platform;
+  /** Absolute path of node: what a service unit runs. */
+  execPath: string;
+  /** Absolute path of this package's dist/src/main.js: the script a service unit runs. */
+  mainScript: string;
+  /** The user running the CLI: process.getuid() (-1 where there is none) and the user name. */
+  uid: number;
+  userName: string;
   /** Runs the daemon in the foreground until it is told to stop; resolves with an exit status. */
-  runDaemon: (loaded: LoadedConfig) => Promise<number>;
+  runDaemon: (loaded: LoadedConfig, reload: () => LoadedConfig) => Promise<number>;
 }
 
 export interface GlobalArgs {
@@ -41,14 +50,19 @@ export class CliContext {
   }
 
   config(): LoadedConfig {
-    this.#loaded ??= loadConfig({
+    this.#loaded ??= this.readConfig();
+    return this.#loaded;
+  }
+
+  /** Reads the config file afresh (for a daemon's SIGHUP). */
+  readConfig(): LoadedConfig {
+    return loadConfig({
       ...(this.args.config === undefined ? {} : { file: this.args.config }),
       env: this.deps.env,
       home: this.deps.home,
       hostname: this.deps.hostname,
       cwd: this.deps.cwd,
     });
-    return this.#loaded;
   }
 
   client(): ControlClient {

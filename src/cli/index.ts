@@ -8,6 +8,8 @@ import { CliContext, type CliDeps, type GlobalArgs } from './context.js';
 import { idCommand, peersCommand } from './commands/info.js';
 import { trustCommand, untrustCommand } from './commands/trust.js';
 import { cancelCommand, sendCommand, statusCommand } from './commands/transfers.js';
+import { serviceCommands } from './commands/service.js';
+import { answerCommand, incomingCommand } from './commands/incoming.js';
 import { safe } from './format.js';
 
 export type { CliDeps } from './context.js';
@@ -28,7 +30,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
     .usage('$0 <command> [options]\n\nSend files to the machines on your network, encrypted and verified.')
     .option('config', { type: 'string', describe: 'JSON config file (default: $P2PD_CONFIG, then $XDG_CONFIG_HOME/p2pd/config.json)', global: true })
     .option('json', { type: 'boolean', describe: 'print one JSON document on stdout (for scripts)', global: true })
-    .command('daemon', 'run the daemon in the foreground (what the service runs)', {}, run(async (ctx) => deps.runDaemon(ctx.config())))
+    .command('daemon', 'run the daemon in the foreground (what the service runs)', {}, run(async (ctx) => deps.runDaemon(ctx.config(), () => ctx.readConfig())))
     .command('id', "show this daemon's name and identity fingerprint", {}, run(idCommand))
     .command('peers', 'list the peers this daemon sees and the trusted ones', {}, run(peersCommand))
     .command(
@@ -60,12 +62,26 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
       }),
     )
     .command('status', 'show transfers in progress and recent ones, both directions', {}, run(statusCommand))
+    .command('incoming', 'list offers waiting for your answer', {}, run(incomingCommand))
+    .command(
+      'accept <offer-id>',
+      'accept a waiting offer: its files land in the inbox',
+      (y) => y.positional('offer-id', { type: 'string', demandOption: true }),
+      run((ctx) => answerCommand(ctx, String((ctx.args as { offerId?: string }).offerId), true)),
+    )
+    .command(
+      'reject <offer-id>',
+      'refuse a waiting offer',
+      (y) => y.positional('offer-id', { type: 'string', demandOption: true }),
+      run((ctx) => answerCommand(ctx, String((ctx.args as { offerId?: string }).offerId), false)),
+    )
     .command(
       'cancel <transfer-id>',
       'cancel a transfer (either direction)',
       (y) => y.positional('transfer-id', { type: 'string', demandOption: true }),
       run((ctx) => cancelCommand(ctx, String((ctx.args as { transferId?: string }).transferId))),
     )
+    .command('service', 'install, remove or inspect p2pd as a service (systemd, launchd)', (y) => serviceCommands(y, run))
     .completion('completion', 'print a bash/zsh completion script')
     .demandCommand(1, 'name a command: p2pd --help lists them')
     .strict()

@@ -35,9 +35,10 @@ export class ProgressBar {
     const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
     const eta = v.bytesPerSecond > 0 ? duration((v.bytesTotal - v.bytesDone) / v.bytesPerSecond) : '';
     const phase = PHASE_TEXT[v.state] ?? v.state;
+    const who = v.state === 'waiting' ? `${safe(v.peer.name)} to accept` : safe(v.peer.name);
     // The peer's name comes first so that a narrow terminal cuts the least useful parts.
     const parts = [
-      `${phase} ${safe(v.peer.name)}`,
+      `${phase} ${who}`,
       `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}%`,
       `${bytes(v.bytesDone)}/${bytes(v.bytesTotal)}`,
       v.bytesPerSecond > 0 ? rate(v.bytesPerSecond) : '',

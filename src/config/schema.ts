@@ -12,7 +12,7 @@ export interface SchemaNode {
   readonly description: string;
   readonly properties?: Readonly<Record<string, SchemaNode>>;
   readonly patternProperties?: Readonly<Record<string, Record<string, never>>>;
-  readonly additionalProperties?: false;
+  readonly additionalProperties?: false | SchemaNode;
   readonly items?: SchemaNode;
   readonly enum?: readonly string[];
   readonly minimum?: number;
@@ -65,6 +65,8 @@ const limits: SchemaNode = {
     maxConcurrentOutgoing: integer(1, 256, 'Most outgoing transfers running at once; more wait in a queue.'),
     handshakeTimeoutSeconds: integer(1, 600, 'Seconds within which the TLS and p2pd handshakes must finish.'),
     idleTimeoutSeconds: integer(5, 86_400, 'Seconds without traffic after which a connection is dropped.'),
+    minFreeSpace: integer(0, Number.MAX_SAFE_INTEGER, 'Bytes that must stay free in the inbox after an offer; an offer that would not fit is refused.'),
+    connectionsPerMinute: integer(1, 100_000, 'Most new connections one address may open per minute; more are dropped before TLS.'),
   },
 };
 
@@ -127,7 +129,18 @@ export const configSchema = {
     outbox: path('Directory watched for files to send: outbox/<peer>/...'),
     stateDir: path('Directory for the identity, trusted peers and history.'),
     controlSocket: path('Unix socket the CLI talks to the daemon through; default: <stateDir>/control.sock.'),
-    accept: { type: 'string', enum: ['trusted', 'all'], description: 'Who may send files: "trusted" peers only, or "all".' },
+    accept: {
+      type: 'string',
+      enum: ['trusted', 'all', 'ask'],
+      description: 'Who may send files: "ask" (trusted peers at once, others wait for you), "trusted" (others refused) or "all".',
+    },
+    acceptOverrides: {
+      type: 'object',
+      description: 'Per-peer overrides of accept, keyed by a peer id or a trusted name: "auto", "ask" or "deny".',
+      additionalProperties: { type: 'string', enum: ['auto', 'ask', 'deny'], description: 'What happens to this peer\'s offers.' },
+    },
+    askTimeoutSeconds: integer(5, 86_400, 'Seconds an offer waits for `p2pd accept` before it is refused.'),
+    inboxPerPeer: { type: 'boolean', description: 'Files from each peer land in a subfolder of the inbox named after the peer.' },
     interfaces: {
       type: 'array',
       items: { type: 'string', minLength: 1, description: 'A network interface name such as "eth0".' },

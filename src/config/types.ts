@@ -2,7 +2,10 @@
  * The daemon's and CLI's settings, after defaults and validation. Frozen once loaded.
  * schema.ts holds each key's allowed range; docs/CONFIG.md documents them for users.
  */
-export type AcceptPolicy = 'trusted' | 'all';
+/** "trusted": trusted peers only; "all": everyone; "ask": trusted peers at once, others wait for a user. */
+export type AcceptPolicy = 'trusted' | 'all' | 'ask';
+/** What happens to one peer's offers: land at once, wait for a user, or refuse. */
+export type PeerAcceptPolicy = 'auto' | 'ask' | 'deny';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface LimitsConfig {
@@ -20,6 +23,10 @@ export interface LimitsConfig {
   handshakeTimeoutSeconds: number;
   /** A connection with no traffic for this many seconds is dropped. */
   idleTimeoutSeconds: number;
+  /** An offer is refused if accepting it would leave less than this many bytes free in the inbox. */
+  minFreeSpace: number;
+  /** Most new connections one address may open per minute; more are dropped before TLS. */
+  connectionsPerMinute: number;
 }
 
 export interface DiscoveryConfig {
@@ -65,8 +72,14 @@ export interface Config {
   stateDir: string;
   /** Unix socket the CLI talks to. */
   controlSocket: string;
-  /** Who may send files: "trusted" peers only, or "all". */
+  /** Who may send files: "trusted" peers only, "all", or "ask" (trusted at once, others wait). */
   accept: AcceptPolicy;
+  /** Per-peer overrides of `accept`, keyed by peer id or trusted name. */
+  acceptOverrides: Record<string, PeerAcceptPolicy>;
+  /** An offer waiting for a user's answer is refused after this many seconds. */
+  askTimeoutSeconds: number;
+  /** Files from each peer land in a subfolder of the inbox named after the peer. */
+  inboxPerPeer: boolean;
   /** Network interfaces to announce on and browse (names such as "eth0", "lo"); empty = all non-internal. */
   interfaces: string[];
   /** Least severe log messages written. */

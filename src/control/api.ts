@@ -4,6 +4,7 @@
  * of the views below are the stable `--json` interface.
  */
 import type { TransferView } from '../transfer/manager.js';
+import type { OutboxItemView } from '../outbox/ports.js';
 
 export const CONTROL_API_VERSION = 1;
 /** Longest line either side accepts; a longer one is a broken or hostile client. */
@@ -48,6 +49,11 @@ export interface PeerView {
   /** Seen over mDNS recently. */
   online: boolean;
   lastSeen: string | null;
+  /**
+   * Set when this untrusted peer announces the name of a trusted peer with another key: the
+   * trusted name it claims. It never receives what is sent to that name.
+   */
+  impersonates: string | null;
 }
 
 export interface StatusView {
@@ -62,6 +68,17 @@ export interface StatusView {
     peersOnline: number;
   };
   transfers: TransferView[];
+  /** Items waiting in or being sent from the outbox. */
+  outbox: OutboxItemView[];
+  /** The periodic jobs, their schedules and last runs. */
+  jobs: Array<{
+    name: string;
+    schedule: string;
+    runs: number;
+    lastRunAt: string | null;
+    lastError: { code: string; message: string } | null;
+    nextRunAt: string | null;
+  }>;
 }
 
 export interface SendParams {

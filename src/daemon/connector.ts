@@ -16,9 +16,9 @@ export function peerConnector(
   deps: { identity: Identity; peers: PeerTable; state: StateStore },
   options: { connectTimeoutMs: number },
 ): Connector {
-  const candidates = (): Array<{ id: string; name: string }> => [
-    ...deps.peers.list().map((p) => ({ id: p.id, name: p.name })),
-    ...deps.state.trusted().map((t) => ({ id: t.id, name: t.name })),
+  const candidates = (): Array<{ id: string; name: string; trusted: boolean }> => [
+    ...deps.peers.list().map((p) => ({ id: p.id, name: p.name, trusted: deps.state.getTrusted(p.id) !== undefined })),
+    ...deps.state.trusted().map((t) => ({ id: t.id, name: t.name, trusted: true })),
   ];
 
   const direct = (query: string): { host: string; port: number } | null => {

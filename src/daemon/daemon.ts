@@ -1,23 +1,31 @@
 /**
  * The composition root: builds every part from the config, starts them in order and stops them
- * in reverse. Nothing else wires parts together, and nothing imports this module but main.
+ * in a drain-friendly order. Nothing else wires parts together, and nothing imports this module
+ * but main.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { LoadedConfig } from '../config/types.js';
+import type { Config, LoadedConfig } from '../config/types.js';
 import { ControlServer } from '../control/server.js';
 import type { IdView } from '../control/api.js';
 import { MdnsDiscovery } from '../discovery/mdns.js';
 import { PeerTable } from '../discovery/peer-table.js';
+import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
+import { PerPeerInbox } from '../store/per-peer-inbox.js';
 import { StateStore } from '../store/state.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
-import { TransferManager } from '../transfer/manager.js';
+import { TransferManager, type ManagerOptions } from '../transfer/manager.js';
+import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
 import { controlHandlers } from './handlers.js';
+import { OnReceiveRunner } from './on-receive.js';
+import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { incomingPolicy } from './policy.js';
+import { Scheduler } from './scheduler.js';
 
 export interface DaemonDeps {
   logger: Logger;
@@ -30,14 +38,25 @@ export interface RunningInfo {
   port: number;
 }
 
+/** Settings that take effect on SIGHUP; the rest need a restart. */
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize'] as const;
+
+/** The parts a reload reaches. */
+interface Parts {
+  manager: TransferManager;
+  scheduler: Scheduler;
+  onReceive: OnReceiveRunner;
+}
+
 export class Daemon {
   readonly #log: Logger;
-  readonly #loaded: LoadedConfig;
+  #loaded: LoadedConfig;
   readonly #version: string;
   readonly #pid: number;
-  /** Stop steps of the parts started so far, run in reverse order. */
+  /** Stop steps of the parts started so far, keyed by part. */
   readonly #stops: Array<{ name: string; stop: () => Promise<void> }> = [];
   #stopping: Promise<void> | undefined;
+  #parts: Parts | undefined;
 
   constructor(deps: DaemonDeps, loaded: LoadedConfig) {
     this.#log = deps.logger;
@@ -46,9 +65,13 @@ export class Daemon {
     this.#pid = deps.pid;
   }
 
+  get #config(): Readonly<Config> {
+    return this.#loaded.config;
+  }
+
   async start(options: { signal?: AbortSignal } = {}): Promise<RunningInfo> {
     const signal = options.signal ?? new AbortController().signal;
-    const config = this.#loaded.config;
+    const config = this.#config;
     const log = this.#log;
     const startedAt = Date.now();
 
@@ -57,8 +80,10 @@ export class Daemon {
       const identity: Identity = await loadOrCreateIdentity({ dir: config.stateDir, signal });
       const state = new StateStore({ logger: log.child({ part: 'state' }) }, { dir: config.stateDir, historySize: config.historySize });
       const peers = new PeerTable();
-
-      const inbox = new Inbox({ logger: log.child({ part: 'inbox' }) }, { dir: config.inbox, maxFileSize: config.limits.maxFileSize });
+      const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize };
+      const inbox = config.inboxPerPeer
+        ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
+        : new Inbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions);
 
       const manager = new TransferManager(
         {
@@ -66,27 +91,45 @@ export class Daemon {
           connector: peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 }),
           inbox,
           history: state,
-          policy: incomingPolicy({ state, peers }, { accept: config.accept, localName: config.name }),
+          policy: incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name }),
+          space: { freeBytes: () => freeBytes(config.inbox) },
         },
+        { localName: config.name, software: `p2pd/${this.#version}`, maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing, ...managerLimits(config) },
+      );
+      this.#stops.push({ name: 'transfers', stop: () => manager.stop(this.#config.shutdownGraceSeconds * 1000) });
+
+      const onReceive = new OnReceiveRunner(
+        { logger: log.child({ part: 'onReceive' }) },
+        { command: config.onReceive, timeoutMs: config.onReceiveTimeoutSeconds * 1000 },
+      );
+      manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
+      this.#stops.push({ name: 'onReceive', stop: async () => onReceive.stop() });
+
+      const outbox = new Outbox(
+        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }), peers: outboxPeers({ state }) },
+        { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
+      );
+
+      const scheduler = new Scheduler(
+        { logger: log.child({ part: 'jobs' }) },
         {
-          localName: config.name,
-          software: `p2pd/${this.#version}`,
-          maxConcurrentIncoming: config.limits.maxConcurrentIncoming,
-          maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing,
-          handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
-          idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
-          limits: {
-            maxOfferFiles: config.limits.maxOfferFiles,
-            maxOfferBytes: config.limits.maxOfferBytes,
-            maxFileSize: config.limits.maxFileSize,
+          schedules: config.schedules,
+          jobs: {
+            outboxRescan: () => outbox.rescan(),
+            retry: () => outbox.retry(),
+            cleanupPartials: async () => {
+              await inbox.cleanupPartials({ olderThanMs: this.#config.partialMaxAgeHours * 3_600_000 });
+            },
+            pruneHistory: async () => {
+              state.prune({ olderThanMs: this.#config.historyMaxAgeDays * 86_400_000 });
+            },
           },
         },
       );
-      this.#stops.push({ name: 'transfers', stop: () => manager.stop() });
+      this.#stops.push({ name: 'jobs', stop: () => scheduler.stop() });
 
       let port = 0;
       let ready = false;
-
       const idView = (): IdView => ({
         name: config.name,
         id: identity.id,
@@ -99,7 +142,20 @@ export class Daemon {
         controlSocket: config.controlSocket,
       });
       const control = new ControlServer(
-        { logger: log.child({ part: 'control' }), handlers: controlHandlers({ manager, peers, state, identityView: idView, startedAt, pid: this.#pid, isReady: () => ready }) },
+        {
+          logger: log.child({ part: 'control' }),
+          handlers: controlHandlers({
+            manager,
+            peers,
+            state,
+            outbox,
+            jobs: () => scheduler.list(),
+            identityView: idView,
+            startedAt,
+            pid: this.#pid,
+            isReady: () => ready,
+          }),
+        },
         { path: config.controlSocket },
       );
       // The control socket is also the single-instance lock: take it before touching the inbox,
@@ -107,7 +163,8 @@ export class Daemon {
       await control.start({ signal });
       this.#stops.push({ name: 'control', stop: () => control.stop() });
 
-      await inbox.start({ signal });
+      if (inbox instanceof Inbox) await inbox.start({ signal });
+      else await mkdir(config.inbox, { recursive: true, mode: 0o700 });
       this.#stops.push({ name: 'inbox', stop: () => inbox.stop() });
 
       port = await this.#listen(identity, manager);
@@ -135,10 +192,18 @@ export class Daemon {
             await discovery.stop();
           },
         });
-        peers.on('up', (p) => log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared'));
-        peers.on('down', (p) => log.info({ peer: p.id, peerName: p.name }, 'peer gone'));
       }
+      peers.on('up', (p) => {
+        log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
+        for (const name of namesOf(p, state)) outbox.peerOnline(name);
+      });
+      peers.on('down', (p) => log.info({ peer: p.id, peerName: p.name }, 'peer gone'));
 
+      await outbox.start({ signal });
+      this.#stops.push({ name: 'outbox', stop: () => outbox.stop() });
+      scheduler.start();
+
+      this.#parts = { manager, scheduler, onReceive };
       ready = true;
       log.info(
         { id: identity.id, daemonName: config.name, port, inbox: config.inbox, control: config.controlSocket, config: this.#loaded.file ?? '(defaults)' },
@@ -151,14 +216,37 @@ export class Daemon {
     }
   }
 
+  /**
+   * Applies a re-read config (SIGHUP). Policies, limits, timeouts, schedules, onReceive and the
+   * log level change at once; keys that shape sockets, paths or announcements need a restart.
+   */
+  reload(loaded: LoadedConfig): void {
+    const before = this.#config;
+    const after = loaded.config;
+    const needRestart = RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    const kept: Config = { ...after };
+    for (const k of needRestart) (kept as unknown as Record<string, unknown>)[k] = before[k];
+    this.#loaded = { ...loaded, config: Object.freeze(kept) };
+    this.#log.level = after.logLevel;
+    if (this.#parts !== undefined) {
+      this.#parts.manager.configure(managerLimits(after));
+      this.#parts.scheduler.reschedule(after.schedules);
+      this.#parts.onReceive.configure({ command: after.onReceive, timeoutMs: after.onReceiveTimeoutSeconds * 1000 });
+    }
+    this.#log.info({ config: loaded.file ?? '(defaults)' }, 'config reloaded');
+    if (needRestart.length > 0) this.#log.warn({ keys: needRestart }, `changes to ${needRestart.join(', ')} take effect after a restart`);
+  }
+
   async #listen(identity: Identity, manager: TransferManager): Promise<number> {
-    const config = this.#loaded.config;
+    const config = this.#config;
+    const limiter = new ConnectionRateLimiter({ perMinute: config.limits.connectionsPerMinute });
     const make = (port: number): TlsListener =>
       createTlsListener(
         { identity, logger: this.#log.child({ part: 'tls' }) },
         {
           port,
           handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
+          admit: (address) => limiter.admit(address),
           onConnection: (socket, peer) => {
             socket.on('error', () => undefined);
             void manager.receive(socket, { id: peer.id, address: peer.address }).finally(() => {
@@ -184,11 +272,13 @@ export class Daemon {
     return port;
   }
 
-  /** Stops everything started, newest first; safe to call more than once. */
+  /**
+   * Stops everything started; safe to call more than once. New work stops first (jobs, listener),
+   * mDNS goodbyes go out, running transfers get the grace period, then the rest closes.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      // Stop order: the listener and mDNS first (no new work, goodbyes out), then drain transfers.
-      const order = ['listener', 'discovery', 'transfers', 'control', 'inbox'];
+      const order = ['jobs', 'listener', 'discovery', 'transfers', 'outbox', 'onReceive', 'control', 'inbox'];
       const steps = [...this.#stops].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
       for (const step of steps) {
         try {
@@ -201,4 +291,27 @@ export class Daemon {
     })();
     return this.#stopping;
   }
+}
+
+function managerLimits(
+  config: Readonly<Config>,
+): Pick<ManagerOptions, 'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace'> {
+  return {
+    askTimeoutMs: config.askTimeoutSeconds * 1000,
+    minFreeSpace: config.limits.minFreeSpace,
+    maxConcurrentIncoming: config.limits.maxConcurrentIncoming,
+    handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
+    idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+    limits: {
+      maxOfferFiles: config.limits.maxOfferFiles,
+      maxOfferBytes: config.limits.maxOfferBytes,
+      maxFileSize: config.limits.maxFileSize,
+    },
+  };
+}
+
+/** Bytes available to this user in the file system that holds `dir`. */
+async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return Number(s.bavail) * Number(s.bsize);
 }

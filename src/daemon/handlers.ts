@@ -10,6 +10,8 @@ import { scanLocalPaths } from '../store/local-source.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
 import type { TransferManager, TransferView } from '../transfer/manager.js';
 import { peerViews } from './peers-view.js';
+import type { Outbox } from '../outbox/index.js';
+import type { JobView } from './scheduler.js';
 
 export interface HandlerDeps {
   manager: TransferManager;
@@ -19,6 +21,8 @@ export interface HandlerDeps {
   startedAt: number;
   pid: number;
   isReady: () => boolean;
+  outbox: Pick<Outbox, 'queue' | 'ensurePeerFolder'>;
+  jobs: () => JobView[];
 }
 
 export function controlHandlers(deps: HandlerDeps): Handlers {
@@ -44,7 +48,8 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     const fullId = parsePeerId(query);
     if (fullId !== null && !views.some((v) => v.id === fullId)) {
       // A full id read aloud by its owner may be trusted before the peer was ever seen.
-      return { id: fullId, shortId: fullId.slice(0, 7), name: fullId.slice(0, 7), displayName: fullId.slice(0, 7), addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null };
+      const short = fullId.slice(0, 7);
+      return { id: fullId, shortId: short, name: short, displayName: short, addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null, impersonates: null };
     }
     const hit = resolvePeer(query, views.map((v) => ({ ...v, name: v.name })));
     return views.find((v) => v.id === hit.id)!;
@@ -66,6 +71,8 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
       // Re-trusting keeps the name the user chose unless a new one is given.
       const name = given !== '' ? given : (state.getTrusted(peer.id)?.name ?? peer.name);
       state.trust({ id: peer.id, name });
+      // A trusted peer gets its outbox folder, so dropping files to it needs no set-up.
+      await deps.outbox.ensurePeerFolder(name).catch(() => undefined);
       const view = peerViews(peers, state).find((v) => v.id === peer.id) ?? { ...peer, trusted: true, trustedName: name };
       return { peer: view, fingerprint: formatPeerId(peer.id), alreadyTrusted: already };
     },
@@ -124,11 +131,25 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
           peersOnline: peers.list().length,
         },
         transfers: manager.list(),
+        outbox: deps.outbox.queue(),
+        jobs: deps.jobs(),
       };
     },
 
     async cancel(params) {
       return { transfer: manager.cancel(str(params, 'id')) };
+    },
+
+    async incoming() {
+      return { offers: manager.incoming() };
+    },
+
+    async accept(params) {
+      return { offer: manager.answer(str(params, 'id'), true), accepted: true };
+    },
+
+    async reject(params) {
+      return { offer: manager.answer(str(params, 'id'), false), accepted: false };
     },
   };
 }

@@ -25,6 +25,7 @@ export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
       trustedName: t?.name ?? null,
       online: s !== undefined,
       lastSeen: s === undefined ? null : new Date(s.lastSeen).toISOString(),
+      impersonates: t === undefined ? (trusted.find((x) => x.name.toLowerCase() === name.toLowerCase())?.name ?? null) : null,
     }))
     .sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
 }

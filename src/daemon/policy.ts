@@ -1,24 +1,48 @@
-/** Who may send to this daemon, from the `accept` setting and the trusted peers. */
+/**
+ * Who may send to this daemon: the `accept` setting, per-peer overrides and the trusted peers.
+ * Names are spoofable, so a name key in acceptOverrides only ever matches a *trusted* peer of that
+ * name; an untrusted peer can only be matched by its id.
+ */
 import { P2pdError } from '../errors.js';
-import type { AcceptPolicy } from '../config/types.js';
+import type { AcceptPolicy, PeerAcceptPolicy } from '../config/types.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import type { IncomingPolicy } from '../transfer/manager.js';
 
-export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, options: { accept: AcceptPolicy; localName: string }): IncomingPolicy {
+export interface PolicySettings {
+  accept: AcceptPolicy;
+  acceptOverrides: Readonly<Record<string, PeerAcceptPolicy>>;
+}
+
+export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, options: { settings: () => PolicySettings; localName: string }): IncomingPolicy {
   const displayName = (peer: { id: string; helloName: string }): string =>
     deps.state.getTrusted(peer.id)?.name ?? deps.peers.get(peer.id)?.name ?? (cleanPeerName(peer.helloName) || peer.id.slice(0, 7));
+
+  const policyFor = (id: string): PeerAcceptPolicy | 'deny-untrusted' => {
+    const { accept, acceptOverrides } = options.settings();
+    const trusted = deps.state.getTrusted(id);
+    const override = acceptOverrides[id] ?? (trusted !== undefined ? acceptOverrides[trusted.name] : undefined);
+    if (override !== undefined) return override;
+    if (trusted !== undefined || accept === 'all') return 'auto';
+    return accept === 'ask' ? 'ask' : 'deny-untrusted';
+  };
+
   return {
     displayName,
-    authorize(peer) {
-      if (options.accept === 'all' || deps.state.getTrusted(peer.id) !== undefined) return;
+    decide(peer) {
+      const policy = policyFor(peer.id);
       const them = displayName(peer);
-      throw new P2pdError(
-        'PEER_NOT_TRUSTED',
-        `${options.localName} does not accept files from ${them} yet: on ${options.localName} run \`p2pd trust ${them}\``,
-        { details: { receiver: options.localName, sender: them } },
-      );
+      const me = options.localName;
+      if (policy === 'deny-untrusted') {
+        throw new P2pdError('PEER_NOT_TRUSTED', `${me} does not accept files from ${them} yet: on ${me} run \`p2pd trust ${them}\``, {
+          details: { receiver: me, sender: them },
+        });
+      }
+      if (policy === 'deny') {
+        throw new P2pdError('PEER_REFUSED', `${me} does not accept files from ${them}`, { details: { receiver: me, sender: them } });
+      }
+      return policy;
     },
   };
 }

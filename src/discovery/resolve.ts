@@ -4,6 +4,8 @@ import { P2pdError } from '../errors.js';
 export interface NamedPeer {
   id: string;
   name: string;
+  /** A trusted peer wins over untrusted ones that claim the same name (they may be impostors). */
+  trusted?: boolean;
 }
 
 export const SHORT_ID_LENGTH = 7;
@@ -37,6 +39,8 @@ export function resolvePeer<T extends NamedPeer>(query: string, peers: readonly 
     return one(q, peers.filter((p) => p.name.toLowerCase() === name && prefix.length > 0 && p.id.startsWith(prefix)));
   }
   const byName = peers.filter((p) => p.name.toLowerCase() === q.toLowerCase());
+  const trustedByName = byName.filter((p) => p.trusted === true);
+  if (new Set(trustedByName.map((p) => p.id)).size === 1) return trustedByName[0]!;
   if (byName.length > 0) return one(q, byName);
   if (compact.length >= 4 && /^[A-Z2-7]+$/.test(compact)) return one(q, peers.filter((p) => p.id.startsWith(compact)));
   return one(q, []);

@@ -30,6 +30,10 @@ export const FrameType = {
   ERROR: 0x0a,
   PING: 0x0b,
   PONG: 0x0c,
+  PAIR_COMMIT: 0x20,
+  PAIR_NONCE: 0x21,
+  PAIR_REVEAL: 0x22,
+  PAIR_CONFIRM: 0x23,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
@@ -142,7 +146,36 @@ export interface PongMessage {
   type: 'pong';
 }
 
+/** Pairing, first message from the initiator: SHA-256 of its secret nonce (commit before reveal). */
+export interface PairCommitMessage {
+  type: 'pair-commit';
+  /** 64 lower-case hex digits. */
+  commit: string;
+}
+
+/** Pairing, the responder's nonce (32 random bytes, hex). */
+export interface PairNonceMessage {
+  type: 'pair-nonce';
+  nonce: string;
+}
+
+/** Pairing, the initiator reveals the nonce it committed to. */
+export interface PairRevealMessage {
+  type: 'pair-reveal';
+  nonce: string;
+}
+
+/** Pairing, a side's user compared the codes: true = they match and the peer may be trusted. */
+export interface PairConfirmMessage {
+  type: 'pair-confirm';
+  ok: boolean;
+}
+
 export type ControlMessage =
+  | PairCommitMessage
+  | PairNonceMessage
+  | PairRevealMessage
+  | PairConfirmMessage
   | HelloMessage
   | OfferMessage
   | AnswerMessage

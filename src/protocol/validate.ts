@@ -49,6 +49,10 @@ export const CONTROL_FRAME_TYPE: Readonly<Record<ControlType, FrameTypeValue>> =
   error: FrameType.ERROR,
   ping: FrameType.PING,
   pong: FrameType.PONG,
+  'pair-commit': FrameType.PAIR_COMMIT,
+  'pair-nonce': FrameType.PAIR_NONCE,
+  'pair-reveal': FrameType.PAIR_REVEAL,
+  'pair-confirm': FrameType.PAIR_CONFIRM,
 };
 
 /** Upper-case frame names for messages and logs, indexed by type byte. */
@@ -261,6 +265,14 @@ export function readMessage(frameType: number, value: unknown): ControlMessage {
       return { type: 'ping' };
     case FrameType.PONG:
       return { type: 'pong' };
+    case FrameType.PAIR_COMMIT:
+      return { type: 'pair-commit', commit: matching(o, 'commit', where, SHA256_HEX, '64 lower-case hex digits') };
+    case FrameType.PAIR_NONCE:
+      return { type: 'pair-nonce', nonce: matching(o, 'nonce', where, SHA256_HEX, '64 lower-case hex digits') };
+    case FrameType.PAIR_REVEAL:
+      return { type: 'pair-reveal', nonce: matching(o, 'nonce', where, SHA256_HEX, '64 lower-case hex digits') };
+    case FrameType.PAIR_CONFIRM:
+      return { type: 'pair-confirm', ok: bool(o, 'ok', where) };
     default:
       throw new P2pdError('PROTOCOL_BAD_MESSAGE', `frame type ${where} is not a control message`, { details: { frameType } });
   }

@@ -257,6 +257,31 @@ export class Inbox implements InboxStore {
     this.#logger.debug({ root }, 'inbox ready');
   }
 
+  /**
+   * Deletes partial files untouched for longer than `olderThanMs` (the cleanupPartials job).
+   * Files of running transfers are written continuously, so their age stays small; the idle
+   * timeout ends a stalled transfer long before it could be swept.
+   */
+  async cleanupPartials(options: { olderThanMs: number; now?: number }): Promise<number> {
+    const partialDir = this.#context?.partialDir;
+    if (partialDir === undefined) return 0;
+    const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
+    let removed = 0;
+    for (const name of await readdir(partialDir)) {
+      const path = join(partialDir, name);
+      try {
+        const info = await lstat(path);
+        if (info.mtimeMs >= cutoff) continue;
+        await rm(path, { recursive: true, force: true });
+        removed++;
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+      }
+    }
+    if (removed > 0) this.#logger.warn({ count: removed }, 'removed stale partial files');
+    return removed;
+  }
+
   /** Closes every transfer still open (removing its uncommitted partial files). */
   async stop(): Promise<void> {
     const running = [...this.#transfers.values()];

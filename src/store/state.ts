@@ -104,4 +104,13 @@ export class StateStore implements HistoryStore {
   list(): TransferView[] {
     return this.#conf.get('history');
   }
+
+  /** Drops finished transfers that ended (or started) more than `olderThanMs` ago; returns how many. */
+  prune(options: { olderThanMs: number; now?: number }): number {
+    const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
+    const history = this.#conf.get('history');
+    const kept = history.filter((v) => Date.parse(v.endedAt ?? v.startedAt) >= cutoff);
+    if (kept.length !== history.length) this.#conf.set('history', kept);
+    return history.length - kept.length;
+  }
 }

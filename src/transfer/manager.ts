@@ -9,7 +9,7 @@ import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FileSource, InboxStore } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
-import { runReceiver, type ReceiveLimits } from './receiver.js';
+import { runReceiver, type IncomingOffer, type ReceiveLimits } from './receiver.js';
 import { runSender } from './sender.js';
 import { Semaphore } from './semaphore.js';
 
@@ -47,10 +47,31 @@ export interface Connector {
 }
 
 export interface IncomingPolicy {
-  /** Throws a P2pdError (PEER_NOT_TRUSTED, …) to refuse this peer before any offer is read. */
-  authorize(peer: { id: string; helloName: string }): void;
+  /**
+   * What to do with this peer's offers: land at once ("auto") or wait for a user ("ask"). Throws
+   * a P2pdError (PEER_NOT_TRUSTED, PEER_REFUSED) to refuse the peer before any offer is read.
+   */
+  decide(peer: { id: string; helloName: string }): 'auto' | 'ask';
   /** The name to show for a peer: the trusted name, the announced one, or its HELLO name. */
   displayName(peer: { id: string; helloName: string }): string;
+}
+
+/** How much room the inbox has, for refusing offers that would not fit. */
+export interface SpaceCheck {
+  freeBytes(): Promise<number>;
+}
+
+/** An offer waiting for `p2pd accept` / `p2pd reject`, as `p2pd incoming --json` shows it. */
+export interface IncomingOfferView {
+  /** The transfer id; what `accept` and `reject` take. */
+  id: string;
+  peer: { id: string; name: string; trusted: boolean };
+  files: number;
+  bytes: number;
+  /** The first entries of the offer (cleaned for display), at most 20. */
+  names: string[];
+  receivedAt: string;
+  expiresAt: string;
 }
 
 export interface HistoryStore {
@@ -60,6 +81,10 @@ export interface HistoryStore {
 
 export interface ManagerOptions {
   localName: string;
+  /** Seconds an offer waits for a user before it is refused. */
+  askTimeoutMs: number;
+  /** Bytes that must stay free after an offer. */
+  minFreeSpace: number;
   software: string;
   maxConcurrentIncoming: number;
   maxConcurrentOutgoing: number;
@@ -71,6 +96,8 @@ export interface ManagerOptions {
 export interface ManagerEvents {
   update: [TransferView];
   end: [TransferView];
+  /** A file arrived verified and is in the inbox under `savedAs` (relative to the inbox). */
+  received: [{ transferId: string; savedAs: string; peer: { id: string; name: string } }];
 }
 
 const MAX_FILES_IN_VIEW = 1000;
@@ -90,14 +117,17 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
   readonly #inbox: InboxStore;
   readonly #history: HistoryStore;
   readonly #policy: IncomingPolicy;
+  readonly #space: SpaceCheck | undefined;
+  readonly #pending = new Map<string, { view: IncomingOfferView; answer: (accept: boolean) => void }>();
   readonly #opts: ManagerOptions;
+  #stopping = false;
   readonly #active = new Map<string, Active>();
   readonly #outgoingSlots: Semaphore;
   #incoming = 0;
   readonly #root = new AbortController();
 
   constructor(
-    deps: { logger: Logger; connector: Connector; inbox: InboxStore; history: HistoryStore; policy: IncomingPolicy },
+    deps: { logger: Logger; connector: Connector; inbox: InboxStore; history: HistoryStore; policy: IncomingPolicy; space?: SpaceCheck },
     options: ManagerOptions,
   ) {
     super();
@@ -106,12 +136,14 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     this.#inbox = deps.inbox;
     this.#history = deps.history;
     this.#policy = deps.policy;
-    this.#opts = options;
+    this.#space = deps.space;
+    this.#opts = { ...options };
     this.#outgoingSlots = new Semaphore(options.maxConcurrentOutgoing);
   }
 
   /** Starts sending; resolves at once with the transfer's id and a promise of its end. */
   send(request: { peer: string; source: FileSource }): { id: string; done: Promise<TransferView> } {
+    if (this.#stopping) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon is shutting down; send again once it is back');
     const peer = this.#connector.resolve(request.peer);
     const id = newTransferId();
     const entries = request.source.entries;
@@ -177,6 +209,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     const log = this.#log.child({ peer: peer.id, address: peer.address, direction: 'in' });
     let active: Active | undefined;
     let counted = false;
+    let decision: 'auto' | 'ask' = 'auto';
     try {
       await runReceiver(
         { socket, store: this.#inbox },
@@ -189,25 +222,32 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           idleTimeoutMs: this.#opts.idleTimeoutMs,
           limits: this.#opts.limits,
           authorize: (hello) => {
-            this.#policy.authorize({ id: peer.id, helloName: hello.name });
+            decision = this.#policy.decide({ id: peer.id, helloName: hello.name });
             if (this.#incoming >= this.#opts.maxConcurrentIncoming) {
               throw new P2pdError('PEER_BUSY', `${this.#opts.localName} is receiving ${this.#incoming} transfers already; try again later`);
             }
             this.#incoming++;
             counted = true;
           },
-          onOffer: (offer) => {
+          onOffer: async (offer) => {
             const id = this.#active.has(offer.transferId) ? newTransferId() : offer.transferId;
             const view = newView(id, 'in', { id: peer.id, name: this.#policy.displayName({ id: peer.id, helloName: offer.peerName }) });
             view.filesTotal = offer.filesTotal;
             view.bytesTotal = offer.totalBytes;
             active = { view, controller, done: Promise.resolve(view), dataStartedAt: null, lastEmit: 0 };
             this.#active.set(id, active);
-            log.info({ transfer: id, files: offer.filesTotal, bytes: offer.totalBytes }, 'receiving');
+            log.info({ transfer: id, files: offer.filesTotal, bytes: offer.totalBytes, decision }, 'offer');
             this.#emitUpdate(active, true);
+            await this.#checkSpace(offer.totalBytes);
+            if (decision === 'ask') await this.#ask(active, offer, peer.id, signal);
           },
           onProgress: (p) => {
             if (active !== undefined) this.#progress(active, p);
+          },
+          onFile: (o) => {
+            if (o.ok && o.savedAs !== undefined && active !== undefined) {
+              this.emit('received', { transferId: active.view.id, savedAs: o.savedAs, peer: { id: peer.id, name: active.view.peer.name } });
+            }
           },
         },
       ).then((result) => {
@@ -225,7 +265,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       const e = toP2pdError(err, 'CONNECTION_LOST');
       if (active !== undefined) {
         this.#finish(active, e.code === 'TRANSFER_CANCELLED' ? 'cancelled' : 'failed', e);
-      } else if (e.code === 'PEER_NOT_TRUSTED' || e.code === 'OFFER_TOO_LARGE' || e.code === 'OFFER_INVALID' || e.code === 'NAME_INVALID') {
+      } else if (e.code === 'PEER_NOT_TRUSTED' || e.code === 'PEER_REFUSED' || e.code === 'OFFER_TOO_LARGE' || e.code === 'OFFER_INVALID' || e.code === 'NAME_INVALID') {
         // Refused before a transfer existed: still worth a line in the history ("why did nothing
         // arrive?"), but one per peer and minute, so that refused retries cannot flood it.
         const last = this.#history.list().find((v) => v.direction === 'in' && v.peer.id === peer.id);
@@ -244,6 +284,74 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     } finally {
       if (counted) this.#incoming--;
     }
+  }
+
+  /** Offers waiting for a user's answer, oldest first. */
+  incoming(): IncomingOfferView[] {
+    return [...this.#pending.values()].map((p) => ({ ...p.view, peer: { ...p.view.peer }, names: [...p.view.names] }));
+  }
+
+  /** Accepts or rejects a waiting offer. */
+  answer(id: string, accept: boolean): IncomingOfferView {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) {
+      throw new P2pdError('OFFER_NOT_FOUND', `no offer waiting for an answer has the id ${id}; \`p2pd incoming\` lists them`, { details: { id } });
+    }
+    pending.answer(accept);
+    return pending.view;
+  }
+
+  async #checkSpace(bytes: number): Promise<void> {
+    if (this.#space === undefined) return;
+    const free = await this.#space.freeBytes();
+    const needed = bytes + this.#opts.minFreeSpace;
+    if (needed > free) {
+      throw new P2pdError(
+        'INSUFFICIENT_SPACE',
+        `${this.#opts.localName}'s inbox is full: ${formatBytes(bytes)} needed, ${formatBytes(Math.max(0, free - this.#opts.minFreeSpace))} free`,
+        { details: { needed: bytes, free, reserve: this.#opts.minFreeSpace } },
+      );
+    }
+  }
+
+  /** Holds an offer until a user answers, the ask timeout passes or the transfer is cancelled. */
+  #ask(active: Active, offer: IncomingOffer, peerId: string, signal: AbortSignal): Promise<void> {
+    const now = Date.now();
+    const view: IncomingOfferView = {
+      id: active.view.id,
+      peer: { id: peerId, name: active.view.peer.name, trusted: false },
+      files: offer.filesTotal,
+      bytes: offer.totalBytes,
+      names: offer.entries.slice(0, 20).map((e) => e.path),
+      receivedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.#opts.askTimeoutMs).toISOString(),
+    };
+    this.#log.info({ transfer: view.id, peer: peerId }, 'offer waits for `p2pd accept`');
+    this.#setState(active, 'waiting');
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.#pending.delete(view.id);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new P2pdError('PEER_REFUSED', `${this.#opts.localName} did not answer the offer within ${Math.round(this.#opts.askTimeoutMs / 1000)} s`));
+      }, this.#opts.askTimeoutMs);
+      const onAbort = (): void => {
+        done();
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(view.id, {
+        view,
+        answer: (accept) => {
+          done();
+          if (accept) resolve();
+          else reject(new P2pdError('PEER_REFUSED', `${this.#opts.localName} rejected the offer`));
+        },
+      });
+    });
   }
 
   cancel(id: string): TransferView {
@@ -271,10 +379,24 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     return [...running, ...recent];
   }
 
-  async stop(graceMs = 5000): Promise<void> {
+  /**
+   * Graceful stop: no new sends; running transfers get `graceMs` to finish, then the rest are
+   * cancelled (the peer is told) and given a moment to settle.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    this.#stopping = true;
+    const settled = (): Promise<unknown> => Promise.allSettled([...this.#active.values()].map((a) => a.done));
+    if (this.#active.size > 0 && graceMs > 0) {
+      this.#log.info({ running: this.#active.size, graceMs }, 'waiting for running transfers to finish');
+      await Promise.race([settled(), delay(graceMs)]);
+    }
     this.#root.abort(new P2pdError('TRANSFER_CANCELLED', 'the daemon is shutting down'));
-    const all = [...this.#active.values()].map((a) => a.done);
-    await Promise.race([Promise.allSettled(all), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await Promise.race([settled(), delay(3000)]);
+  }
+
+  /** Limits and timeouts that may change while running (SIGHUP). */
+  configure(options: Pick<ManagerOptions, 'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace'>): void {
+    Object.assign(this.#opts, options);
   }
 
   #progress(active: Active, p: TransferProgress): void {
@@ -352,4 +474,20 @@ export function newTransferId(): string {
   let s = '';
   for (const b of bytes) s += alphabet[b & 31];
   return s;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1000;
+    i++;
+  } while (v >= 1000 && i < units.length - 1);
+  return `${v.toFixed(1)} ${units[i]}`;
 }

@@ -280,5 +280,13 @@ function refuseUnless(cond: boolean, code: 'OFFER_INVALID', message: string): vo
 
 /** Refusals of an offer are answered with ANSWER accept=false rather than an ERROR frame. */
 function isRefusal(e: P2pdError): boolean {
-  return e.code === 'OFFER_TOO_LARGE' || e.code === 'OFFER_INVALID' || e.code === 'NAME_INVALID' || e.code === 'DISK_FULL' || e.code === 'INBOX_UNWRITABLE' || e.code === 'PEER_REFUSED';
+  return (
+    e.code === 'OFFER_TOO_LARGE' ||
+    e.code === 'OFFER_INVALID' ||
+    e.code === 'NAME_INVALID' ||
+    e.code === 'DISK_FULL' ||
+    e.code === 'INSUFFICIENT_SPACE' ||
+    e.code === 'INBOX_UNWRITABLE' ||
+    e.code === 'PEER_REFUSED'
+  );
 }

@@ -84,7 +84,12 @@ export interface TlsListenerOptions {
    * is the callee's from then on: it must listen for 'error' and destroy the socket when done.
    */
   onConnection: (socket: tls.TLSSocket, peer: TlsPeer) => void;
+  /** Asked for every new TCP connection before TLS starts; false drops it at once. */
+  admit?: (address: string) => boolean;
 }
+
+/** TCP connections allowed to be in their TLS handshake at once. */
+export const MAX_HANDSHAKING = 256;
 
 export interface TlsListener {
   /** Starts listening; aborting `signal` later stops the listener. Throws PORT_IN_USE. */
@@ -121,6 +126,14 @@ export function createTlsListener(deps: TlsListenerDeps, options: TlsListenerOpt
       handshakeTimeout: options.handshakeTimeoutMs,
     });
     srv.on('connection', (raw: Socket) => {
+      // Refused before any TLS work: rate limits per address, and a cap on handshakes in flight
+      // so that a slowloris burst cannot exhaust memory or file descriptors.
+      const address = plainAddress(raw.remoteAddress);
+      if (handshaking.size >= MAX_HANDSHAKING || (options.admit !== undefined && !options.admit(address))) {
+        logger.debug({ address, handshaking: handshaking.size }, 'connection refused before TLS (rate limit)');
+        raw.destroy();
+        return;
+      }
       raw.setNoDelay(true);
       const key = keyOf(raw);
       logger.debug({ address: plainAddress(raw.remoteAddress), port: raw.remotePort }, 'TCP connection accepted');

@@ -282,7 +282,7 @@ describe('frame errors', () => {
   });
 
   it('rejects unknown and reserved frame types', () => {
-    for (const type of [0x00, 0x0d, 0x1f, 0x20, 0x2f, 0x30, 0xff]) {
+    for (const type of [0x00, 0x0d, 0x1f, 0x24, 0x2f, 0x30, 0xff]) {
       const err = throwsCode(() => decode(Buffer.concat([PREFACE, frame(type, '{}')])), 'PROTOCOL_BAD_MESSAGE');
       assert.equal(err.details?.frameType, type);
     }

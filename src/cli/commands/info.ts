@@ -38,7 +38,7 @@ export async function peersCommand(ctx: CliContext): Promise<number> {
     table(
       ['NAME', 'ID', 'ADDRESSES', 'TRUSTED', 'LAST SEEN'],
       peers.map((p) => [
-        safe(p.displayName),
+        p.impersonates !== null ? `${safe(p.displayName)} (NOT your trusted ${safe(p.impersonates)}: another key)` : safe(p.displayName),
         p.shortId,
         p.addresses.join(', ') || '-',
         p.trusted ? (p.trustedName !== null && p.trustedName !== p.name ? `yes (as ${safe(p.trustedName)})` : 'yes') : 'no',

@@ -70,6 +70,15 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
   const d = s.daemon;
   ctx.out(`${safe(d.name)} (${d.id.slice(0, 7)}) p2pd ${d.version}, up ${duration(d.uptimeSeconds)}, port ${d.port}, ${d.peersOnline} peer${d.peersOnline === 1 ? '' : 's'} online`);
   ctx.out(`inbox ${d.inbox}`);
+  if (s.outbox.length > 0) {
+    ctx.out('');
+    ctx.out(
+      table(
+        ['OUTBOX', 'TO', 'STATE', 'SIZE', 'TRIES', 'LAST ERROR'],
+        s.outbox.map((o) => [safe(o.path), safe(o.peer), o.state, bytes(o.bytes), String(o.attempts), o.lastError ? o.lastError.code : '-']),
+      ),
+    );
+  }
   if (s.transfers.length === 0) {
     ctx.out('No transfers yet.');
     return 0;

@@ -1,0 +1,63 @@
+/**
+ * `inboxPerPeer`: each sender's files land in <inbox>/<peer name>/, one Inbox per subfolder, made
+ * on first use. The folder name is the sender's display name run through the same checks as any
+ * received name, so a hostile name cannot climb out of the inbox.
+ */
+import { join } from 'node:path';
+import { P2pdError } from '../errors.js';
+import type { OfferEntry } from '../protocol/messages.js';
+import type { InboxStore, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
+import { Inbox, type InboxLogger } from './inbox.js';
+import { checkRelativePath } from './safe-name.js';
+
+export class PerPeerInbox implements InboxStore {
+  readonly #logger: InboxLogger | undefined;
+  readonly #dir: string;
+  readonly #maxFileSize: number | undefined;
+  readonly #inboxes = new Map<string, Promise<Inbox>>();
+
+  constructor(deps: { logger?: InboxLogger }, options: { dir: string; maxFileSize?: number }) {
+    this.#logger = deps.logger;
+    this.#dir = options.dir;
+    this.#maxFileSize = options.maxFileSize;
+  }
+
+  async prepare(
+    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo },
+    options: { signal: AbortSignal },
+  ): Promise<PreparedTransfer> {
+    const inbox = await this.#inboxFor(offer.sender);
+    return inbox.prepare(offer, options);
+  }
+
+  async cleanupPartials(options: { olderThanMs: number }): Promise<number> {
+    let n = 0;
+    for (const inbox of this.#inboxes.values()) n += await (await inbox).cleanupPartials(options);
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    for (const inbox of this.#inboxes.values()) await (await inbox.catch(() => undefined))?.stop();
+  }
+
+  #inboxFor(sender: SenderInfo): Promise<Inbox> {
+    let folder: string;
+    try {
+      [folder] = checkRelativePath(sender.name.replace(/[/\\]/g, '_'));
+    } catch {
+      folder = sender.id.slice(0, 7);
+    }
+    if (folder === undefined) throw new P2pdError('INTERNAL', 'no folder name for the sender');
+    let inbox = this.#inboxes.get(folder);
+    if (inbox === undefined) {
+      const made = new Inbox(this.#logger === undefined ? {} : { logger: this.#logger }, {
+        dir: join(this.#dir, folder),
+        ...(this.#maxFileSize === undefined ? {} : { maxFileSize: this.#maxFileSize }),
+      });
+      inbox = made.start().then(() => made);
+      inbox.catch(() => this.#inboxes.delete(folder));
+      this.#inboxes.set(folder, inbox);
+    }
+    return inbox;
+  }
+}
