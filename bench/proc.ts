@@ -296,6 +296,8 @@ export interface MachineFacts {
   tmpdirFs: string;
   /** Share of all cores busy (0 to 1) over half a second just before the bench, from /proc/stat. */
   busyBeforeStart: number | null;
+  /** The same, measured once more at the end while the bench's own processes sit idle. */
+  busyAtEnd: number | null;
   loadAverage1m: number;
 }
 
@@ -354,6 +356,7 @@ export async function machineFacts(): Promise<MachineFacts> {
     tmpdir: os.tmpdir(),
     tmpdirFs,
     busyBeforeStart: await cpuBusy(500),
+    busyAtEnd: null,
     loadAverage1m: os.loadavg()[0]!,
   };
 }

@@ -121,11 +121,13 @@ export function formatHuman(r: BenchResult): string {
     `all traffic over 127.0.0.1; MB = 10^6 bytes, MiB = 2^20 bytes; seconds are the median of ${r.settings.runs} run${r.settings.runs === 1 ? '' : 's'};`,
     `every time ends with the received data fsynced; "p2pd ÷ it" is p2pd's rate over that method's rate`,
   ];
-  if (m.busyBeforeStart !== null && m.busyBeforeStart > BUSY_WARNING) {
-    lines.push(
-      `WARNING: other processes kept ${(m.busyBeforeStart * 100).toFixed(0)} % of the CPUs busy just before the bench ` +
-        `(load average ${m.loadAverage1m.toFixed(2)}): the figures below are not reliable`,
-    );
+  const busy = (share: number | null): share is number => share !== null && share > BUSY_WARNING;
+  if (busy(m.busyBeforeStart) || busy(m.busyAtEnd)) {
+    const when = [
+      ...(busy(m.busyBeforeStart) ? [`${(m.busyBeforeStart * 100).toFixed(0)} % just before the bench`] : []),
+      ...(busy(m.busyAtEnd) ? [`${(m.busyAtEnd * 100).toFixed(0)} % at its end`] : []),
+    ].join(' and ');
+    lines.push(`WARNING: other processes kept the CPUs busy (${when}): the figures below are not reliable`);
   }
   lines.push('');
   for (const s of r.scenarios) lines.push(...scenarioLines(s), '');

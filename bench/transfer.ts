@@ -22,7 +22,7 @@ import { Lifecycle } from './lifecycle.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { P2pdPair } from './p2pd.js';
 import { runPipe, type TlsFiles } from './pipe.js';
-import { machineFacts, runOk } from './proc.js';
+import { cpuBusy, machineFacts, runOk } from './proc.js';
 import { formatHuman, formatJson, median, type BenchResult, type MethodResult, type ScenarioResult } from './report.js';
 import { findSshTools, SSH_CIPHER, SshServer, type SshTools } from './ssh.js';
 
@@ -377,6 +377,7 @@ async function bench(options: BenchOptions, life: Lifecycle, log: Log): Promise<
   const scenarios = [large];
   if (options.small) scenarios.push(await smallScenario(ctx));
   await ssh?.stop();
+  machine.busyAtEnd = await cpuBusy(500);
 
   const peakRss = large.methods.find((m) => m.id === 'p2pd')!.peakRssBytes!;
   const tcp = large.methods.find((m) => m.id === 'tcp')!;

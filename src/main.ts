@@ -72,6 +72,7 @@ function currentUserName(): string {
 }
 
 const status = await runCli(process.argv.slice(2), {
+  stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

@@ -10,6 +10,8 @@ export interface OutStream {
 }
 
 export interface CliDeps {
+  /** For yes/no prompts; prompts are only shown when it is a terminal. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: OutStream;
   stderr: OutStream;
   env: NodeJS.ProcessEnv;

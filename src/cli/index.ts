@@ -10,6 +10,7 @@ import { trustCommand, untrustCommand } from './commands/trust.js';
 import { cancelCommand, sendCommand, statusCommand } from './commands/transfers.js';
 import { serviceCommands } from './commands/service.js';
 import { answerCommand, incomingCommand } from './commands/incoming.js';
+import { pairAnswerCommand, pairCommand, pairListCommand } from './commands/pair.js';
 import { safe } from './format.js';
 
 export type { CliDeps } from './context.js';
@@ -63,6 +64,26 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
     )
     .command('status', 'show transfers in progress and recent ones, both directions', {}, run(statusCommand))
     .command('incoming', 'list offers waiting for your answer', {}, run(incomingCommand))
+    .command(
+      'pair [peer]',
+      'trust a peer by comparing a six-digit code on both screens',
+      (y) =>
+        y
+          .positional('peer', { type: 'string', describe: 'name, name#short-id or id of the peer to pair with' })
+          .option('confirm', { type: 'string', describe: 'confirm a waiting pairing: the codes match (id optional)' })
+          .option('reject', { type: 'string', describe: 'reject a waiting pairing (id optional)' })
+          .option('list', { type: 'boolean', describe: 'list pairings waiting for confirmation' })
+          .option('name', { type: 'string', describe: 'the name to trust the peer under' }),
+      run((ctx) => {
+        const a = ctx.args as { peer?: string; confirm?: string; reject?: string; list?: boolean; name?: string };
+        const id = (v: string): string | undefined => (v.trim() === '' ? undefined : v.trim());
+        if (a.list === true) return pairListCommand(ctx);
+        if (a.confirm !== undefined) return pairAnswerCommand(ctx, id(a.confirm), true);
+        if (a.reject !== undefined) return pairAnswerCommand(ctx, id(a.reject), false);
+        if (a.peer === undefined) throw new P2pdError('USAGE', 'name the peer to pair with, or use --confirm, --reject or --list');
+        return pairCommand(ctx, a.peer, a.name === undefined ? {} : { name: a.name });
+      }),
+    )
     .command(
       'accept <offer-id>',
       'accept a waiting offer: its files land in the inbox',

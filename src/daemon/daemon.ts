@@ -19,6 +19,7 @@ import { StateStore } from '../store/state.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
 import { TransferManager, type ManagerOptions } from '../transfer/manager.js';
+import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
 import { controlHandlers } from './handlers.js';
@@ -85,14 +86,39 @@ export class Daemon {
         ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
         : new Inbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions);
 
+      const connector = peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
+      const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
+      let outboxRef: Outbox | undefined;
+      const pairings = new PairingManager(
+        {
+          logger: log.child({ part: 'pairing' }),
+          connector,
+          policy,
+          trust: {
+            trust: (peer) => {
+              state.trust(peer);
+              void outboxRef?.ensurePeerFolder(peer.name);
+            },
+          },
+        },
+        {
+          localId: identity.id,
+          localName: config.name,
+          software: `p2pd/${this.#version}`,
+          timeoutMs: config.askTimeoutSeconds * 1000,
+          handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
+          idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+        },
+      );
       const manager = new TransferManager(
         {
           logger: log.child({ part: 'transfer' }),
-          connector: peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 }),
+          connector,
           inbox,
           history: state,
-          policy: incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name }),
+          policy,
           space: { freeBytes: () => freeBytes(config.inbox) },
+          pairing: (request) => pairings.respond(request),
         },
         { localName: config.name, software: `p2pd/${this.#version}`, maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing, ...managerLimits(config) },
       );
@@ -105,11 +131,12 @@ export class Daemon {
       manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
       this.#stops.push({ name: 'onReceive', stop: async () => onReceive.stop() });
 
-      const outbox = new Outbox(
+      const outbox: Outbox = new Outbox(
         { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }), peers: outboxPeers({ state }) },
         { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
       );
 
+      outboxRef = outbox;
       const scheduler = new Scheduler(
         { logger: log.child({ part: 'jobs' }) },
         {
@@ -146,6 +173,7 @@ export class Daemon {
           logger: log.child({ part: 'control' }),
           handlers: controlHandlers({
             manager,
+            pairings,
             peers,
             state,
             outbox,

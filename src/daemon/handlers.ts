@@ -9,12 +9,14 @@ import type { StateStore } from '../store/state.js';
 import { scanLocalPaths } from '../store/local-source.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
 import type { TransferManager, TransferView } from '../transfer/manager.js';
+import type { PairingManager, PairingView } from '../transfer/pairings.js';
 import { peerViews } from './peers-view.js';
 import type { Outbox } from '../outbox/index.js';
 import type { JobView } from './scheduler.js';
 
 export interface HandlerDeps {
   manager: TransferManager;
+  pairings: PairingManager;
   peers: PeerTable;
   state: StateStore;
   identityView: () => IdView;
@@ -141,7 +143,28 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     },
 
     async incoming() {
-      return { offers: manager.incoming() };
+      return { offers: manager.incoming(), pairings: deps.pairings.list() };
+    },
+
+    async pair(params, ctx) {
+      const name = typeof params.name === 'string' ? cleanPeerName(params.name) : '';
+      const r = await deps.pairings.initiate(str(params, 'peer'), {
+        signal: ctx.signal,
+        ...(name === '' ? {} : { name }),
+        onCode: (view: PairingView) => ctx.emit('code', view),
+      });
+      const view = peerViews(peers, state).find((v) => v.id === r.peer.id);
+      return { peer: view ?? r.peer, code: r.code, fingerprint: formatPeerId(r.peer.id), trusted: true };
+    },
+
+    async pairings() {
+      return { pairings: deps.pairings.list() };
+    },
+
+    async 'pair-answer'(params) {
+      const id = typeof params.id === 'string' && params.id.trim() !== '' ? params.id.trim() : undefined;
+      if (typeof params.ok !== 'boolean') throw new P2pdError('CONTROL_BAD_REQUEST', '"ok" must be true or false');
+      return { pairing: deps.pairings.answer(id, params.ok) };
     },
 
     async accept(params) {

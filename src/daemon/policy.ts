@@ -9,13 +9,14 @@ import type { PeerTable } from '../discovery/peer-table.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import type { IncomingPolicy } from '../transfer/manager.js';
+import type { PairingPolicy } from '../transfer/pairings.js';
 
 export interface PolicySettings {
   accept: AcceptPolicy;
   acceptOverrides: Readonly<Record<string, PeerAcceptPolicy>>;
 }
 
-export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, options: { settings: () => PolicySettings; localName: string }): IncomingPolicy {
+export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, options: { settings: () => PolicySettings; localName: string }): IncomingPolicy & PairingPolicy {
   const displayName = (peer: { id: string; helloName: string }): string =>
     deps.state.getTrusted(peer.id)?.name ?? deps.peers.get(peer.id)?.name ?? (cleanPeerName(peer.helloName) || peer.id.slice(0, 7));
 
@@ -30,6 +31,12 @@ export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, op
 
   return {
     displayName,
+    mayPair(peer) {
+      // Pairing is how an unknown peer becomes trusted, so only an explicit "deny" stops it.
+      if (policyFor(peer.id) === 'deny') {
+        throw new P2pdError('PEER_REFUSED', `${options.localName} does not pair with ${displayName(peer)}`);
+      }
+    },
     decide(peer) {
       const policy = policyFor(peer.id);
       const them = displayName(peer);

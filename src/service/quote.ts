@@ -32,18 +32,20 @@ export function systemdWord(word: string, options: { variables: boolean }): stri
 
 /**
  * An ExecStart= value: the absolute executable, then its arguments. systemd refuses an executable
- * path holding quotes or backslashes ("special characters"), and does not expand `$` in it; such a
- * path is refused here too, with a message that says what to do.
+ * path holding quotes or backslashes ("special characters"); whether it expands `$` there has
+ * varied between versions. Such a path is refused here, with a message that says what to do.
  */
 export function systemdCommandLine(argv: readonly string[]): string {
   const [program, ...args] = argv;
   if (program === undefined || !program.startsWith('/')) {
     throw new P2pdError('INTERNAL', `ExecStart= needs an absolute executable, not ${JSON.stringify(program)}`);
   }
-  if (/["'\\\x00-\x1f\x7f]/.test(program)) {
-    throw new P2pdError('SERVICE_UNSUPPORTED', `systemd cannot run a program whose path holds quotes, backslashes or control characters: ${JSON.stringify(program)}; install node at a plain path and try again`, {
-      details: { path: program },
-    });
+  if (/["'\\$\x00-\x1f\x7f]/.test(program)) {
+    throw new P2pdError(
+      'SERVICE_UNSUPPORTED',
+      `systemd cannot run a program whose path holds quotes, backslashes, "$" or control characters: ${JSON.stringify(program)}; install node at a plain path and try again`,
+      { details: { path: program } },
+    );
   }
   return [systemdWord(program, { variables: false }), ...args.map((a) => systemdWord(a, { variables: true }))].join(' ');
 }

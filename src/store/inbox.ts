@@ -310,7 +310,7 @@ export class Inbox implements InboxStore {
       throw storeError(err, 'creating directories');
     }
     context.logger.debug(
-      { transferId, sender: displayName(offer.sender?.name ?? ''), entries: plan.entries.length },
+      { transferId, sender: displayName(offer.sender?.name ?? ''), entries: plan.size },
       'offer prepared in the inbox',
     );
     return transfer;
@@ -423,7 +423,7 @@ class InboxTransfer implements PreparedTransfer {
   async openFile(index: number, options: { signal: AbortSignal }): Promise<PartialFile> {
     options.signal.throwIfAborted();
     if (this.#closing !== undefined) throw new P2pdError('INTERNAL', `transfer ${this.transferId} is closed`);
-    const planned = Number.isSafeInteger(index) ? this.#plan.entries[index] : undefined;
+    const planned = this.#plan.entry(index);
     if (planned === undefined || planned.entry.kind !== 'file') {
       throw new P2pdError('OFFER_INVALID', `entry ${index} is not a file of this offer`, { details: { reason: 'not-a-file-entry', index } });
     }

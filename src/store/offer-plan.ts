@@ -19,8 +19,14 @@ export interface PlannedEntry {
 }
 
 export interface OfferPlan {
-  /** By offer index. */
-  readonly entries: readonly PlannedEntry[];
+  /** How many entries the offer has. */
+  readonly size: number;
+  /**
+   * The entry at `index` with its validated components, or undefined outside the offer. Built on
+   * demand: an offer may hold a million entries, and keeping an object and an array of components
+   * for each of them would cost more than the entries themselves.
+   */
+  entry(index: number): PlannedEntry | undefined;
   /**
    * Top-level names that are directories (a "dir" entry or the first component of a deeper path),
    * in order of first appearance, with the explicit entry's mode when the offer has one.
@@ -51,43 +57,54 @@ export function checkTransferId(transferId: unknown): string {
 export function planOffer(entries: readonly OfferEntry[], options: { maxFileSize?: number } = {}): OfferPlan {
   if (!Array.isArray(entries)) invalid('bad-entry', 'the offer has no list of entries');
   const maxFileSize = options.maxFileSize ?? 0;
-  const planned: PlannedEntry[] = [];
-  const byKey = new Map<string, PlannedEntry>();
+  /** The NFC path of each entry, by index: the peer's own string when it already was NFC. */
+  const paths: string[] = [];
+  /** Path → index, for duplicates and parents; only while planning. */
+  const byPath = new Map<string, number>();
+  const dirs: PlannedEntry[] = [];
 
   entries.forEach((entry, index) => {
     const components = checkEntry(entry, index, maxFileSize);
-    const key = components.join('/');
-    if (byKey.has(key)) invalid('duplicate-path', `entries ${byKey.get(key)!.index} and ${index} have the same path`, index);
-    const item: PlannedEntry = { index, entry, components };
-    byKey.set(key, item);
-    planned.push(item);
+    const joined = components.length === 1 ? components[0]! : components.join('/');
+    const path = joined === entry.path ? entry.path : joined;
+    const seen = byPath.get(path);
+    if (seen !== undefined) invalid('duplicate-path', `entries ${seen} and ${index} have the same path`, index);
+    byPath.set(path, index);
+    paths.push(path);
+    if (entry.kind === 'dir') dirs.push({ index, entry, components });
   });
 
   const topDirs = new Map<string, { explicitMode: number | undefined }>();
   let fileCount = 0;
-  for (const item of planned) {
-    const { components, entry, index } = item;
-    let prefix = '';
-    for (let depth = 1; depth < components.length; depth++) {
-      prefix = depth === 1 ? components[0]! : `${prefix}/${components[depth - 1]!}`;
-      const parent = byKey.get(prefix);
-      if (parent?.entry.kind === 'file') {
-        invalid('file-as-directory', `entry ${index} lies inside entry ${parent.index}, which is a file`, index);
+  entries.forEach((entry, index) => {
+    const path = paths[index]!;
+    const firstSlash = path.indexOf('/');
+    for (let slash = firstSlash; slash !== -1; slash = path.indexOf('/', slash + 1)) {
+      const parent = byPath.get(path.slice(0, slash));
+      if (parent !== undefined && entries[parent]!.kind === 'file') {
+        invalid('file-as-directory', `entry ${index} lies inside entry ${parent}, which is a file`, index);
       }
     }
     if (entry.kind === 'file') fileCount += 1;
-    const top = components[0]!;
-    if (components.length > 1 || entry.kind === 'dir') {
+    if (firstSlash !== -1 || entry.kind === 'dir') {
+      const top = firstSlash === -1 ? path : path.slice(0, firstSlash);
       const known = topDirs.get(top);
-      const explicitMode = components.length === 1 ? entry.mode : known?.explicitMode;
+      const explicitMode = firstSlash === -1 ? entry.mode : known?.explicitMode;
       topDirs.set(top, { explicitMode });
     }
-  }
+  });
 
-  const dirs = planned
-    .filter((item) => item.entry.kind === 'dir')
-    .sort((a, b) => a.components.length - b.components.length || a.index - b.index);
-  return { entries: planned, topDirs, dirs, fileCount };
+  dirs.sort((a, b) => a.components.length - b.components.length || a.index - b.index);
+  return {
+    size: paths.length,
+    entry(index: number): PlannedEntry | undefined {
+      if (!Number.isSafeInteger(index) || index < 0 || index >= paths.length) return undefined;
+      return { index, entry: entries[index]!, components: paths[index]!.split('/') };
+    },
+    topDirs,
+    dirs,
+    fileCount,
+  };
 }
 
 function checkEntry(entry: OfferEntry, index: number, maxFileSize: number): string[] {

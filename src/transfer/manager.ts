@@ -11,6 +11,7 @@ import type { FileSource, InboxStore } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 import { runReceiver, type IncomingOffer, type ReceiveLimits } from './receiver.js';
 import { runSender } from './sender.js';
+import type { PairingIo } from './pairing.js';
 import { Semaphore } from './semaphore.js';
 
 export type TransferState = 'queued' | 'connecting' | 'waiting' | 'sending' | 'receiving' | 'verifying' | 'done' | 'failed' | 'cancelled';
@@ -118,6 +119,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
   readonly #history: HistoryStore;
   readonly #policy: IncomingPolicy;
   readonly #space: SpaceCheck | undefined;
+  readonly #pairing: ((request: { peerId: string; helloName: string; commit: string; io: PairingIo }) => Promise<void>) | undefined;
   readonly #pending = new Map<string, { view: IncomingOfferView; answer: (accept: boolean) => void }>();
   readonly #opts: ManagerOptions;
   #stopping = false;
@@ -127,7 +129,16 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
   readonly #root = new AbortController();
 
   constructor(
-    deps: { logger: Logger; connector: Connector; inbox: InboxStore; history: HistoryStore; policy: IncomingPolicy; space?: SpaceCheck },
+    deps: {
+      logger: Logger;
+      connector: Connector;
+      inbox: InboxStore;
+      history: HistoryStore;
+      policy: IncomingPolicy;
+      space?: SpaceCheck;
+      /** Runs the responder side of a pairing that arrives on an incoming connection. */
+      pairing?: (request: { peerId: string; helloName: string; commit: string; io: PairingIo }) => Promise<void>;
+    },
     options: ManagerOptions,
   ) {
     super();
@@ -137,6 +148,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     this.#history = deps.history;
     this.#policy = deps.policy;
     this.#space = deps.space;
+    this.#pairing = deps.pairing;
     this.#opts = { ...options };
     this.#outgoingSlots = new Semaphore(options.maxConcurrentOutgoing);
   }
@@ -221,6 +233,9 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
           idleTimeoutMs: this.#opts.idleTimeoutMs,
           limits: this.#opts.limits,
+          ...(this.#pairing === undefined
+            ? {}
+            : { pairing: (r: { peerName: string; commit: string; io: PairingIo }) => this.#pairing!({ peerId: peer.id, helloName: r.peerName, commit: r.commit, io: r.io }) }),
           authorize: (hello) => {
             decision = this.#policy.decide({ id: peer.id, helloName: hello.name });
             if (this.#incoming >= this.#opts.maxConcurrentIncoming) {

@@ -10,6 +10,7 @@ import { PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protoco
 import { errorFromPeer, FrameWriter, isFromPeer, readEvents, waitDrain } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { InboxStore, PartialFile, PreparedTransfer } from './ports.js';
+import type { PairingIo } from './pairing.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
 export interface ReceiveLimits {
@@ -36,6 +37,11 @@ export interface ReceiverOptions {
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
   limits: ReceiveLimits;
+  /**
+   * A pairing request (PAIR_COMMIT instead of OFFER): runs the responder side to its end. Without
+   * it, pairing requests are refused.
+   */
+  pairing?: (request: { peerName: string; commit: string; io: PairingIo }) => Promise<void>;
   /** After the peer's HELLO: throw a P2pdError (e.g. PEER_NOT_TRUSTED) to refuse the peer. */
   authorize: (hello: { name: string }) => void | Promise<void>;
   /** The offer as received and checked, before the answer goes out; throw to refuse it. */
@@ -46,6 +52,8 @@ export interface ReceiverOptions {
 
 export interface ReceiveResult {
   ok: boolean;
+  /** The connection carried a pairing, not a transfer. */
+  paired?: boolean;
   transferId: string;
   files: FileOutcome[];
   bytes: number;
@@ -86,7 +94,11 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   };
   signal.addEventListener('abort', onAbort, { once: true });
   const handshakeTimer = setTimeout(() => {
-    socket.destroy(new P2pdError('TIMEOUT', `the sender did not complete the p2pd handshake within ${options.handshakeTimeoutMs} ms`));
+    const reason = new P2pdError('TIMEOUT', `the sender did not complete the p2pd handshake within ${options.handshakeTimeoutMs} ms`);
+    // Tell the peer why (ERROR TIMEOUT) before dropping it, but never wait on a peer that does not read.
+    writer.send({ type: 'error', code: reason.code, message: reason.message });
+    socket.end(() => socket.destroy(reason));
+    setTimeout(() => socket.destroy(reason), 500).unref();
   }, options.handshakeTimeoutMs);
 
   /** The next event that is not a heartbeat; the end of the stream is a lost connection. */
@@ -117,6 +129,13 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     const hello = await next();
     if (hello.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${hello.type}`);
     clearTimeout(handshakeTimer);
+    let first: DecodedEvent | undefined = await next();
+    if (first.type === 'pair-commit') {
+      if (options.pairing === undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'this daemon does not pair');
+      await options.pairing({ peerName: hello.name, commit: first.commit, io: { send: (m) => void writer.send(m), next } });
+      socket.end();
+      return { ok: true, transferId: '', files: [], bytes: 0, paired: true };
+    }
     await options.authorize({ name: hello.name });
 
     // The offer, possibly over several frames, checked against the limits as it grows.
@@ -125,7 +144,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     let totalBytes = -1;
     let manifestChars = 0;
     for (;;) {
-      const offer = await next();
+      const offer = first ?? (await next());
+      first = undefined;
       if (offer.type !== 'offer') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected OFFER, got ${offer.type}`);
       if (totalFiles === -1) {
         totalFiles = offer.totalFiles;
@@ -145,7 +165,11 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     }
     refuseUnless(entries.length === totalFiles, 'OFFER_INVALID', 'the offer has fewer entries than it announced');
     let sum = 0;
-    for (const e of entries) {
+    // Plain loops, no per-entry arrays: an offer may hold a million entries.
+    const fileIndexes: number[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.kind === 'file') fileIndexes.push(i);
       if (e.kind === 'dir' && e.size !== 0) throw new P2pdError('OFFER_INVALID', 'a directory entry with a size');
       if (limits.maxFileSize > 0 && e.size > limits.maxFileSize) {
         throw new P2pdError('OFFER_TOO_LARGE', `a file of ${e.size} bytes is over this receiver's limit of ${limits.maxFileSize}`);
@@ -153,7 +177,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       sum += e.size;
     }
     refuseUnless(sum === totalBytes, 'OFFER_INVALID', 'the sizes in the offer do not add up to its total');
-    progress.filesTotal = entries.filter((e) => e.kind === 'file').length;
+    progress.filesTotal = fileIndexes.length;
     progress.bytesTotal = totalBytes;
     progress.phase = 'waiting';
 
@@ -163,7 +187,6 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     progress.phase = 'receiving';
     report();
 
-    const fileIndexes = entries.flatMap((e, i) => (e.kind === 'file' ? [i] : []));
     let expected = 0; // position in fileIndexes of the next file the sender must send
     for (;;) {
       const e = await next();
