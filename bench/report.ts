@@ -19,6 +19,10 @@ export interface MethodResult {
   cpuSeconds: { sender: number; receiver: number } | null;
   /** Highest peak RSS of the sending and receiving processes, where measurable. */
   peakRssBytes: { sender: number | null; receiver: number | null } | null;
+  /** CPU seconds that processes other than the bench's used during each timed run. */
+  otherCpuSeconds: Array<number | null>;
+  /** Whether, in some run, other processes took more than a tenth of a core: that run is suspect. */
+  contended: boolean;
   /** Who fsynced the data before the clock stopped. */
   durability: string;
   notes: string[];
@@ -88,9 +92,10 @@ function scenarioLines(s: ScenarioResult): string[] {
   const headers = ['method', 'seconds', ...(several ? ['min-max s'] : []), ...(small ? ['files/s'] : []), 'MB/s', 'MiB/s', 'p2pd ÷ it', 'CPU s send/recv', 'peak RSS MB send/recv'];
   const rows = s.methods.map((m) => {
     if (m.status !== 'ok') return [m.label, m.status === 'skipped' ? 'skipped' : 'FAILED'];
+    const label = m.contended ? `${m.label} (!)` : m.label;
     const rss = m.peakRssBytes === null ? '-' : `${mb(m.peakRssBytes.sender)} / ${mb(m.peakRssBytes.receiver)}`;
     return [
-      m.label,
+      label,
       fixed(m.seconds, 2),
       ...(several ? [`${fixed(Math.min(...m.runs), 2)}-${fixed(Math.max(...m.runs), 2)}`] : []),
       ...(small ? [fixed(m.filesPerSecond, 0)] : []),
@@ -103,7 +108,11 @@ function scenarioLines(s: ScenarioResult): string[] {
   });
   const out = [s.title, ...table(headers, rows, 1)];
   for (const m of s.methods) {
-    const extra = m.status === 'ok' ? [`fsync by ${m.durability}`, ...m.notes] : [m.reason ?? ''];
+    const others = m.otherCpuSeconds.filter((c): c is number => c !== null);
+    const contention = m.contended
+      ? [`(!) other processes used up to ${Math.max(...others).toFixed(1)} CPU s during one of its runs: not reliable`]
+      : [];
+    const extra = m.status === 'ok' ? [`fsync by ${m.durability}`, ...contention, ...m.notes] : [m.reason ?? ''];
     out.push(`    ${m.label}: ${extra.join('; ')}`);
   }
   return out;
@@ -122,6 +131,10 @@ export function formatHuman(r: BenchResult): string {
     `every time ends with the received data fsynced; "p2pd ÷ it" is p2pd's rate over that method's rate`,
   ];
   const busy = (share: number | null): share is number => share !== null && share > BUSY_WARNING;
+  const contended = r.scenarios.flatMap((s) => s.methods.filter((x) => x.contended).map((x) => x.label));
+  if (contended.length > 0) {
+    lines.push(`WARNING: other processes used the CPUs during timed runs of the lines marked (!): those figures are not reliable`);
+  }
   if (busy(m.busyBeforeStart) || busy(m.busyAtEnd)) {
     const when = [
       ...(busy(m.busyBeforeStart) ? [`${(m.busyBeforeStart * 100).toFixed(0)} % just before the bench`] : []),

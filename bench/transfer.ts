@@ -18,6 +18,7 @@ import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hashTree, sha256File, writeRandomFile } from '../test/helpers/files.js';
 import { identityPaths, loadOrCreateIdentity } from '../src/transport/index.js';
+import { OtherCpu } from './contention.js';
 import { Lifecycle } from './lifecycle.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { P2pdPair } from './p2pd.js';
@@ -29,6 +30,8 @@ import { findSshTools, SSH_CIPHER, SshServer, type SshTools } from './ssh.js';
 const MiB = 1 << 20;
 const RATIO_GOAL = 0.6;
 const RSS_GOAL_BYTES = 150e6;
+/** A run during which other processes took more than this share of one core is marked unreliable. */
+const CONTENDED_SHARE = 0.1;
 
 type Log = (msg: string) => void;
 
@@ -38,6 +41,8 @@ class Samples {
   /** The part of each run's time spent in the final fsync, where it can be told apart. */
   readonly fsyncSeconds: number[] = [];
   readonly cpu: Array<{ sender: number; receiver: number }> = [];
+  /** CPU seconds other processes used during each timed run (null: not measurable). */
+  readonly otherCpu: Array<number | null> = [];
   readonly #notes: string[] = [];
   rss: { sender: number | null; receiver: number | null } | null = null;
   failed: string | null = null;
@@ -78,6 +83,8 @@ class Samples {
       cpuSeconds:
         this.cpu.length === 0 ? null : { sender: median(this.cpu.map((c) => c.sender))!, receiver: median(this.cpu.map((c) => c.receiver))! },
       peakRssBytes: this.rss,
+      otherCpuSeconds: this.otherCpu,
+      contended: this.otherCpu.some((c, i) => c !== null && c > CONTENDED_SHARE * (this.seconds[i] ?? Infinity)),
       durability: this.durability,
       notes: [
         ...(fsync === null ? [] : [`the final fsync took ${fsync.toFixed(2)} s of that${runs > 1 ? ' (median)' : ''}`]),
@@ -85,6 +92,18 @@ class Samples {
       ],
     };
   }
+}
+
+/**
+ * Starts counting the CPU time of processes that are not the bench's; the function it returns
+ * stops counting and records the figure with the run. Called around the timed part only.
+ */
+async function watchOthers(ctx: Context, s: Samples): Promise<() => Promise<void>> {
+  const before = await ctx.others.sample();
+  return async () => {
+    const after = await ctx.others.sample();
+    s.otherCpu.push(before === null || after === null ? null : after - before);
+  };
 }
 
 /** One method of a scenario: its samples and how to measure it once. */
@@ -111,6 +130,7 @@ interface Context {
   p2pd: P2pdPair;
   ssh: SshServer | null;
   sshSkipped: string | null;
+  others: OtherCpu;
   /** Per-step time limit for moving `bytes`: a generous floor of 4 MiB/s plus a minute. */
   stepSignal(bytes: number): AbortSignal;
 }
@@ -188,7 +208,9 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
     once: async (tag) => {
       await syncfs(ctx, work);
       log(`${name}${tag}`);
+      const watched = await watchOthers(ctx, s);
       const r = await runPipe(life, { file: src, out, bytes, sha256, tls: tlsFilesOrNull, signal: step() });
+      await watched();
       s.seconds.push(r.seconds);
       s.fsyncSeconds.push(r.fsyncSeconds);
       s.cpu.push(r.cpuSeconds);
@@ -203,6 +225,7 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
     once: async (tag) => {
       await syncfs(ctx, work);
       log(`${s.id}${tag}`);
+      const watched = await watchOthers(ctx, s);
       const r = await ctx.ssh![s.id as 'scp' | 'rsync'](src, out, { recursive: false, signal: step() });
       let seconds = r.seconds;
       if (!(s.id === 'rsync' && ctx.ssh!.tools.rsyncHasFsync)) {
@@ -210,6 +233,7 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
         s.fsyncSeconds.push(fsyncSeconds);
         seconds += fsyncSeconds;
       }
+      await watched();
       s.seconds.push(seconds);
       await check(out, s.id);
     },
@@ -223,7 +247,9 @@ async function largeScenario(ctx: Context): Promise<{ scenario: ScenarioResult; 
       once: async (tag) => {
         await syncfs(ctx, work);
         log(`p2pd send bob ${basename(src)}${tag}`);
+        const watched = await watchOthers(ctx, p2pd);
         const r = await ctx.p2pd.send(src, step());
+        await watched();
         if (r.bytes !== bytes || r.files !== 1) throw new Error(`p2pd reported ${r.files} files, ${r.bytes} bytes`);
         p2pd.seconds.push(r.seconds);
         if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push({ sender: r.cpuSeconds.alice, receiver: r.cpuSeconds.bob });
@@ -282,6 +308,7 @@ async function smallScenario(ctx: Context): Promise<ScenarioResult> {
       log(`${s.id} -r${tag}`);
       // rsync copies the contents of "src/" into "out/"; scp -r makes "out" a copy of "src".
       const [from, to] = s.id === 'rsync' ? [`${src}/`, `${out}/`] : [src, out];
+      const watched = await watchOthers(ctx, s);
       const r = await ctx.ssh![s.id as 'scp' | 'rsync'](from, to, { recursive: true, signal: step() });
       let seconds = r.seconds;
       if (!(s.id === 'rsync' && ctx.ssh!.tools.rsyncHasFsync)) {
@@ -289,6 +316,7 @@ async function smallScenario(ctx: Context): Promise<ScenarioResult> {
         s.fsyncSeconds.push(syncSeconds);
         seconds += syncSeconds;
       }
+      await watched();
       s.seconds.push(seconds);
       await check(out, `${s.id} -r`);
     },
@@ -299,7 +327,9 @@ async function smallScenario(ctx: Context): Promise<ScenarioResult> {
       once: async (tag) => {
         await syncfs(ctx, work);
         log(`p2pd send bob many/ (${files} files)${tag}`);
+        const watched = await watchOthers(ctx, p2pd);
         const r = await ctx.p2pd.send(src, step());
+        await watched();
         if (r.bytes !== bytes || r.files !== files) throw new Error(`p2pd reported ${r.files} files, ${r.bytes} bytes`);
         p2pd.seconds.push(r.seconds);
         if (r.cpuSeconds.alice !== null && r.cpuSeconds.bob !== null) p2pd.cpu.push({ sender: r.cpuSeconds.alice, receiver: r.cpuSeconds.bob });
@@ -341,6 +371,9 @@ async function bench(options: BenchOptions, life: Lifecycle, log: Log): Promise<
   life.defer(`remove ${work}`, () => rm(work, { recursive: true, force: true }));
   log(`work directory ${work}`);
 
+  const others = new OtherCpu();
+  await others.start();
+  life.defer('stop watching other processes', () => others.stop());
   const p2pd = await P2pdPair.start(life, log);
 
   let ssh: SshServer | null = null;
@@ -371,6 +404,7 @@ async function bench(options: BenchOptions, life: Lifecycle, log: Log): Promise<
     p2pd,
     ssh,
     sshSkipped,
+    others,
     stepSignal: (bytes) => life.step(60_000 + Math.ceil(bytes / (4 * MiB)) * 1000),
   };
   const { scenario: large, daemonRate } = await largeScenario(ctx);

@@ -68,7 +68,7 @@ export class CliContext {
   }
 
   client(): ControlClient {
-    return new ControlClient({ socketPath: this.config().config.controlSocket });
+    return new ControlClient({ socketPath: this.config().config.controlSocket, uid: this.deps.uid });
   }
 
   out(text: string): void {

@@ -1,5 +1,7 @@
 /** The CLI's end of the control socket: one connection per command. */
 import { createConnection } from 'node:net';
+import { lstat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { P2pdError } from '../errors.js';
 import { LineSplitter, type ControlResponse } from './api.js';
 
@@ -13,16 +15,42 @@ export interface RequestOptions {
 
 export class ControlClient {
   readonly #path: string;
+  readonly #uid: number | undefined;
 
-  constructor(options: { socketPath: string }) {
+  /** `uid`: when given, a socket whose directory is not this user's alone is refused, never used. */
+  constructor(options: { socketPath: string; uid?: number }) {
     this.#path = options.socketPath;
+    this.#uid = options.uid;
   }
 
   get socketPath(): string {
     return this.#path;
   }
 
-  request<T>(method: string, params: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<T> {
+  /**
+   * Another user who can write to the socket's directory could put their own socket there and
+   * read what we send (paths, commands): such a socket is not used.
+   */
+  async #checkPrivate(): Promise<void> {
+    if (this.#uid === undefined || this.#uid < 0) return;
+    const dir = dirname(this.#path);
+    let st;
+    try {
+      st = await lstat(dir);
+    } catch {
+      return; // no directory: the connect fails with DAEMON_NOT_RUNNING
+    }
+    if (!st.isDirectory() || st.uid !== this.#uid || (st.mode & 0o022) !== 0) {
+      throw new P2pdError(
+        'CONTROL_SOCKET_INSECURE',
+        `not using the control socket in ${dir}: that directory must belong to you and be closed to other users (\`chmod 700 ${dir}\`)`,
+        { details: { dir, owner: st.uid, mode: st.mode & 0o777 } },
+      );
+    }
+  }
+
+  async request<T>(method: string, params: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<T> {
+    await this.#checkPrivate();
     return new Promise<T>((resolve, reject) => {
       const socket = createConnection(this.#path);
       const splitter = new LineSplitter();

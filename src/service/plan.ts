@@ -270,7 +270,8 @@ function daemonArgv(input: InstallInput, configFile: string | null): string[] {
 }
 
 function commonNotes(input: InstallInput, content: string, restart: string | null): string[] {
-  const notes = [`The service runs ${input.execPath}: after moving or upgrading node (nvm, a new version), run \`p2pd service install\` again.`];
+  const again = `p2pd service install${input.target.scope === 'system' ? ' --system' : ''}`;
+  const notes = [`The service runs ${input.execPath}: after moving or upgrading node (nvm, a new version), run \`${again}\` again.`];
   if (input.configFile !== null && input.target.scope === 'user') notes.push(`The daemon reads the config ${input.configFile}.`);
   if (restart !== null && input.existingUnit !== null && input.existingUnit !== content) {
     notes.push(`The unit changed; a p2pd that was already running keeps the old settings until \`${restart}\`.`);

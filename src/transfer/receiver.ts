@@ -119,7 +119,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
 
   try {
     writer.preface();
-    writer.send({ type: 'hello', name: options.localName, software: options.software, features: [] });
+    writer.send({ type: 'hello', name: options.localName, software: options.software, features: options.pairing === undefined ? [] : ['pairing'] });
 
     const preface = await next();
     if (preface.type !== 'preface') throw new P2pdError('PROTOCOL_UNEXPECTED', 'expected the preface');

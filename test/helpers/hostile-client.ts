@@ -485,6 +485,68 @@ export class HostileFixture {
     if (options.skipGoodTransfer !== true) await goodTransfer(this.target, this.identity, this.inbox);
   }
 
+  /**
+   * Sends `entries` as an offer and, like an attacker that does not wait, the files' bytes right
+   * behind it; expects ANSWER accept=false with `code` and the daemon hanging up. Returns the ANSWER.
+   */
+  async expectRefused(
+    entries: readonly OfferEntry[],
+    code: string,
+    options: { hello?: { name?: string }; offer?: OfferOptions; pipeline?: boolean } = {},
+  ): Promise<Extract<SeenEvent, { type: 'answer' }>> {
+    const client = await this.connect();
+    try {
+      client.hello(options.hello).offer(entries, options.offer);
+      if (options.pipeline !== false) {
+        entries.forEach((e, i) => {
+          if (e.kind === 'file' && e.size <= 1 << 20) client.sendFile(i, Buffer.alloc(e.size, 0x41));
+        });
+        client.done();
+      }
+      const answer = await client.answer();
+      const what = `offer ${JSON.stringify(entries.map((e) => e.path))}`;
+      if (answer.accept !== false || answer.code !== code) {
+        throw new Error(`${what}: expected ANSWER accept=false ${code}, got accept=${answer.accept} ${answer.code ?? ''} ${answer.message ?? ''}`);
+      }
+      if (RAW_ESCAPES.test(answer.message ?? '')) throw new Error(`${what}: the daemon's message carries a raw control character`);
+      await client.closed();
+      return answer;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** Sends the frames `frames()` writes after the preface and HELLO, and expects ERROR `code` and a hang-up. */
+  async expectError(code: string, frames: (client: HostileClient) => void, options: { hello?: boolean } = {}): Promise<HostileClient> {
+    const client = await this.connect();
+    try {
+      if (options.hello !== false) client.hello();
+      frames(client);
+      const error = await client.error();
+      if (error.code !== code) throw new Error(`expected ERROR ${code}, got ${error.code}: ${error.message}; seen ${client.describe()}`);
+      if (RAW_ESCAPES.test(error.message)) throw new Error(`the daemon's ERROR message carries a raw control character`);
+      await client.closed();
+      return client;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** An offer the daemon must accept; returns the open client for the test to go on with. */
+  async accepted(entries: readonly OfferEntry[], options: { hello?: { name?: string }; offer?: OfferOptions } = {}): Promise<HostileClient> {
+    const client = await this.connect();
+    client.hello(options.hello).offer(entries, options.offer);
+    const answer = await client.answer().catch((err: unknown) => {
+      client.destroy();
+      throw err;
+    });
+    if (!answer.accept) {
+      client.destroy();
+      throw new Error(`the daemon refused ${JSON.stringify(entries.map((e) => e.path))}: ${answer.code ?? '?'} ${answer.message ?? ''}`);
+    }
+    return client;
+  }
+
   async dispose(): Promise<void> {
     await this.daemon.destroy();
     await this.#disposeIdentity();

@@ -108,6 +108,7 @@ export async function serviceInstallCommand(ctx: CliContext): Promise<number> {
     adjustLingerNote(plan.notes, t, linger);
   }
   addMissingNotes(plan, result);
+  if (system && dryRun && ctx.deps.uid !== 0) plan.notes.push('To install it, run the command as root: sudo p2pd service install --system');
   if (ctx.json) {
     ctx.printJson({ ...planJson(plan, result, dryRun), ...(t.manager === 'systemd' && t.scope === 'user' ? { linger } : {}) });
     return 0;
@@ -208,7 +209,8 @@ function systemConfig(ctx: CliContext, t: ServiceTarget, template: string): { co
   const installed = underRoot(t.root, SYSTEM_CONFIG_PATH);
   const file = existsSync(installed) ? installed : template;
   const loaded = loadConfig({ file, env: {}, home: SYSTEM_HOME, hostname: ctx.deps.hostname, cwd: '/' });
-  return { configFile: SYSTEM_CONFIG_PATH, paths: loaded.config };
+  // The system unit always names /etc/p2pd/config.json itself.
+  return { configFile: null, paths: loaded.config };
 }
 
 function readIfThere(path: string): string | null {

@@ -1,0 +1,101 @@
+/**
+ * CPU time used by processes that are not the bench's: on a 2-core machine one busy build or
+ * test run during a timed step halves what that step measures. Scans /proc every half second
+ * and adds up the CPU time of every process outside the bench's own process tree (its daemons,
+ * sshd and its sessions, scp, rsync and the pipe processes are all descendants). Kernel threads
+ * are left out: writeback on behalf of an fsync is part of what is measured.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+
+/** Linux reports CPU time in USER_HZ ticks, which is 100 on every architecture Node runs on. */
+const USER_HZ = 100;
+const KTHREADD = 2;
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  cpuSeconds: number;
+}
+
+async function readProcs(): Promise<Proc[]> {
+  const names = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  const procs = await Promise.all(
+    names.map(async (name): Promise<Proc | null> => {
+      try {
+        const text = await readFile(`/proc/${name}/stat`, 'utf8');
+        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        return { pid: Number(name), ppid: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / USER_HZ };
+      } catch {
+        return null; // exited meanwhile
+      }
+    }),
+  );
+  return procs.filter((p): p is Proc => p !== null);
+}
+
+export class OtherCpu {
+  readonly #root: number;
+  readonly #last = new Map<number, number>();
+  #total = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #sampling: Promise<number> | undefined;
+  /** false when /proc cannot be read (not Linux): every figure is then null. */
+  #available = true;
+
+  constructor(root = process.pid) {
+    this.#root = root;
+  }
+
+  async start(intervalMs = 500): Promise<void> {
+    await this.sample();
+    this.#timer = setInterval(() => void this.sample(), intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Others' CPU seconds since start(), up to now; null where /proc is not there. */
+  async sample(): Promise<number | null> {
+    if (!this.#available) return null;
+    // One scan at a time; a caller arriving during a scan waits for the next one, so that what
+    // it gets includes everything up to its call.
+    while (this.#sampling !== undefined) await this.#sampling.catch(() => undefined);
+    this.#sampling = this.#scan();
+    try {
+      return await this.#sampling;
+    } catch {
+      this.#available = false;
+      return null;
+    } finally {
+      this.#sampling = undefined;
+    }
+  }
+
+  async #scan(): Promise<number> {
+    const procs = await readProcs();
+    const children = new Map<number, number[]>();
+    for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+    const ours = new Set<number>([this.#root]);
+    const queue = [this.#root];
+    while (queue.length > 0) {
+      for (const child of children.get(queue.pop()!) ?? []) {
+        ours.add(child);
+        queue.push(child);
+      }
+    }
+    const first = this.#last.size === 0;
+    const seen = new Set<number>();
+    for (const p of procs) {
+      seen.add(p.pid);
+      const before = this.#last.get(p.pid);
+      this.#last.set(p.pid, p.cpuSeconds);
+      if (first || ours.has(p.pid) || p.pid === KTHREADD || p.ppid === KTHREADD) continue;
+      // A pid not seen before (or reused: its CPU time went down) started since the last scan.
+      this.#total += before === undefined || p.cpuSeconds < before ? p.cpuSeconds : p.cpuSeconds - before;
+    }
+    for (const pid of this.#last.keys()) if (!seen.has(pid)) this.#last.delete(pid);
+    return this.#total;
+  }
+}
