@@ -21,6 +21,8 @@ export interface MethodResult {
   peakRssBytes: { sender: number | null; receiver: number | null } | null;
   /** CPU seconds that processes other than the bench's used during each timed run. */
   otherCpuSeconds: Array<number | null>;
+  /** The command lines that used most of that time. */
+  otherCommands: string[];
   /** Whether, in some run, other processes took more than a tenth of a core: that run is suspect. */
   contended: boolean;
   /** Who fsynced the data before the clock stopped. */
@@ -110,7 +112,10 @@ function scenarioLines(s: ScenarioResult): string[] {
   for (const m of s.methods) {
     const others = m.otherCpuSeconds.filter((c): c is number => c !== null);
     const contention = m.contended
-      ? [`(!) other processes used up to ${Math.max(...others).toFixed(1)} CPU s during one of its runs: not reliable`]
+      ? [
+          `(!) other processes used up to ${Math.max(...others).toFixed(1)} CPU s during one of its runs ` +
+            `(${m.otherCommands.slice(0, 3).join(', ')}): not reliable`,
+        ]
       : [];
     const extra = m.status === 'ok' ? [`fsync by ${m.durability}`, ...contention, ...m.notes] : [m.reason ?? ''];
     out.push(`    ${m.label}: ${extra.join('; ')}`);

@@ -18,7 +18,7 @@ import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hashTree, sha256File, writeRandomFile } from '../test/helpers/files.js';
 import { identityPaths, loadOrCreateIdentity } from '../src/transport/index.js';
-import { OtherCpu } from './contention.js';
+import { OtherCpu, otherCpuBetween } from './contention.js';
 import { Lifecycle } from './lifecycle.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { P2pdPair } from './p2pd.js';
@@ -43,6 +43,8 @@ class Samples {
   readonly cpu: Array<{ sender: number; receiver: number }> = [];
   /** CPU seconds other processes used during each timed run (null: not measurable). */
   readonly otherCpu: Array<number | null> = [];
+  /** What those other processes were running. */
+  readonly otherCommands = new Set<string>();
   readonly #notes: string[] = [];
   rss: { sender: number | null; receiver: number | null } | null = null;
   failed: string | null = null;
@@ -84,6 +86,7 @@ class Samples {
         this.cpu.length === 0 ? null : { sender: median(this.cpu.map((c) => c.sender))!, receiver: median(this.cpu.map((c) => c.receiver))! },
       peakRssBytes: this.rss,
       otherCpuSeconds: this.otherCpu,
+      otherCommands: [...this.otherCommands],
       contended: this.otherCpu.some((c, i) => c !== null && c > CONTENDED_SHARE * (this.seconds[i] ?? Infinity)),
       durability: this.durability,
       notes: [
@@ -102,7 +105,13 @@ async function watchOthers(ctx: Context, s: Samples): Promise<() => Promise<void
   const before = await ctx.others.sample();
   return async () => {
     const after = await ctx.others.sample();
-    s.otherCpu.push(before === null || after === null ? null : after - before);
+    if (before === null || after === null) {
+      s.otherCpu.push(null);
+      return;
+    }
+    const { seconds, top } = otherCpuBetween(before, after);
+    s.otherCpu.push(seconds);
+    for (const [command] of top) s.otherCommands.add(command);
   };
 }
 

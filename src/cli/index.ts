@@ -56,10 +56,11 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
         y
           .positional('peer', { type: 'string', demandOption: true, describe: 'name, name#short-id, full id, or host:port' })
           .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files and directories' })
-          .option('detach', { type: 'boolean', default: false, describe: 'queue the transfer and return at once' }),
+          .option('detach', { type: 'boolean', default: false, describe: 'start the transfer and return at once' })
+          .option('queue', { type: 'boolean', default: false, describe: 'if the peer is offline, wait for it (retrying with backoff) instead of failing' }),
       run((ctx) => {
-        const a = ctx.args as { peer?: string; paths?: string[]; detach?: boolean };
-        return sendCommand(ctx, String(a.peer), (a.paths ?? []).map(String), a.detach === true);
+        const a = ctx.args as { peer?: string; paths?: string[]; detach?: boolean; queue?: boolean };
+        return sendCommand(ctx, String(a.peer), (a.paths ?? []).map(String), a.detach === true, a.queue === true);
       }),
     )
     .command('status', 'show transfers in progress and recent ones, both directions', {}, run(statusCommand))

@@ -10,6 +10,7 @@ const PHASE_TEXT: Record<string, string> = {
   sending: 'sending to',
   receiving: 'receiving from',
   verifying: 'verifying at',
+  retrying: 'will retry',
 };
 
 export class ProgressBar {
@@ -35,7 +36,14 @@ export class ProgressBar {
     const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
     const eta = v.bytesPerSecond > 0 ? duration((v.bytesTotal - v.bytesDone) / v.bytesPerSecond) : '';
     const phase = PHASE_TEXT[v.state] ?? v.state;
-    const who = v.state === 'waiting' ? `${safe(v.peer.name)} to accept` : safe(v.peer.name);
+    const who =
+      v.state === 'waiting'
+        ? `${safe(v.peer.name)} to accept`
+        : v.state === 'retrying'
+          ? `${safe(v.peer.name)}${v.nextAttemptAt ? ` in ${duration(Math.max(0, (Date.parse(v.nextAttemptAt) - Date.now()) / 1000))}` : ''} (${v.error?.code ?? 'interrupted'}, attempt ${v.attempts})`
+          : v.resumedFrom > 0 && v.bytesTotal > 0
+            ? `${safe(v.peer.name)} (resumed at ${Math.floor((100 * v.resumedFrom) / v.bytesTotal)} %)`
+            : safe(v.peer.name);
     // The peer's name comes first so that a narrow terminal cuts the least useful parts.
     const parts = [
       `${phase} ${who}`,

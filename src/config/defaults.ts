@@ -40,6 +40,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: st
     historyMaxAgeDays: 30,
     partialMaxAgeHours: 24,
     delivery: { afterSend: 'move', stableSeconds: 3, giveUpHours: 0 },
+    retry: { minDelaySeconds: 2, maxDelaySeconds: 60, giveUpMinutes: 1440 },
     schedules: {
       outboxRescan: '*/30 * * * * *',
       retry: '* * * * *',

@@ -96,6 +96,18 @@ const delivery: SchemaNode = {
   },
 };
 
+const retry: SchemaNode = {
+  type: 'object',
+  description: 'Automatic retries of sends interrupted by something that may heal (peer away, link cut, daemon restarted).',
+  additionalProperties: false,
+  patternProperties: comments,
+  properties: {
+    minDelaySeconds: integer(1, 3600, 'Seconds before the first retry; each next wait doubles.'),
+    maxDelaySeconds: integer(1, 86_400, 'Longest wait between two retries, in seconds.'),
+    giveUpMinutes: integer(1, 525_600, 'Minutes after the first attempt when a send that keeps failing is reported failed.'),
+  },
+};
+
 const schedules: SchemaNode = {
   type: 'object',
   description: 'When the periodic jobs run, as cron expressions (5 fields, or 6 with seconds first).',
@@ -157,6 +169,7 @@ export const configSchema = {
     historyMaxAgeDays: integer(1, 36_500, 'Days after which the pruneHistory job drops a finished transfer from the history.'),
     partialMaxAgeHours: integer(1, 87_600, 'Hours after which the cleanupPartials job deletes an untouched partial file.'),
     delivery,
+    retry,
     schedules,
     onReceive: {
       type: 'array',

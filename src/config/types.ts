@@ -59,6 +59,15 @@ export interface SchedulesConfig {
   pruneHistory: string;
 }
 
+/** Automatic retries of `p2pd send` transfers interrupted by something that may heal. */
+export interface RetryConfig {
+  /** First wait before a retry; each further wait doubles, up to maxDelaySeconds. */
+  minDelaySeconds: number;
+  maxDelaySeconds: number;
+  /** After this long since the first attempt the send is reported failed with its last error. */
+  giveUpMinutes: number;
+}
+
 export interface Config {
   /** Name shown to peers and used in the mDNS instance name; default: the host name's first label. */
   name: string;
@@ -93,6 +102,7 @@ export interface Config {
   /** Partial files untouched for this long are deleted by the cleanupPartials job. */
   partialMaxAgeHours: number;
   delivery: DeliveryConfig;
+  retry: RetryConfig;
   schedules: SchedulesConfig;
   /** Program and arguments run for each verified received file, never through a shell; the file's
    * path and the sender's name and id are appended. Empty = nothing runs. */

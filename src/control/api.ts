@@ -87,6 +87,8 @@ export interface SendParams {
   paths: string[];
   /** Return as soon as the transfer is queued instead of streaming progress to the end. */
   detach?: boolean;
+  /** Keep trying while the peer is offline (otherwise an offline peer fails the send at once). */
+  queue?: boolean;
 }
 
 export interface SendResultView {

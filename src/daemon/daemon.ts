@@ -27,6 +27,7 @@ import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { incomingPolicy } from './policy.js';
 import { Scheduler } from './scheduler.js';
+import { SendQueue } from './send-queue.js';
 
 export interface DaemonDeps {
   logger: Logger;
@@ -155,6 +156,7 @@ export class Daemon {
       );
       this.#stops.push({ name: 'jobs', stop: () => scheduler.stop() });
 
+      const sends = new SendQueue({ manager, state, logger: log.child({ part: 'queue' }) });
       let port = 0;
       let ready = false;
       const idView = (): IdView => ({
@@ -174,6 +176,7 @@ export class Daemon {
           handlers: controlHandlers({
             manager,
             pairings,
+            sends,
             peers,
             state,
             outbox,
@@ -224,6 +227,7 @@ export class Daemon {
       peers.on('up', (p) => {
         log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
         for (const name of namesOf(p, state)) outbox.peerOnline(name);
+        manager.peerOnline(p.id);
       });
       peers.on('down', (p) => log.info({ peer: p.id, peerName: p.name }, 'peer gone'));
 
@@ -233,6 +237,7 @@ export class Daemon {
 
       this.#parts = { manager, scheduler, onReceive };
       ready = true;
+      await sends.restore();
       log.info(
         { id: identity.id, daemonName: config.name, port, inbox: config.inbox, control: config.controlSocket, config: this.#loaded.file ?? '(defaults)' },
         `p2pd ${this.#version} ready: ${config.name} (${formatPeerId(identity.id)})`,
@@ -323,8 +328,13 @@ export class Daemon {
 
 function managerLimits(
   config: Readonly<Config>,
-): Pick<ManagerOptions, 'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace'> {
+): Pick<ManagerOptions, 'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace' | 'retry'> {
   return {
+    retry: {
+      minDelayMs: config.retry.minDelaySeconds * 1000,
+      maxDelayMs: Math.max(config.retry.minDelaySeconds, config.retry.maxDelaySeconds) * 1000,
+      giveUpMs: config.retry.giveUpMinutes * 60_000,
+    },
     askTimeoutMs: config.askTimeoutSeconds * 1000,
     minFreeSpace: config.limits.minFreeSpace,
     maxConcurrentIncoming: config.limits.maxConcurrentIncoming,

@@ -6,17 +6,18 @@ import type { PeerTable } from '../discovery/peer-table.js';
 import { resolvePeer } from '../discovery/resolve.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
-import { scanLocalPaths } from '../store/local-source.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
 import type { TransferManager, TransferView } from '../transfer/manager.js';
 import type { PairingManager, PairingView } from '../transfer/pairings.js';
 import { peerViews } from './peers-view.js';
+import type { SendQueue } from './send-queue.js';
 import type { Outbox } from '../outbox/index.js';
 import type { JobView } from './scheduler.js';
 
 export interface HandlerDeps {
   manager: TransferManager;
   pairings: PairingManager;
+  sends: SendQueue;
   peers: PeerTable;
   state: StateStore;
   identityView: () => IdView;
@@ -92,8 +93,10 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
       if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) {
         throw new P2pdError('CONTROL_BAD_REQUEST', '"paths" must be a non-empty list of absolute paths');
       }
-      const source = await scanLocalPaths(paths as string[], { signal: ctx.signal });
-      const { id, done } = manager.send({ peer, source });
+      const { id, done, source } = await deps.sends.start(peer, paths as string[], {
+        signal: ctx.signal,
+        retry: params.queue === true ? 'always' : 'connected',
+      });
       if (params.detach === true) {
         return { transfer: manager.get(id)!, skipped: [...source.skipped] };
       }

@@ -17,7 +17,8 @@ export function outboxSender(deps: { manager: TransferManager; peers: PeerTable;
       let id: string | null = null;
       try {
         const source = await scanLocalPaths(paths, { signal });
-        const started = deps.manager.send({ peer, source });
+        // The outbox keeps its own retry schedule (and moves items to .failed), so no retries here.
+        const started = deps.manager.send({ peer, source, retry: 'never' });
         id = started.id;
         const onAbort = (): void => {
           try {

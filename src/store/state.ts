@@ -17,9 +17,20 @@ export interface TrustedPeer {
   trustedAt: string;
 }
 
+/** A send that has not ended yet, kept so that it survives a restart of the daemon. */
+export interface QueuedSend {
+  id: string;
+  /** What the user typed for the peer. */
+  peer: string;
+  /** Absolute paths. */
+  paths: string[];
+  createdAt: string;
+}
+
 interface StateShape {
   trusted: Record<string, TrustedPeer>;
   history: TransferView[];
+  queue: QueuedSend[];
 }
 
 export class StateStore implements HistoryStore {
@@ -33,7 +44,7 @@ export class StateStore implements HistoryStore {
         cwd: options.dir,
         configName: 'state',
         projectName: 'p2pd',
-        defaults: { trusted: {}, history: [] },
+        defaults: { trusted: {}, history: [], queue: [] },
         configFileMode: 0o600,
         accessPropertiesByDotNotation: false,
         clearInvalidConfig: false,
@@ -103,6 +114,20 @@ export class StateStore implements HistoryStore {
 
   list(): TransferView[] {
     return this.#conf.get('history');
+  }
+
+  queued(): QueuedSend[] {
+    const q = this.#conf.get('queue');
+    return Array.isArray(q) ? q : [];
+  }
+
+  enqueue(entry: QueuedSend): void {
+    this.#conf.set('queue', [...this.queued().filter((e) => e.id !== entry.id), entry]);
+  }
+
+  dequeue(id: string): void {
+    const q = this.queued();
+    if (q.some((e) => e.id === id)) this.#conf.set('queue', q.filter((e) => e.id !== id));
   }
 
   /** Drops finished transfers that ended (or started) more than `olderThanMs` ago; returns how many. */

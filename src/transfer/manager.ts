@@ -14,7 +14,17 @@ import { runSender } from './sender.js';
 import type { PairingIo } from './pairing.js';
 import { Semaphore } from './semaphore.js';
 
-export type TransferState = 'queued' | 'connecting' | 'waiting' | 'sending' | 'receiving' | 'verifying' | 'done' | 'failed' | 'cancelled';
+export type TransferState =
+  | 'queued'
+  | 'connecting'
+  | 'waiting'
+  | 'sending'
+  | 'receiving'
+  | 'verifying'
+  | 'retrying'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
 
 /** A transfer as `p2pd status --json` shows it. Field names are a stable interface. */
 export interface TransferView {
@@ -32,6 +42,12 @@ export interface TransferView {
   startedAt: string;
   endedAt: string | null;
   error: { code: string; message: string } | null;
+  /** Attempts made so far (outgoing); a send interrupted by something that may heal is retried. */
+  attempts: number;
+  /** Bytes of the files that were not sent again because the receiver kept them (resume). */
+  resumedFrom: number;
+  /** When the next attempt of a send in state "retrying" starts. */
+  nextAttemptAt: string | null;
   /** Per-file outcomes (in finished transfers; at most MAX_FILES_IN_VIEW). */
   files?: FileOutcome[];
 }
@@ -82,6 +98,8 @@ export interface HistoryStore {
 
 export interface ManagerOptions {
   localName: string;
+  /** Backoff of automatic retries, and when to give up. */
+  retry: { minDelayMs: number; maxDelayMs: number; giveUpMs: number };
   /** Seconds an offer waits for a user before it is refused. */
   askTimeoutMs: number;
   /** Bytes that must stay free after an offer. */
@@ -110,6 +128,43 @@ interface Active {
   done: Promise<TransferView>;
   dataStartedAt: number | null;
   lastEmit: number;
+  /** Ends a retry wait early. */
+  wake: (() => void) | undefined;
+}
+
+/** Failures that may heal by themselves: the send is tried again with backoff. */
+const RETRYABLE = new Set<string>(['CONNECTION_LOST', 'TIMEOUT', 'PEER_UNREACHABLE', 'PEER_BUSY', 'TLS_FAILED', 'SOURCE_CHANGED', 'DAEMON_NOT_RUNNING']);
+
+export interface SendRequest {
+  /** What the user typed: a name, name#short-id, an id or host:port. */
+  peer: string;
+  source: FileSource;
+  /** Reads the paths again before a retry (a file may have changed); default: reuse `source`. */
+  rescan?: (signal: AbortSignal) => Promise<FileSource>;
+  /**
+   * Which failures that may heal are retried: "connected" (default) once the receiver has been
+   * reached at least once, so a send to a peer that is simply offline fails at once; "always"
+   * also waits for a peer that is away (`send --queue`, sends restored after a restart); "never"
+   * for the outbox, which keeps its own schedule.
+   */
+  retry?: 'connected' | 'always' | 'never';
+  /** Reuse this id (a send re-queued after a restart). */
+  id?: string;
+}
+
+/** The source without the files a previous attempt delivered (directories stay: they are cheap). */
+function withoutDelivered(source: FileSource, delivered: Map<string, FileOutcome>): FileSource {
+  if (delivered.size === 0) return source;
+  const keep = source.entries.flatMap((e, i) => (e.kind === 'file' && delivered.has(e.path) ? [] : [i]));
+  return {
+    entries: keep.map((i) => source.entries[i]!),
+    read: (index, options) => source.read(keep[index]!, options),
+  };
+}
+
+function setTotals(view: TransferView, source: FileSource): void {
+  view.filesTotal = source.entries.filter((e) => e.kind === 'file').length;
+  view.bytesTotal = source.entries.reduce((n, e) => n + (e.kind === 'file' ? e.size : 0), 0);
 }
 
 export class TransferManager extends EventEmitter<ManagerEvents> {
@@ -154,64 +209,154 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
   }
 
   /** Starts sending; resolves at once with the transfer's id and a promise of its end. */
-  send(request: { peer: string; source: FileSource }): { id: string; done: Promise<TransferView> } {
+  send(request: SendRequest): { id: string; done: Promise<TransferView> } {
     if (this.#stopping) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon is shutting down; send again once it is back');
     const peer = this.#connector.resolve(request.peer);
-    const id = newTransferId();
-    const entries = request.source.entries;
+    const id = request.id !== undefined && !this.#active.has(request.id) ? request.id : newTransferId();
     const view = newView(id, 'out', peer);
-    view.filesTotal = entries.filter((e) => e.kind === 'file').length;
-    view.bytesTotal = entries.reduce((n, e) => n + (e.kind === 'file' ? e.size : 0), 0);
+    setTotals(view, request.source);
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, this.#root.signal]);
-    const active: Active = { view, controller, done: Promise.resolve(view), dataStartedAt: null, lastEmit: 0 };
+    const active: Active = { view, controller, done: Promise.resolve(view), dataStartedAt: null, lastEmit: 0, wake: undefined };
     this.#active.set(id, active);
     const log = this.#log.child({ transfer: id, direction: 'out' });
+    const retryMode = request.retry ?? 'connected';
+    let reached = false;
+    const firstTry = Date.now();
 
     active.done = (async () => {
-      let release: (() => void) | undefined;
-      try {
-        release = await this.#outgoingSlots.acquire(signal);
-        this.#setState(active, 'connecting');
-        const conn = await this.#connector.connect(request.peer, { signal });
-        // The session reads errors through its iterator; once it has ended, a late reset from the
-        // peer must not become an unhandled 'error' event that takes the daemon down.
-        conn.socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
-        view.peer = { id: conn.peer.id, name: conn.peer.name };
-        log.info({ peer: conn.peer.id, files: view.filesTotal, bytes: view.bytesTotal }, 'sending');
-        const result = await runSender(
-          { socket: conn.socket, source: request.source },
-          {
-            transferId: id,
-            localName: this.#opts.localName,
-            software: this.#opts.software,
-            signal,
-            handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
-            idleTimeoutMs: this.#opts.idleTimeoutMs,
-            onProgress: (p) => this.#progress(active, p),
-          },
-        );
-        view.files = result.files.slice(0, MAX_FILES_IN_VIEW);
-        if (!result.ok) {
-          const failed = result.files.filter((f) => !f.ok);
-          const first = failed[0]?.error;
-          throw new P2pdError('TRANSFER_FAILED', `${failed.length} of ${result.files.length} files did not arrive verified${first ? ` (first: ${first.code})` : ''}`, {
-            details: { firstCode: first?.code },
-          });
+      let source = request.source;
+      /** Files the receiver already confirmed: a retry does not send them again. */
+      const delivered = new Map<string, FileOutcome>();
+      for (let attempt = 1; ; attempt++) {
+        view.attempts = attempt;
+        try {
+          if (attempt > 1 && request.rescan !== undefined) {
+            // A retry reads the paths again: a file that changed meanwhile is sent afresh.
+            source = await request.rescan(signal);
+          }
+          const remaining = withoutDelivered(source, delivered);
+          setTotals(view, source);
+          await this.#attempt(active, request.peer, remaining, signal, log, delivered, () => (reached = true));
+          this.#finish(active, 'done', null);
+          log.info({ bytes: view.bytesDone, bytesPerSecond: view.bytesPerSecond, attempts: attempt }, 'sent and verified');
+          return view;
+        } catch (err) {
+          const e = toP2pdError(err, 'CONNECTION_LOST');
+          const giveUpAt = firstTry + this.#opts.retry.giveUpMs;
+          const retry = retryMode === 'always' || (retryMode === 'connected' && reached);
+          if (!retry || signal.aborted || !RETRYABLE.has(e.code) || Date.now() >= giveUpAt) {
+            const final =
+              retry && RETRYABLE.has(e.code) && !signal.aborted
+                ? new P2pdError(e.code, `${e.message} (gave up after ${attempt} attempts in ${Math.round((Date.now() - firstTry) / 60_000)} min)`)
+                : e;
+            this.#finish(active, e.code === 'TRANSFER_CANCELLED' ? 'cancelled' : 'failed', final);
+            log.warn({ code: e.code, err: e.message, attempts: attempt }, 'send failed');
+            return view;
+          }
+          const delay = Math.min(this.#opts.retry.maxDelayMs, this.#opts.retry.minDelayMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+          view.error = { code: e.code, message: e.message };
+          view.nextAttemptAt = new Date(Date.now() + delay).toISOString();
+          this.#setState(active, 'retrying');
+          log.info({ code: e.code, err: e.message, attempt, delayMs: Math.round(delay) }, 'send interrupted; will retry');
+          await this.#sleep(active, Math.min(delay, giveUpAt - Date.now()), signal).catch(() => undefined);
+          view.nextAttemptAt = null;
         }
-        this.#finish(active, 'done', null);
-        log.info({ bytes: view.bytesDone, bytesPerSecond: view.bytesPerSecond }, 'sent and verified');
-      } catch (err) {
-        const e = toP2pdError(err, 'CONNECTION_LOST');
-        this.#finish(active, e.code === 'TRANSFER_CANCELLED' ? 'cancelled' : 'failed', e);
-        log.warn({ code: e.code, err: e.message }, 'send failed');
-      } finally {
-        release?.();
       }
-      return view;
     })();
     this.#emitUpdate(active, true);
     return { id, done: active.done };
+  }
+
+  /** Whether the manager is draining for a shutdown (interrupted sends are not failures then). */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** A peer came online: sends to it that wait to retry go now. */
+  peerOnline(peerId: string): void {
+    for (const a of this.#active.values()) {
+      if (a.view.direction === 'out' && a.view.state === 'retrying' && (a.view.peer.id === peerId || a.view.peer.id === null)) a.wake?.();
+    }
+  }
+
+  async #attempt(
+    active: Active,
+    query: string,
+    source: FileSource,
+    signal: AbortSignal,
+    log: Logger,
+    delivered: Map<string, FileOutcome>,
+    onConnected: () => void,
+  ): Promise<void> {
+    const view = active.view;
+    const release = await this.#outgoingSlots.acquire(signal);
+    try {
+      this.#setState(active, 'connecting');
+      const conn = await this.#connector.connect(query, { signal });
+      // The session reads errors through its iterator; once it has ended, a late reset from the
+      // peer must not become an unhandled 'error' event that takes the daemon down.
+      conn.socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
+      view.peer = { id: conn.peer.id, name: conn.peer.name };
+      view.error = null;
+      onConnected();
+      log.info({ peer: conn.peer.id, files: view.filesTotal, bytes: view.bytesTotal, attempt: view.attempts }, 'sending');
+      active.dataStartedAt = null;
+      const result = await runSender(
+        { socket: conn.socket, source },
+        {
+          transferId: view.id,
+          localName: this.#opts.localName,
+          software: this.#opts.software,
+          signal,
+          handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
+          idleTimeoutMs: this.#opts.idleTimeoutMs,
+          onProgress: (p) => this.#progress(active, p),
+          onResume: (bytes) => {
+            view.resumedFrom = bytes;
+          },
+          onFileResult: (o) => {
+            if (o.ok) delivered.set(o.path, o);
+          },
+          baseProgress: { files: delivered.size, bytes: [...delivered.values()].reduce((n, f) => n + (f.bytes ?? 0), 0) },
+        },
+      );
+      const all = [...delivered.values(), ...result.files.filter((f) => !delivered.has(f.path) || !f.ok)];
+      view.files = all.slice(0, MAX_FILES_IN_VIEW);
+      if (!result.ok) {
+        const failed = result.files.filter((f) => !f.ok);
+        const first = failed[0]?.error;
+        throw new P2pdError('TRANSFER_FAILED', `${failed.length} of ${result.files.length} files did not arrive verified${first ? ` (first: ${first.code})` : ''}`, {
+          details: { firstCode: first?.code },
+        });
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Waits `ms`, or less if the peer comes back (peerOnline) — never past an abort. */
+  #sleep(active: Active, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        active.wake = undefined;
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve();
+      }, Math.max(0, ms));
+      const onAbort = (): void => {
+        done();
+        reject(signal.reason);
+      };
+      active.wake = () => {
+        done();
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Takes over an authenticated incoming connection. Never throws; the outcome goes to history. */
@@ -249,7 +394,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
             const view = newView(id, 'in', { id: peer.id, name: this.#policy.displayName({ id: peer.id, helloName: offer.peerName }) });
             view.filesTotal = offer.filesTotal;
             view.bytesTotal = offer.totalBytes;
-            active = { view, controller, done: Promise.resolve(view), dataStartedAt: null, lastEmit: 0 };
+            active = { view, controller, done: Promise.resolve(view), dataStartedAt: null, lastEmit: 0, wake: undefined };
             this.#active.set(id, active);
             log.info({ transfer: id, files: offer.filesTotal, bytes: offer.totalBytes, decision }, 'offer');
             this.#emitUpdate(active, true);
@@ -410,7 +555,9 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
   }
 
   /** Limits and timeouts that may change while running (SIGHUP). */
-  configure(options: Pick<ManagerOptions, 'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace'>): void {
+  configure(
+    options: Pick<ManagerOptions, 'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace' | 'retry'>,
+  ): void {
     Object.assign(this.#opts, options);
   }
 
@@ -474,6 +621,9 @@ function newView(id: string, direction: 'out' | 'in', peer: { id: string | null;
     startedAt: new Date().toISOString(),
     endedAt: null,
     error: null,
+    attempts: direction === 'out' ? 1 : 0,
+    resumedFrom: 0,
+    nextAttemptAt: null,
   };
 }
 

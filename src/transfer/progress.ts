@@ -17,6 +17,8 @@ export interface FileOutcome {
   /** The path as offered (relative, "/"-separated). */
   path: string;
   ok: boolean;
+  /** Its size in bytes. */
+  bytes?: number;
   /** Receiver side: where it landed, relative to the inbox. */
   savedAs?: string;
   error?: { code: ErrorCode; message: string };

@@ -128,8 +128,10 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     }
     const hello = await next();
     if (hello.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${hello.type}`);
-    clearTimeout(handshakeTimer);
+    // The handshake lasts until the peer says what it wants (OFFER or PAIR_COMMIT): before that
+    // it is not authorised, and PINGs alone must not keep a stranger connected.
     let first: DecodedEvent | undefined = await next();
+    clearTimeout(handshakeTimer);
     if (first.type === 'pair-commit') {
       if (options.pairing === undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'this daemon does not pair');
       await options.pairing({ peerName: hello.name, commit: first.commit, io: { send: (m) => void writer.send(m), next } });

@@ -25,6 +25,12 @@ export interface SenderOptions {
   onAccepted?: () => void;
   /** The receiver's HELLO name, as soon as it is known. */
   onPeerHello?: (name: string) => void;
+  /** Bytes the receiver already had (resume), once its answer is in. */
+  onResume?: (bytes: number) => void;
+  /** Each file's verdict as it arrives. */
+  onFileResult?: (outcome: FileOutcome) => void;
+  /** Files and bytes delivered by earlier attempts, counted into progress. */
+  baseProgress?: { files: number; bytes: number };
 }
 
 export interface SendResult {
@@ -42,13 +48,14 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   const fileIndexes = entries.flatMap((e, i) => (e.kind === 'file' ? [i] : []));
   const totalBytes = fileIndexes.reduce((n, i) => n + entries[i]!.size, 0);
   const outcomes = new Map<number, FileOutcome>();
+  const base = options.baseProgress ?? { files: 0, bytes: 0 };
   const progress: TransferProgress = {
     phase: 'connecting',
-    filesTotal: fileIndexes.length,
-    filesDone: 0,
+    filesTotal: fileIndexes.length + base.files,
+    filesDone: base.files,
     filesFailed: 0,
-    bytesTotal: totalBytes,
-    bytesDone: 0,
+    bytesTotal: totalBytes + base.bytes,
+    bytesDone: base.bytes,
   };
   const report = (): void => options.onProgress?.({ ...progress });
 
@@ -118,7 +125,10 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
         if (entry === undefined || entry.kind !== 'file' || outcomes.has(event.index)) {
           throw new P2pdError('PROTOCOL_UNEXPECTED', `a FILE_RESULT for entry ${event.index}, which was not sent or already answered`);
         }
-        outcomes.set(event.index, outcome(event.index, entry.path, event.ok, event.code, event.message));
+        const o = outcome(event.index, entry.path, event.ok, event.code, event.message);
+        o.bytes = entry.size;
+        outcomes.set(event.index, o);
+        options.onFileResult?.(o);
         if (event.ok) progress.filesDone++;
         else progress.filesFailed++;
         report();
@@ -155,6 +165,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
       if (f.skip !== undefined) skipped.set(f.index, f.skip);
       if ((f.offset ?? 0) !== 0) throw new P2pdError('PROTOCOL_UNEXPECTED', 'the receiver asked to resume, which was not negotiated');
     }
+    options.onResume?.(0);
     options.onAccepted?.();
     progress.phase = 'sending';
     report();
@@ -183,7 +194,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     const files = fileIndexes.map(
       (i) => outcomes.get(i) ?? outcome(i, entries[i]!.path, false, 'PROTOCOL_UNEXPECTED', 'the receiver gave no result for this file'),
     );
-    return { ok: end.ok && files.every((f) => f.ok), files, bytes: progress.bytesDone };
+    return { ok: end.ok && files.every((f) => f.ok), files, bytes: progress.bytesDone - base.bytes };
   } catch (err) {
     const e = signal.aborted ? toP2pdError(signal.reason ?? err) : toP2pdError(err, 'CONNECTION_LOST');
     if (!signal.aborted && !socket.destroyed && !isFromPeer(e) && isLocalFault(e)) {

@@ -129,10 +129,19 @@ export function createTlsListener(deps: TlsListenerDeps, options: TlsListenerOpt
       // Refused before any TLS work: rate limits per address, and a cap on handshakes in flight
       // so that a slowloris burst cannot exhaust memory or file descriptors.
       const address = plainAddress(raw.remoteAddress);
-      if (handshaking.size >= MAX_HANDSHAKING || (options.admit !== undefined && !options.admit(address))) {
+      if (options.admit !== undefined && !options.admit(address)) {
         logger.debug({ address, handshaking: handshaking.size }, 'connection refused before TLS (rate limit)');
         raw.destroy();
         return;
+      }
+      if (handshaking.size >= MAX_HANDSHAKING) {
+        // Full: the oldest handshake goes, not the newcomer. Refusing newcomers would let a few
+        // hundred stalled connections lock every honest peer out for a whole handshake timeout;
+        // an honest handshake takes milliseconds, so the oldest one is almost surely a staller.
+        const [oldestKey, oldest] = handshaking.entries().next().value as [string, Socket];
+        handshaking.delete(oldestKey);
+        oldest.destroy();
+        logger.debug({ address, handshaking: handshaking.size }, 'too many TLS handshakes at once; dropped the oldest');
       }
       raw.setNoDelay(true);
       const key = keyOf(raw);

@@ -392,7 +392,7 @@ export interface Snapshot {
 }
 
 /**
- * One daemon (accept: "all", so the hostile client may send), one attacker identity, a canary
+ * One daemon (accept: "all" unless told, so the hostile client may send), one attacker identity, a canary
  * directory next to the daemon's, and the checks every hostile test ends with.
  */
 export class HostileFixture {
@@ -414,13 +414,19 @@ export class HostileFixture {
     this.#disposeIdentity = disposeIdentity;
   }
 
-  static async start(options: { name: string; limits?: Record<string, unknown>; extra?: Record<string, unknown> }): Promise<HostileFixture> {
+  static async start(options: {
+    name: string;
+    /** "all" (the default) lets the hostile client send; with "trusted" it must be trusted first. */
+    accept?: 'all' | 'trusted';
+    limits?: Record<string, unknown>;
+    extra?: Record<string, unknown>;
+  }): Promise<HostileFixture> {
     const marker = `evil${process.pid}x${Date.now().toString(36)}`;
     const [{ identity, dispose }, canary] = await Promise.all([hostileIdentity(), mkdtemp(join(tmpdir(), 'p2pd-canary-'))]);
     await writeFile(join(canary, 'keep.txt'), 'canary\n');
     const daemon = await TestDaemon.create({
       name: `${options.name}-${process.pid.toString(36)}`,
-      accept: 'all',
+      accept: options.accept ?? 'all',
       extra: {
         // Discovery plays no part here: the client dials the port it was told.
         discovery: { enabled: false },
@@ -533,8 +539,11 @@ export class HostileFixture {
   }
 
   /** An offer the daemon must accept; returns the open client for the test to go on with. */
-  async accepted(entries: readonly OfferEntry[], options: { hello?: { name?: string }; offer?: OfferOptions } = {}): Promise<HostileClient> {
-    const client = await this.connect();
+  async accepted(
+    entries: readonly OfferEntry[],
+    options: { hello?: { name?: string }; offer?: OfferOptions; autoPong?: boolean } = {},
+  ): Promise<HostileClient> {
+    const client = await this.connect({ autoPong: options.autoPong ?? true });
     client.hello(options.hello).offer(entries, options.offer);
     const answer = await client.answer().catch((err: unknown) => {
       client.destroy();

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { lstat, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dirEntry, fileEntry, HostileFixture, RAW_ESCAPES, rawFrame } from '../helpers/hostile-client.js';
+import { dirEntry, fileEntry, HostileFixture, RAW_ESCAPES, rawFrame, sha256 } from '../helpers/hostile-client.js';
 
 const exists = (path: string): Promise<boolean> =>
   lstat(path).then(
@@ -252,6 +252,23 @@ describe('hostile names: nothing a peer names can escape the inbox or reach a te
     assert.deepEqual((await readdir(join(fx.inbox, top))).sort(), ['plain', 'sub'], 'only the planted traps are there');
     await rm(join(fx.inbox, top), { recursive: true, force: true });
     await fx.checkAfter(before);
+  });
+
+  it('hostile: a transfer id already in use is OFFER_INVALID and does not disturb the running transfer', async () => {
+    const before = await fx.snapshot();
+    const transferId = `shared-${m}`;
+    const bytes = Buffer.from('0123456789');
+    const first = await fx.accepted([fileEntry(`tid${m}-first`, bytes.length)], { offer: { transferId } });
+    first.fileBegin(0).data(bytes.subarray(0, 5));
+    await first.flushed();
+    // Its partial file is open now; a second connection tries to take over the same id.
+    await fx.expectRefused([fileEntry(`tid${m}-second`, bytes.length)], 'OFFER_INVALID', { offer: { transferId } });
+    first.data(bytes.subarray(5)).fileEnd(0, sha256(bytes)).done();
+    assert.equal((await first.fileResult(0)).ok, true);
+    assert.equal((await first.summary()).ok, true);
+    await first.closed();
+    assert.deepEqual(await readFile(join(fx.inbox, `tid${m}-first`)), bytes);
+    await fx.checkAfter(before, { newInInbox: [`tid${m}-first`] });
   });
 
   it('hostile: a directory sent earlier is never written through: "d/../../x" is NAME_INVALID, "d" as a file and "d/y" get new names', async () => {

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileEntry, dirEntry, HostileFixture, rawFrame, sha256 } from '../helpers/hostile-client.js';
 
@@ -157,5 +157,20 @@ describe('hostile sizes and hashes: only verified bytes of the declared size are
       c.raw(rawFrame(0x02, JSON.stringify({ transferId: 't1', totalFiles: 1, totalBytes: 5, entries: [{ ...dirEntry(`d${m}`), size: 5 }], more: false })));
     });
     await fx.checkAfter(before);
+  });
+
+  it('hostile: setuid, setgid, sticky and group/other write bits are never applied; impossible times are OFFER_INVALID', async () => {
+    const before = await fx.snapshot();
+    const bytes = Buffer.from('#!/bin/sh\necho owned\n');
+    const client = await fx.accepted([
+      fileEntry(`suid${m}.sh`, bytes.length, { mode: 0o7777 }),
+      fileEntry(`future${m}.txt`, bytes.length, { mtimeMs: 4_102_444_800_000 }),
+    ]);
+    client.sendFile(0, bytes).sendFile(1, bytes).done();
+    assert.equal((await client.summary()).ok, true);
+    await client.closed();
+    assert.equal((await stat(join(fx.inbox, `suid${m}.sh`))).mode & 0o7777, 0o755);
+    await fx.expectRefused([fileEntry(`time${m}`, 1, { mtimeMs: 1e300 })], 'OFFER_INVALID');
+    await fx.checkAfter(before, { newInInbox: [`suid${m}.sh`, `future${m}.txt`] });
   });
 });

@@ -108,6 +108,7 @@ describe('defaults', () => {
       historyMaxAgeDays: 30,
       partialMaxAgeHours: 24,
       delivery: { afterSend: 'move', stableSeconds: 3, giveUpHours: 0 },
+      retry: { minDelaySeconds: 2, maxDelaySeconds: 60, giveUpMinutes: 1440 },
       schedules: { outboxRescan: '*/30 * * * * *', retry: '* * * * *', cleanupPartials: '15 * * * *', pruneHistory: '30 3 * * *' },
       onReceive: [],
       onReceiveTimeoutSeconds: 300,

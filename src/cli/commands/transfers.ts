@@ -7,7 +7,7 @@ import type { CliContext } from '../context.js';
 import { ago, bytes, duration, rate, safe, table } from '../format.js';
 import { ProgressBar } from '../progress-bar.js';
 
-export async function sendCommand(ctx: CliContext, peer: string, paths: string[], detach: boolean): Promise<number> {
+export async function sendCommand(ctx: CliContext, peer: string, paths: string[], detach: boolean, queue = false): Promise<number> {
   if (paths.length === 0) throw new P2pdError('USAGE', 'name at least one file or directory to send');
   const absolute = paths.map((p) => resolve(ctx.deps.cwd, p));
   const bar = new ProgressBar(ctx.deps.stderr, { enabled: !ctx.json });
@@ -15,7 +15,7 @@ export async function sendCommand(ctx: CliContext, peer: string, paths: string[]
   try {
     result = await ctx.client().request<SendResultView>(
       'send',
-      { peer, paths: absolute, detach },
+      { peer, paths: absolute, detach, queue },
       { onEvent: (event, data) => event === 'progress' && bar.update(data as TransferView), connectTimeoutMs: 5000 },
     );
   } finally {
@@ -91,7 +91,7 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
         t.id,
         t.direction === 'out' ? 'to' : 'from',
         safe(t.peer.name),
-        t.error ? `${t.state} (${t.error.code})` : t.state,
+        stateText(t),
         `${t.filesDone}/${t.filesTotal}`,
         `${bytes(t.bytesDone)}/${bytes(t.bytesTotal)}`,
         t.bytesPerSecond > 0 ? rate(t.bytesPerSecond) : '-',
@@ -100,6 +100,12 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
     ),
   );
   return 0;
+}
+
+function stateText(t: TransferView): string {
+  const resumed = t.resumedFrom > 0 && t.bytesTotal > 0 ? `, resumed at ${Math.floor((100 * t.resumedFrom) / t.bytesTotal)} %` : '';
+  const why = t.error !== null ? ` (${t.error.code}${resumed})` : resumed !== '' ? ` (${resumed.slice(2)})` : '';
+  return `${t.state}${why}`;
 }
 
 export async function cancelCommand(ctx: CliContext, id: string): Promise<number> {
