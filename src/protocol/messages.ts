@@ -16,6 +16,12 @@ export const MAX_CONTROL_PAYLOAD = 1024 * 1024;
 export const MAX_DATA_PAYLOAD = 4 * 1024 * 1024;
 /** What our sender puts in one DATA frame: large frames keep per-frame costs off the hot path. */
 export const DATA_CHUNK = 1024 * 1024;
+/**
+ * Block of the hash list (feature "resume"): a file's hash is SHA-256 over the SHA-256 digests of
+ * its consecutive BLOCK_SIZE blocks, so a receiver that kept a prefix knows that prefix's digests
+ * without reading it again.
+ */
+export const BLOCK_SIZE = 1024 * 1024;
 
 export const FrameType = {
   HELLO: 0x01,
@@ -59,6 +65,11 @@ export interface OfferEntry {
   mode: number;
   /** Modification time, milliseconds since the epoch. */
   mtimeMs: number;
+  /**
+   * Stable identity of this version of the file on the sender (feature "resume"): the same file,
+   * unchanged, has the same id in every offer; a changed file gets a new one. 64 hex digits.
+   */
+  fileId?: string;
 }
 
 export interface OfferMessage {

@@ -172,7 +172,12 @@ export function readOfferEntry(value: unknown, where: string): OfferEntry {
   if (typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs) || mtimeMs < 0) {
     throw invalid(where, 'mtimeMs', 'a finite non-negative number');
   }
-  return { path: text(o, 'path', where, 1, LIMITS.offerPath), kind, size, mode, mtimeMs };
+  const entry: OfferEntry = { path: text(o, 'path', where, 1, LIMITS.offerPath), kind, size, mode, mtimeMs };
+  if (get(o, 'fileId') !== undefined) {
+    if (kind !== 'file') throw invalid(where, 'fileId', 'absent on a directory');
+    entry.fileId = matching(o, 'fileId', where, SHA256_HEX, '64 lower-case hex digits');
+  }
+  return entry;
 }
 
 /** Checks the OFFER fields other than `entries`; shared with encodeOffer, which packs entries itself. */

@@ -24,21 +24,23 @@ import {
   mkdir,
   open,
   readdir,
+  readFile,
   realpath,
   rename,
   rm,
   rmdir,
   stat,
   unlink,
+  writeFile,
   type FileHandle,
 } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve, sep } from 'node:path';
 import { P2pdError, isAbortError, toP2pdError } from '../errors.js';
-import type { OfferEntry } from '../protocol/messages.js';
+import { BLOCK_SIZE, type OfferEntry } from '../protocol/messages.js';
 import type { InboxStore, PartialFile, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
 import { checkTransferId, planOffer, type OfferPlan, type PlannedEntry } from './offer-plan.js';
-import { PARTIAL_DIR_NAME, conflictName, displayName } from './safe-name.js';
+import { PARTIAL_DIR_NAME, checkRelativePath, conflictName, displayName } from './safe-name.js';
 
 export interface InboxLogger {
   warn(obj: object, msg?: string): void;
@@ -65,6 +67,12 @@ export interface InboxOptions {
 const MAX_CONFLICT_ATTEMPTS = 10_000;
 /** Bytes buffered before write() asks the receiver to wait: several MiB keeps the disk busy while
  * the next data arrives, and stays small next to the memory budget. */
+/** Names in the partial directory that outlive a daemon restart: resumable data, journals, reservations. */
+const RESUMABLE_NAME = /^[rt]-[0-9a-f]{40}\./;
+/** A resume key: 40 hex digits (derived by the receiver from the sender's id and the file's id). */
+const RESUME_KEY = /^[0-9a-f]{40}$/;
+const DIGEST_BYTES = 32;
+
 const WRITE_HIGH_WATER_MARK = 8 * 1024 * 1024;
 /** Errors of link(2) on file systems without hard links (FAT, exFAT, some network mounts). */
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
@@ -129,6 +137,8 @@ interface InboxContext {
   readonly link: (existingPath: string, newPath: string) => Promise<void>;
   checkPartialDir(): Promise<void>;
   release(transfer: InboxTransfer): void;
+  /** Resume keys whose partial file is open in a running transfer. */
+  readonly resumeKeysInUse: Set<string>;
 }
 
 export class Inbox implements InboxStore {
@@ -224,7 +234,9 @@ export class Inbox implements InboxStore {
     }
 
     try {
-      const leftovers = await readdir(partialDir);
+      // Resumable partial files (r-*) and folder reservations (t-*) are kept for the next attempt;
+      // anything else is a plain partial of a transfer that cannot continue.
+      const leftovers = (await readdir(partialDir)).filter((name) => !RESUMABLE_NAME.test(name));
       for (const name of leftovers) await rm(join(partialDir, name), { recursive: true, force: true });
       if (leftovers.length > 0) this.#logger.warn({ count: leftovers.length }, 'removed partial files left by an earlier run');
       const probe = join(partialDir, `.probe-${randomBytes(8).toString('hex')}`);
@@ -253,6 +265,7 @@ export class Inbox implements InboxStore {
       release(transfer) {
         if (transfers.get(transfer.transferId) === transfer) transfers.delete(transfer.transferId);
       },
+      resumeKeysInUse: new Set<string>(),
     };
     this.#logger.debug({ root }, 'inbox ready');
   }
@@ -301,7 +314,7 @@ export class Inbox implements InboxStore {
     if (this.#transfers.has(transferId)) {
       throw new P2pdError('OFFER_INVALID', `transfer ${transferId} is already running`, { details: { reason: 'transfer-id-in-use' } });
     }
-    const transfer = new InboxTransfer(context, transferId, plan);
+    const transfer = new InboxTransfer(context, transferId, plan, offer.sender?.id ?? '');
     this.#transfers.set(transferId, transfer);
     try {
       await transfer.reserve(options.signal);
@@ -331,10 +344,52 @@ class InboxTransfer implements PreparedTransfer {
   /** Set once reserve() finished: only then can the transfer be complete. */
   #reservedAll = false;
 
-  constructor(context: InboxContext, transferId: string, plan: OfferPlan) {
+  readonly #senderId: string;
+
+  constructor(context: InboxContext, transferId: string, plan: OfferPlan, senderId: string) {
     this.#context = context;
     this.transferId = transferId;
     this.#plan = plan;
+    this.#senderId = senderId;
+  }
+
+  /**
+   * Where a retry of this transfer finds the folder names its first attempt reserved, so that the
+   * rest of a tree lands next to what already arrived instead of in "photos (1)".
+   */
+  get #reservationPath(): string {
+    const key = createHash('sha256').update(`${this.#senderId}\0${this.transferId}`).digest('hex').slice(0, 40);
+    return join(this.#context.partialDir, `t-${key}.json`);
+  }
+
+  async #previousReservations(): Promise<Map<string, string>> {
+    try {
+      const raw = JSON.parse(await readFile(this.#reservationPath, 'utf8')) as Record<string, unknown>;
+      const out = new Map<string, string>();
+      for (const [top, name] of Object.entries(raw)) {
+        if (typeof name !== 'string') continue;
+        // The record is ours, but the names still go through the same checks as any other.
+        const [checked] = checkRelativePath(name);
+        if (checked !== name) continue;
+        const info = await lstat(join(this.#context.root, name)).catch(() => undefined);
+        if (info?.isDirectory() === true && !info.isSymbolicLink()) out.set(top, name);
+      }
+      return out;
+    } catch {
+      return new Map();
+    }
+  }
+
+  /** What an earlier attempt left for `key`: bytes of data and the journal of block digests. */
+  async resumeState(key: string): Promise<{ bytes: number; journal: Buffer } | null> {
+    if (!RESUME_KEY.test(key) || this.#context.resumeKeysInUse.has(key)) return null;
+    const base = join(this.#context.partialDir, `r-${key}`);
+    const bytes = await stat(`${base}.part`).then(
+      (s) => s.size,
+      () => 0,
+    );
+    const journal = await readFile(`${base}.blocks`).catch(() => Buffer.alloc(0));
+    return { bytes, journal };
   }
 
   /** Reserves every top-level directory exclusively and creates the explicit directory entries. */
@@ -344,10 +399,16 @@ class InboxTransfer implements PreparedTransfer {
       signal.throwIfAborted();
       if (this.#closing !== undefined) throw new P2pdError('TRANSFER_CANCELLED', 'the inbox is stopping');
     };
+    const previous = this.#senderId === '' ? new Map<string, string>() : await this.#previousReservations();
     for (const [top, { explicitMode }] of this.#plan.topDirs) {
       checkRunning();
-      const name = await this.#reserveTopDir(top, explicitMode === undefined ? 0o777 : 0o700);
+      const name = previous.get(top) ?? (await this.#reserveTopDir(top, explicitMode === undefined ? 0o777 : 0o700));
       this.#reserved.set(top, name);
+    }
+    if (this.#senderId !== '' && this.#reserved.size > 0) {
+      await writeFile(this.#reservationPath, JSON.stringify(Object.fromEntries(this.#reserved)), { mode: 0o600 }).catch((err: unknown) => {
+        this.#context.logger.warn({ err }, 'could not record the folder reservation (a retry may land in a new folder)');
+      });
     }
     for (const { components, entry } of this.#plan.dirs) {
       checkRunning();
@@ -420,7 +481,7 @@ class InboxTransfer implements PreparedTransfer {
     return path;
   }
 
-  async openFile(index: number, options: { signal: AbortSignal }): Promise<PartialFile> {
+  async openFile(index: number, options: { signal: AbortSignal; resumeKey?: string; offset?: number }): Promise<PartialFile> {
     options.signal.throwIfAborted();
     if (this.#closing !== undefined) throw new P2pdError('INTERNAL', `transfer ${this.transferId} is closed`);
     const planned = this.#plan.entry(index);
@@ -430,15 +491,34 @@ class InboxTransfer implements PreparedTransfer {
     if (this.#committed.has(index) || this.#files.has(index)) {
       throw new P2pdError('OFFER_INVALID', `entry ${index} was already opened`, { details: { reason: 'file-already-open', index } });
     }
-    const path = join(this.#context.partialDir, `${this.transferId}.${index}.part`);
+    const key = options.resumeKey;
+    const offset = options.offset ?? 0;
+    if (key !== undefined && (!RESUME_KEY.test(key) || this.#context.resumeKeysInUse.has(key))) {
+      throw new P2pdError('INTERNAL', 'that resumable partial file is in use');
+    }
+    if (key === undefined && offset !== 0) throw new P2pdError('INTERNAL', 'an offset needs a resume key');
+    const path = join(this.#context.partialDir, key === undefined ? `${this.transferId}.${index}.part` : `r-${key}.part`);
     let handle: FileHandle;
+    let journal: FileHandle | undefined;
     try {
       await this.#context.checkPartialDir();
-      handle = await open(path, 'wx', 0o600);
+      if (key === undefined) {
+        handle = await open(path, 'wx', 0o600);
+      } else {
+        // A kept partial file continues at `offset`; anything after it (a torn last block) goes.
+        handle = await open(path, 'r+').catch((err: unknown) => {
+          if (errnoOf(err) !== 'ENOENT' || offset !== 0) throw err;
+          return open(path, 'wx', 0o600);
+        });
+        await handle.truncate(offset);
+        journal = await open(`${path.slice(0, -'.part'.length)}.blocks`, 'a+', 0o600);
+        await journal.truncate((offset / BLOCK_SIZE) * DIGEST_BYTES);
+      }
     } catch (err) {
       throw storeError(err, 'creating a partial file');
     }
-    const file = new InboxPartialFile(this, planned, path, handle);
+    if (key !== undefined) this.#context.resumeKeysInUse.add(key);
+    const file = new InboxPartialFile(this, planned, path, handle, key === undefined ? undefined : { key, journal: journal!, offset });
     this.#files.set(index, file);
     return file;
   }
@@ -517,6 +597,10 @@ class InboxTransfer implements PreparedTransfer {
     }
   }
 
+  releaseResumeKey(key: string): void {
+    this.#context.resumeKeysInUse.delete(key);
+  }
+
   forget(file: InboxPartialFile): void {
     if (this.#files.get(file.planned.index) === file) this.#files.delete(file.planned.index);
   }
@@ -527,7 +611,7 @@ class InboxTransfer implements PreparedTransfer {
   }
 
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#files.values()].map((file) => file.discard()));
+    await Promise.allSettled([...this.#files.values()].map((file) => file.keep()));
     if (!this.#reservedAll || this.#committed.size < this.#plan.fileCount) {
       // Incomplete: take back the directories this transfer made that stayed empty, deepest first.
       // A complete transfer keeps its empty directories: the sender meant them.
@@ -541,7 +625,21 @@ class InboxTransfer implements PreparedTransfer {
         });
       }
     }
+    await this.#forgetReservationUnlessNeeded();
     this.#context.release(this);
+  }
+
+  /** The reservation record serves a retry of an unfinished transfer whose folders still exist. */
+  async #forgetReservationUnlessNeeded(): Promise<void> {
+    if (this.#senderId === '' || this.#reserved.size === 0) return;
+    const complete = this.#reservedAll && this.#committed.size >= this.#plan.fileCount;
+    let needed = false;
+    if (!complete) {
+      for (const name of this.#reserved.values()) {
+        if ((await lstat(join(this.#context.root, name)).catch(() => undefined))?.isDirectory() === true) needed = true;
+      }
+    }
+    if (!needed) await unlink(this.#reservationPath).catch(() => undefined);
   }
 }
 
@@ -558,14 +656,23 @@ class InboxPartialFile implements PartialFile {
   #committing: Promise<string> | undefined;
   #discarding: Promise<void> | undefined;
 
-  constructor(transfer: InboxTransfer, planned: PlannedEntry, partialPath: string, handle: FileHandle) {
+  readonly #resume: { key: string; journal: FileHandle; offset: number; position: number; writes: Promise<void> } | undefined;
+
+  constructor(
+    transfer: InboxTransfer,
+    planned: PlannedEntry,
+    partialPath: string,
+    handle: FileHandle,
+    resume?: { key: string; journal: FileHandle; offset: number },
+  ) {
     this.#transfer = transfer;
     this.planned = planned;
     this.partialPath = partialPath;
     this.#handle = handle;
+    this.#resume = resume === undefined ? undefined : { ...resume, position: (resume.offset / BLOCK_SIZE) * DIGEST_BYTES, writes: Promise.resolve() };
     // autoClose: false keeps the descriptor open after 'finish' so commit can fsync, fchmod and
     // futimes it; closeStream() closes it.
-    this.stream = handle.createWriteStream({ autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK });
+    this.stream = handle.createWriteStream({ autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK, start: resume?.offset ?? 0 });
     // Keeps a write error (ENOSPC) for commit() and stops it from crashing the process when no
     // pipeline is listening; pipeline() still sees it through its own listener.
     this.stream.on('error', (err) => {
@@ -608,7 +715,9 @@ class InboxPartialFile implements PartialFile {
     await handle.sync();
     await closeStream(this.stream);
     signal.throwIfAborted();
-    return this.#transfer.place(this);
+    const placed = await this.#transfer.place(this);
+    await this.#dropJournal();
+    return placed;
   }
 
   /** Ends the stream and waits until every byte reached the descriptor. */
@@ -632,6 +741,38 @@ class InboxPartialFile implements PartialFile {
     });
   }
 
+  /**
+   * Records a completed block's digest in the journal. The journal may run ahead of the data on
+   * disk after a crash; a resume therefore uses the smaller of the two (see resumeState).
+   */
+  journal(digest: Buffer): void {
+    const r = this.#resume;
+    if (r === undefined) return;
+    const position = r.position;
+    r.position += DIGEST_BYTES;
+    r.writes = r.writes
+      .then(() => r.journal.write(digest, 0, DIGEST_BYTES, position))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.#streamError ??= err;
+        },
+      );
+  }
+
+  /** Stops here but keeps the data and its journal for a later resume (a plain partial is deleted). */
+  async keep(): Promise<void> {
+    const r = this.#resume;
+    if (r === undefined || this.#state !== 'open') return this.discard();
+    this.#state = 'discarded';
+    await closeStream(this.stream);
+    await r.writes;
+    await this.#handle.close().catch(() => {});
+    await r.journal.close().catch(() => {});
+    this.#transfer.releaseResumeKey(r.key);
+    this.#transfer.forget(this);
+  }
+
   discard(): Promise<void> {
     this.#discarding ??= this.#discard();
     return this.#discarding;
@@ -646,6 +787,16 @@ class InboxPartialFile implements PartialFile {
     await unlink(this.partialPath).catch((err: unknown) => {
       if (errnoOf(err) !== 'ENOENT') throw storeError(err, 'removing a partial file');
     });
+    await this.#dropJournal();
     this.#transfer.forget(this);
+  }
+
+  async #dropJournal(): Promise<void> {
+    const r = this.#resume;
+    if (r === undefined) return;
+    await r.writes;
+    await r.journal.close().catch(() => {});
+    await unlink(`${this.partialPath.slice(0, -'.part'.length)}.blocks`).catch(() => {});
+    this.#transfer.releaseResumeKey(r.key);
   }
 }

@@ -4,7 +4,8 @@
  * directory are skipped (and reported), so a send never leaves the tree the user chose.
  */
 import { lstat, open, readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, join, resolve } from 'node:path';
 import { P2pdError } from '../errors.js';
 import { DATA_CHUNK, type OfferEntry } from '../protocol/messages.js';
 import type { FileSource } from '../transfer/ports.js';
@@ -33,7 +34,7 @@ export async function scanLocalPaths(paths: readonly string[], options: { signal
     if (topNames.has(top)) throw new P2pdError('USAGE', `two of the paths are called "${top}"; send them separately`, { details: { path: p } });
     topNames.add(top);
     if (st.isFile()) {
-      entries.push(fileEntry(top, st));
+      entries.push(fileEntry(top, st, resolve(p)));
       absolute.push(p);
     } else if (st.isDirectory()) {
       entries.push(dirEntry(top, st));
@@ -62,7 +63,7 @@ export async function scanLocalPaths(paths: readonly string[], options: { signal
         const relPath = `${r}/${name}`;
         const st = await lstat(abs);
         if (st.isFile()) {
-          entries.push(fileEntry(relPath, st));
+          entries.push(fileEntry(relPath, st, resolve(abs)));
           absolute.push(abs);
         } else if (st.isDirectory()) {
           entries.push(dirEntry(relPath, st));
@@ -135,8 +136,13 @@ function changed(path: string): P2pdError {
   return new P2pdError('SOURCE_CHANGED', `${path} changed while it was being sent; send it again once it is complete`, { details: { path } });
 }
 
-function fileEntry(path: string, st: { size: number; mode: number; mtimeMs: number }): OfferEntry {
-  return { path, kind: 'file', size: st.size, mode: st.mode & 0o777, mtimeMs: st.mtimeMs };
+/**
+ * The file's identity for resuming: where it is and which version of it (size, mtime, inode). An
+ * edited file gets a new id, so a receiver never appends new bytes to an old file's prefix.
+ */
+function fileEntry(path: string, st: { size: number; mode: number; mtimeMs: number; ino: number; dev: number }, absolute: string): OfferEntry {
+  const fileId = createHash('sha256').update(`p2pd file v1\0${absolute}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${st.dev}`).digest('hex');
+  return { path, kind: 'file', size: st.size, mode: st.mode & 0o777, mtimeMs: st.mtimeMs, fileId };
 }
 
 function dirEntry(path: string, st: { mode: number; mtimeMs: number }): OfferEntry {

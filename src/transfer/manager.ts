@@ -404,6 +404,9 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           onProgress: (p) => {
             if (active !== undefined) this.#progress(active, p);
           },
+          onResume: (bytes) => {
+            if (active !== undefined) active.view.resumedFrom = bytes;
+          },
           onFile: (o) => {
             if (o.ok && o.savedAs !== undefined && active !== undefined) {
               this.emit('received', { transferId: active.view.id, savedAs: o.savedAs, peer: { id: peer.id, name: active.view.peer.name } });

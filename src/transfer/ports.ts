@@ -25,8 +25,18 @@ export interface InboxStore {
 }
 
 export interface PreparedTransfer {
-  /** Opens a fresh partial file for the file entry at `index`, out of sight of the inbox. */
-  openFile(index: number, options: { signal: AbortSignal }): Promise<PartialFile>;
+  /**
+   * Opens the partial file for the file entry at `index`, out of sight of the inbox. With a
+   * `resumeKey`, the partial file of that key is reused from `offset` (a multiple of BLOCK_SIZE;
+   * 0 starts it afresh) and outlives the transfer if it ends early, for a later resume.
+   */
+  openFile(index: number, options: { signal: AbortSignal; resumeKey?: string; offset?: number }): Promise<PartialFile>;
+  /**
+   * What an earlier attempt kept for `resumeKey`: bytes of data and the journal (32-byte digests
+   * of complete blocks, in order). Null when it cannot be resumed now (in use by another transfer).
+   * Stores without resume leave it out.
+   */
+  resumeState?(resumeKey: string): Promise<{ bytes: number; journal: Buffer } | null>;
   /**
    * Ends the transfer in the store: removes every partial file that was not committed and any
    * reserved directory that stayed empty. Files already committed stay.
@@ -45,6 +55,10 @@ export interface PartialFile {
   commit(options: { signal: AbortSignal }): Promise<string>;
   /** Deletes the partial data; safe to call more than once or after a failed commit. */
   discard(): Promise<void>;
+  /** Stops writing and keeps the data for a later resume (files opened without a resume key are discarded). */
+  keep?(): Promise<void>;
+  /** Records the SHA-256 digest of the block just written (resume journal). */
+  journal?(digest: Buffer): void;
 }
 
 /** What a sender reads from: the offer's entries and the bytes of each file entry. */

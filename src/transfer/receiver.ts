@@ -3,10 +3,11 @@
  * it is trusted: the offer against limits and the store's name rules, each file's size and hash
  * before it is moved into place. Verdicts go back per file without stopping the data.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError } from '../errors.js';
-import { PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
+import { BLOCK_SIZE, PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
 import { errorFromPeer, FrameWriter, isFromPeer, readEvents, waitDrain } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { InboxStore, PartialFile, PreparedTransfer } from './ports.js';
@@ -48,6 +49,8 @@ export interface ReceiverOptions {
   onOffer?: (offer: IncomingOffer) => void | Promise<void>;
   onProgress?: (p: TransferProgress) => void;
   onFile?: (outcome: FileOutcome) => void;
+  /** Bytes the sender will not send again because they were kept from an earlier attempt. */
+  onResume?: (bytes: number) => void;
 }
 
 export interface ReceiveResult {
@@ -78,7 +81,9 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const report = (): void => options.onProgress?.({ ...progress });
   const outcomes: FileOutcome[] = [];
   let prepared: PreparedTransfer | undefined;
-  let current: { index: number; entry: OfferEntry; file: PartialFile; hash: Hash; received: number } | undefined;
+  let current: { index: number; entry: OfferEntry; file: PartialFile; hash: FileHash; received: number } | undefined;
+  /** A failure that proves the kept data wrong (size, hash) must not leave it for a resume. */
+  let keepPartial = true;
   let transferId = '';
   /** Commits in index order; each settles to its outcome. */
   const pending: Promise<FileOutcome>[] = [];
@@ -119,7 +124,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
 
   try {
     writer.preface();
-    writer.send({ type: 'hello', name: options.localName, software: options.software, features: options.pairing === undefined ? [] : ['pairing'] });
+    writer.send({ type: 'hello', name: options.localName, software: options.software, features: options.pairing === undefined ? ['resume'] : ['resume', 'pairing'] });
 
     const preface = await next();
     if (preface.type !== 'preface') throw new P2pdError('PROTOCOL_UNEXPECTED', 'expected the preface');
@@ -185,7 +190,30 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
 
     await options.onOffer?.({ transferId, peerName: hello.name, entries, totalBytes, filesTotal: progress.filesTotal });
     prepared = await store.prepare({ transferId, entries, sender: { id: options.peerId, name: hello.name } }, { signal });
-    writer.send({ type: 'answer', accept: true });
+    // Resume: files the sender identifies (fileId) whose data an earlier attempt kept continue at
+    // the last complete block; the journal gives those blocks' digests without reading them.
+    // Both HELLOs list "resume": files are hashed as hash lists, whether or not this store keeps
+    // data for a resume.
+    const hashList = hello.features.includes('resume');
+    const resumeOn = hashList && prepared.resumeState !== undefined;
+    const resumable = new Map<number, { key: string; offset: number; prefix: Buffer[] }>();
+    if (resumeOn) {
+      for (const i of fileIndexes) {
+        const entry = entries[i]!;
+        if (entry.fileId === undefined) continue;
+        const key = createHash('sha256').update(`${options.peerId}\0${entry.fileId}`).digest('hex').slice(0, 40);
+        const state = await prepared.resumeState!(key);
+        if (state === null) continue;
+        const blocks = Math.min(Math.floor(state.journal.length / 32), Math.floor(state.bytes / BLOCK_SIZE), Math.floor(entry.size / BLOCK_SIZE));
+        const prefix: Buffer[] = [];
+        for (let b = 0; b < blocks; b++) prefix.push(state.journal.subarray(b * 32, b * 32 + 32));
+        resumable.set(i, { key, offset: blocks * BLOCK_SIZE, prefix });
+      }
+    }
+    const offsets = [...resumable].filter(([, r]) => r.offset > 0).map(([index, r]) => ({ index, offset: r.offset }));
+    writer.send(offsets.length > 0 ? { type: 'answer', accept: true, files: offsets } : { type: 'answer', accept: true });
+    const resumedBytes = offsets.reduce((n, o) => n + o.offset, 0);
+    if (resumedBytes > 0) options.onResume?.(resumedBytes);
     progress.phase = 'receiving';
     report();
 
@@ -209,10 +237,17 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         if (e.index !== fileIndexes[expected]) {
           throw new P2pdError('PROTOCOL_UNEXPECTED', `FILE_BEGIN for entry ${e.index}; entry ${fileIndexes[expected] ?? 'none'} was due`);
         }
-        if (e.offset !== 0) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a resume offset that was not agreed');
+        const plan = resumable.get(e.index);
+        // The sender may start afresh (offset 0) but may not pick an offset of its own.
+        if (e.offset !== 0 && e.offset !== plan?.offset) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a resume offset that was not agreed');
         expected++;
-        const file = await prepared.openFile(e.index, { signal });
-        current = { index: e.index, entry: entries[e.index]!, file, hash: createHash('sha256'), received: 0 };
+        const file = await prepared.openFile(
+          e.index,
+          plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset },
+        );
+        const hash = fileHash(hashList, { prefix: e.offset > 0 ? plan!.prefix : [], onBlock: (d) => file.journal?.(d) });
+        progress.bytesDone += e.offset;
+        current = { index: e.index, entry: entries[e.index]!, file, hash, received: e.offset };
       } else if (e.type === 'file-end') {
         if (current === undefined || e.index !== current.index) throw new P2pdError('PROTOCOL_UNEXPECTED', 'FILE_END without its FILE_BEGIN');
         const done = current;
@@ -237,6 +272,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     return { ok, transferId, files: outcomes, bytes: progress.bytesDone };
   } catch (err) {
     const e = signal.aborted ? toP2pdError(signal.reason ?? err) : toP2pdError(err, 'CONNECTION_LOST');
+    if (e.code === 'SIZE_MISMATCH' || e.code === 'HASH_MISMATCH' || e.code.startsWith('PROTOCOL_')) keepPartial = false;
     if (!socket.destroyed && !signal.aborted && !isFromPeer(e)) {
       if (prepared === undefined && e.code !== 'CONNECTION_LOST' && transferId !== '' && isRefusal(e)) {
         writer.send({ type: 'answer', accept: false, code: e.code, message: e.message });
@@ -251,7 +287,10 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     clearTimeout(handshakeTimer);
     heartbeat.stop();
     signal.removeEventListener('abort', onAbort);
-    if (current !== undefined) await current.file.discard().catch(() => undefined);
+    if (current !== undefined) {
+      const file = current.file;
+      await (keepPartial && file.keep !== undefined ? file.keep() : file.discard()).catch(() => undefined);
+    }
     // Files already verified finish moving into place: nothing accepted is lost.
     await Promise.allSettled(pending);
     await resultsChain.catch(() => undefined);
@@ -265,7 +304,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         if (done.received !== entry.size) {
           throw new P2pdError('SIZE_MISMATCH', `${entry.path}: ${done.received} bytes arrived, ${entry.size} were declared`);
         }
-        if (done.hash.digest('hex') !== sha256) {
+        if (done.hash.final() !== sha256) {
           throw new P2pdError('HASH_MISMATCH', `${entry.path}: the data does not match the sender's SHA-256`);
         }
         const savedAs = await file.commit({ signal });
@@ -315,3 +354,4 @@ function isRefusal(e: P2pdError): boolean {
     e.code === 'PEER_REFUSED'
   );
 }
+

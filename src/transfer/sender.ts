@@ -2,11 +2,11 @@
  * The sending side of one transfer over any Duplex: preface and HELLO, the offer, then every file
  * back to back (no round trip per file) while the receiver's verdicts stream back.
  */
-import { createHash } from 'node:crypto';
+import { fileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
 import { encodeOffer } from '../protocol/codec.js';
-import { PROTOCOL_VERSION, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
+import { BLOCK_SIZE, PROTOCOL_VERSION, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
 import { errorFromPeer, FrameWriter, isFromPeer, readEvents } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { FileSource } from './ports.js';
@@ -87,6 +87,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   );
   const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs });
 
+  let peerResumes = false;
   const reader = (async () => {
     let sawPreface = false;
     let sawHello = false;
@@ -102,6 +103,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
       if (!sawHello && event.type !== 'error') {
         if (event.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${event.type}`);
         sawHello = true;
+        peerResumes = event.features.includes('resume');
         clearTimeout(handshakeTimer);
         options.onPeerHello?.(event.name);
         handshake.resolve();
@@ -151,21 +153,32 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
 
   try {
     writer.preface();
-    writer.send({ type: 'hello', name: options.localName, software: options.software, features: [] });
+    writer.send({ type: 'hello', name: options.localName, software: options.software, features: ['resume'] });
     await race(handshake.promise, failure.promise);
     progress.phase = 'waiting';
     report();
-    writer.sendAll(encodeOffer(options.transferId, entries.length, totalBytes, [...entries]));
+    // File ids only mean something to a receiver that resumes.
+    const offered = peerResumes ? [...entries] : entries.map(({ fileId: _id, ...rest }) => rest);
+    writer.sendAll(encodeOffer(options.transferId, entries.length, totalBytes, offered));
     const answer = await race(answerWaiter!.promise, failure.promise);
     if (!answer.accept) {
       throw errorFromPeer({ type: 'error', code: answer.code ?? 'PEER_REFUSED', message: answer.message ?? 'the receiver refused the offer' });
     }
     const skipped = new Map<number, ErrorCode>();
+    const offsets = new Map<number, number>();
     for (const f of answer.files ?? []) {
       if (f.skip !== undefined) skipped.set(f.index, f.skip);
-      if ((f.offset ?? 0) !== 0) throw new P2pdError('PROTOCOL_UNEXPECTED', 'the receiver asked to resume, which was not negotiated');
+      const offset = f.offset ?? 0;
+      if (offset === 0) continue;
+      const entry = entries[f.index];
+      if (!peerResumes || entry === undefined || entry.kind !== 'file' || offset % BLOCK_SIZE !== 0 || offset > entry.size) {
+        throw new P2pdError('PROTOCOL_UNEXPECTED', `the receiver asked to resume entry ${f.index} at ${offset}, which is not a valid resume point`);
+      }
+      offsets.set(f.index, offset);
     }
-    options.onResume?.(0);
+    const resumedBytes = [...offsets.values()].reduce((n, o) => n + o, 0);
+    progress.bytesDone += resumedBytes;
+    options.onResume?.(resumedBytes);
     options.onAccepted?.();
     progress.phase = 'sending';
     report();
@@ -180,7 +193,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
         report();
         continue;
       }
-      const sending = sendFile(index);
+      const sending = sendFile(index, offsets.get(index) ?? 0);
       sending.catch(() => undefined); // a loss of the race is reported through `failure`
       await race(sending, failure.promise);
     }
@@ -209,24 +222,34 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     signal.removeEventListener('abort', onAbort);
   }
 
-  async function sendFile(index: number): Promise<void> {
+  /**
+   * One file from `offset` on. With resume the bytes before `offset` are still read and hashed
+   * here (a local read, no network) so that the final hash vouches for the whole file.
+   */
+  async function sendFile(index: number, offset: number): Promise<void> {
     const entry = entries[index]!;
-    writer.send({ type: 'file-begin', index, offset: 0 });
-    const hash = createHash('sha256');
-    let sent = 0;
+    writer.send({ type: 'file-begin', index, offset });
+    const hash = fileHash(peerResumes);
+    let position = 0;
     for await (const chunk of source.read(index, { signal })) {
+      const start = position;
+      position += chunk.length;
+      if (position <= offset) {
+        hash.update(chunk);
+        continue;
+      }
+      const part = start >= offset ? chunk : chunk.subarray(offset - start);
       // Encrypting and queueing first lets the kernel send while this chunk is hashed.
-      const writing = writer.data(chunk, signal);
+      const writing = writer.data(part, signal);
       hash.update(chunk);
       await writing;
-      sent += chunk.length;
-      progress.bytesDone += chunk.length;
+      progress.bytesDone += part.length;
       report();
     }
-    if (sent !== entry.size) {
+    if (position !== entry.size) {
       throw new P2pdError('SOURCE_CHANGED', `${entry.path} changed while it was being sent`, { details: { path: entry.path } });
     }
-    writer.send({ type: 'file-end', index, sha256: hash.digest('hex') });
+    writer.send({ type: 'file-end', index, sha256: hash.final() });
     await writer.drained(signal);
   }
 }

@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sleep, waitFor, type TestDaemon } from './daemons.js';
+import { waitFor, type TestDaemon } from './daemons.js';
 
 export const SUBNET = '198.51.100';
 
@@ -31,6 +31,7 @@ export const SUBNET = '198.51.100';
 export const RELAY = fileURLToPath(new URL('../../../test/helpers/latency-relay.py', import.meta.url));
 
 const COMMAND_TIMEOUT_MS = 15_000;
+const CLEANUP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export interface LanHost {
   name: string;
@@ -150,6 +151,11 @@ export class Lan {
   readonly #mounts: string[] = [];
   #destroyed = false;
   readonly #onExit = (): void => this.destroy();
+  /** Ctrl-C or a kill of the test process: clean up, then let the signal do what it would have. */
+  readonly #onSignal = (signal: NodeJS.Signals): void => {
+    this.destroy();
+    process.kill(process.pid, signal);
+  };
 
   constructor() {
     this.#switch = `p2pd-sw-${this.#tag}`;
@@ -161,8 +167,9 @@ export class Lan {
 
   static create(hostNames: string[]): Lan {
     const lan = new Lan();
-    // A test process that dies without its after() hooks still leaves nothing behind.
+    // A test process that ends without its after() hooks still leaves nothing behind.
     process.once('exit', lan.#onExit);
+    for (const signal of CLEANUP_SIGNALS) process.once(signal, lan.#onSignal);
     try {
       lan.#ip('netns', 'add', lan.#switch);
       lan.#ip('-n', lan.#switch, 'link', 'add', 'br0', 'type', 'bridge');
@@ -326,6 +333,7 @@ export class Lan {
     if (this.#destroyed) return;
     this.#destroyed = true;
     process.removeListener('exit', this.#onExit);
+    for (const signal of CLEANUP_SIGNALS) process.removeListener(signal, this.#onSignal);
     for (const h of this.#hosts) h.relay?.process.kill('SIGKILL');
     for (const m of [...this.#mounts]) this.unmount(m);
     for (const h of this.#hosts) spawnSync('ip', ['netns', 'del', h.netns], { timeout: COMMAND_TIMEOUT_MS });
@@ -425,20 +433,6 @@ export async function waitForProgress(
   return found!;
 }
 
-/** Waits until a transfer matching `filter` has ended (any final state); returns it. */
-export async function waitForEnd(daemon: TestDaemon, filter: (t: TransferInfo) => boolean, timeoutMs: number, what: string): Promise<TransferInfo> {
-  let found: TransferInfo | undefined;
-  await waitFor(
-    async () => {
-      found = (await transfers(daemon)).find((t) => filter(t) && (t.state === 'done' || t.state === 'failed' || t.state === 'cancelled'));
-      return found !== undefined;
-    },
-    timeoutMs,
-    what,
-  );
-  return found!;
-}
-
 /** Waits until each daemon sees the other over mDNS. */
 export async function waitForEachOther(a: TestDaemon, b: TestDaemon, timeoutMs = 30_000): Promise<void> {
   await Promise.all([a.waitForPeer(b.name, timeoutMs), b.waitForPeer(a.name, timeoutMs)]);
@@ -456,4 +450,3 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export { sleep };

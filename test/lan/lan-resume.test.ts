@@ -6,8 +6,9 @@
  * - the sender SIGKILLed at ~50 % and restarted (its queued send goes on by itself);
  * - the receiver SIGKILLed at random points of a three-file transfer, five times.
  * Each time the file arrives byte-identical, and the receiver shows a transfer with
- * `resumedFrom > 0`: the bytes it already had were not sent again. Every file in the inbox is
- * complete and correct at every moment (partial data lives only under .p2pd-partial).
+ * `resumedFrom > 0`: the bytes it already had were not sent again, which the bytes counted on the
+ * receiver's cable confirm. Every file in the inbox is complete and correct at every moment
+ * (partial data lives only under .p2pd-partial).
  *
  * The contract these tests are written against: the receiver keeps partial files and answers an
  * offer with the offset it has; `status --json` shows `resumedFrom` (bytes) on a transfer that
@@ -222,11 +223,16 @@ describe('transfers that resume after an interruption', { skip: why ?? false, ti
     let kills = 0;
     while (kills < 5 && !finished && Date.now() < deadline) {
       // Wait for data to flow again, then kill at a random moment of it.
-      const flowing = await waitForProgress(bob, 0, {
-        filter: (x) => x.direction === 'in' && !since.has(x.id) && x.bytesDone > 0,
-        timeoutMs: Math.max(1000, deadline - Date.now()),
-      }).catch(() => undefined);
-      if (flowing === undefined || finished) break;
+      let flowing = false;
+      await waitFor(
+        async () => {
+          flowing = (await transfers(bob)).some((x) => x.direction === 'in' && !since.has(x.id) && x.state === 'receiving' && x.bytesDone > 0);
+          return flowing || finished;
+        },
+        Math.max(1000, deadline - Date.now()),
+        'data to flow again',
+      ).catch(() => undefined);
+      if (!flowing || finished) break;
       await sleep(200 + random() * 1500);
       await bob.stop('SIGKILL');
       kills++;
