@@ -36,7 +36,11 @@ async function runDaemon(loaded: LoadedConfig, reloadConfig: () => LoadedConfig)
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    let lastReload = 0;
     process.on('SIGHUP', () => {
+      // The same re-raised signal as above would reload twice.
+      if (Date.now() - lastReload < 500) return;
+      lastReload = Date.now();
       try {
         daemon.reload(reloadConfig());
       } catch (err) {

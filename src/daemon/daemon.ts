@@ -41,7 +41,9 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize'] as const;
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer'] as const;
+/** Limits read once, by parts built at start. */
+const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
 /** The parts a reload reaches. */
 interface Parts {
@@ -256,9 +258,11 @@ export class Daemon {
   reload(loaded: LoadedConfig): void {
     const before = this.#config;
     const after = loaded.config;
-    const needRestart = RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    const needRestart: string[] = RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    for (const k of RESTART_LIMITS) if (before.limits[k] !== after.limits[k]) needRestart.push(`limits.${k}`);
     const kept: Config = { ...after };
-    for (const k of needRestart) (kept as unknown as Record<string, unknown>)[k] = before[k];
+    for (const k of RESTART_KEYS) if (needRestart.includes(k)) (kept as unknown as Record<string, unknown>)[k] = before[k];
+    kept.limits = { ...after.limits, ...Object.fromEntries(RESTART_LIMITS.map((k) => [k, before.limits[k]])) };
     this.#loaded = { ...loaded, config: Object.freeze(kept) };
     this.#log.level = after.logLevel;
     if (this.#parts !== undefined) {

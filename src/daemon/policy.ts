@@ -8,6 +8,7 @@ import type { AcceptPolicy, PeerAcceptPolicy } from '../config/types.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
+import { parsePeerId } from '../transport/index.js';
 import type { IncomingPolicy } from '../transfer/manager.js';
 import type { PairingPolicy } from '../transfer/pairings.js';
 
@@ -23,7 +24,9 @@ export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, op
   const policyFor = (id: string): PeerAcceptPolicy | 'deny-untrusted' => {
     const { accept, acceptOverrides } = options.settings();
     const trusted = deps.state.getTrusted(id);
-    const override = acceptOverrides[id] ?? (trusted !== undefined ? acceptOverrides[trusted.name] : undefined);
+    // Keys may be ids in any case, with or without dashes, or names in any case.
+    const overrides = new Map(Object.entries(acceptOverrides).map(([k, v]) => [parsePeerId(k) ?? k.toLowerCase(), v] as const));
+    const override = overrides.get(id) ?? (trusted !== undefined ? overrides.get(trusted.name.toLowerCase()) : undefined);
     if (override !== undefined) return override;
     if (trusted !== undefined || accept === 'all') return 'auto';
     return accept === 'ask' ? 'ask' : 'deny-untrusted';

@@ -26,8 +26,23 @@ export class PerPeerInbox implements InboxStore {
     offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo },
     options: { signal: AbortSignal },
   ): Promise<PreparedTransfer> {
-    const inbox = await this.#inboxFor(offer.sender);
-    return inbox.prepare(offer, options);
+    const { inbox, folder } = await this.#inboxFor(offer.sender);
+    const prepared = await inbox.prepare(offer, options);
+    // Where a file landed is reported relative to the whole inbox, folder included.
+    return {
+      ...(prepared.resumeState === undefined ? {} : { resumeState: (key: string) => prepared.resumeState!(key) }),
+      close: () => prepared.close(),
+      async openFile(index, opts) {
+        const file = await prepared.openFile(index, opts);
+        return {
+          stream: file.stream,
+          commit: async (o) => `${folder}/${await file.commit(o)}`,
+          discard: () => file.discard(),
+          ...(file.keep === undefined ? {} : { keep: () => file.keep!() }),
+          ...(file.journal === undefined ? {} : { journal: (d: Buffer) => file.journal!(d) }),
+        };
+      },
+    };
   }
 
   async cleanupPartials(options: { olderThanMs: number }): Promise<number> {
@@ -40,7 +55,7 @@ export class PerPeerInbox implements InboxStore {
     for (const inbox of this.#inboxes.values()) await (await inbox.catch(() => undefined))?.stop();
   }
 
-  #inboxFor(sender: SenderInfo): Promise<Inbox> {
+  async #inboxFor(sender: SenderInfo): Promise<{ inbox: Inbox; folder: string }> {
     let folder: string;
     try {
       [folder] = checkRelativePath(sender.name.replace(/[/\\]/g, '_'));
@@ -58,6 +73,6 @@ export class PerPeerInbox implements InboxStore {
       inbox.catch(() => this.#inboxes.delete(folder));
       this.#inboxes.set(folder, inbox);
     }
-    return inbox;
+    return { inbox: await inbox, folder };
   }
 }

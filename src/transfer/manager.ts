@@ -85,7 +85,7 @@ export interface IncomingOfferView {
   peer: { id: string; name: string; trusted: boolean };
   files: number;
   bytes: number;
-  /** The first entries of the offer (cleaned for display), at most 20. */
+  /** The first entries of the offer as the sender named them (not yet checked), at most 20. */
   names: string[];
   receivedAt: string;
   expiresAt: string;
@@ -120,6 +120,8 @@ export interface ManagerEvents {
 }
 
 const MAX_FILES_IN_VIEW = 1000;
+/** Offers from unknown peers that may wait for a person's answer at once. */
+const MAX_PENDING_OFFERS = 32;
 const UPDATE_INTERVAL_MS = 200;
 
 interface Active {
@@ -399,7 +401,21 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
             log.info({ transfer: id, files: offer.filesTotal, bytes: offer.totalBytes, decision }, 'offer');
             this.#emitUpdate(active, true);
             await this.#checkSpace(offer.totalBytes);
-            if (decision === 'ask') await this.#ask(active, offer, peer.id, signal);
+            if (decision === 'ask') {
+              // An offer waiting for a person holds no receiving slot: strangers' offers must not
+              // keep trusted peers out. Their number is bounded instead.
+              if (this.#pending.size >= MAX_PENDING_OFFERS) throw new P2pdError('PEER_BUSY', `${this.#opts.localName} has too many offers waiting for an answer`);
+              if (counted) {
+                this.#incoming--;
+                counted = false;
+              }
+              await this.#ask(active, offer, peer.id, signal);
+              if (this.#incoming >= this.#opts.maxConcurrentIncoming) {
+                throw new P2pdError('PEER_BUSY', `${this.#opts.localName} is receiving ${this.#incoming} transfers already; try again later`);
+              }
+              this.#incoming++;
+              counted = true;
+            }
           },
           onProgress: (p) => {
             if (active !== undefined) this.#progress(active, p);
@@ -407,6 +423,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           onResume: (bytes) => {
             if (active !== undefined) active.view.resumedFrom = bytes;
           },
+          nameOf: (helloName) => this.#policy.displayName({ id: peer.id, helloName }),
           onFile: (o) => {
             if (o.ok && o.savedAs !== undefined && active !== undefined) {
               this.emit('received', { transferId: active.view.id, savedAs: o.savedAs, peer: { id: peer.id, name: active.view.peer.name } });

@@ -49,6 +49,8 @@ export interface ReceiverOptions {
   onOffer?: (offer: IncomingOffer) => void | Promise<void>;
   onProgress?: (p: TransferProgress) => void;
   onFile?: (outcome: FileOutcome) => void;
+  /** The name to file the sender under (the trusted name, not what its HELLO claims). */
+  nameOf?: (helloName: string) => string;
   /** Bytes the sender will not send again because they were kept from an earlier attempt. */
   onResume?: (bytes: number) => void;
 }
@@ -189,7 +191,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     progress.phase = 'waiting';
 
     await options.onOffer?.({ transferId, peerName: hello.name, entries, totalBytes, filesTotal: progress.filesTotal });
-    prepared = await store.prepare({ transferId, entries, sender: { id: options.peerId, name: hello.name } }, { signal });
+    prepared = await store.prepare({ transferId, entries, sender: { id: options.peerId, name: options.nameOf?.(hello.name) ?? hello.name } }, { signal });
     // Resume: files the sender identifies (fileId) whose data an earlier attempt kept continue at
     // the last complete block; the journal gives those blocks' digests without reading them.
     // Both HELLOs list "resume": files are hashed as hash lists, whether or not this store keeps

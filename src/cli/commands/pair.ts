@@ -25,7 +25,7 @@ export async function pairCommand(ctx: CliContext, peer: string, options: { name
         if (event !== 'code') return;
         const v = data as PairingView;
         say(`Verification code: ${v.code}   (pairing ${v.id} with ${safe(v.peer.name)})`);
-        say(`Check that ${safe(v.peer.name)} shows the same code; on ${safe(v.peer.name)} run \`p2pd pair --confirm\`.`);
+        say(`On ${safe(v.peer.name)}, \`p2pd pair --list\` shows its code; only if it is the same, confirm there with \`p2pd pair --confirm <id>\`.`);
         if (interactive && stdin !== undefined) {
           asked.push(
             (async () => {
