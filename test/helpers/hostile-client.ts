@@ -307,13 +307,23 @@ export async function goodTransfer(target: Target, identity: Identity, inbox: st
   }
 }
 
-/** Waits until `<inbox>/.p2pd-partial` is empty; fails with what is left after `timeoutMs`. */
+/**
+ * A reservation record: a few bytes naming the folders an unfinished transfer reserved, kept (with
+ * those folders) so that a retry of the same transfer continues in them. It holds no file data.
+ */
+export const RESERVATION_RECORD = /^t-[0-9a-f]{40}\.json$/;
+
+/**
+ * Waits until `<inbox>/.p2pd-partial` holds no partial data (reservation records aside, see
+ * RESERVATION_RECORD); fails with what is left after `timeoutMs`. The hostile client never lists
+ * the `resume` feature, so nothing may be kept for a resume either.
+ */
 export async function partialsCleared(inbox: string, timeoutMs = 5000): Promise<void> {
   const dir = join(inbox, '.p2pd-partial');
   const deadline = Date.now() + timeoutMs;
   let left: string[] = [];
   while (Date.now() < deadline) {
-    left = await readdir(dir);
+    left = (await readdir(dir)).filter((name) => !RESERVATION_RECORD.test(name));
     if (left.length === 0) return;
     await sleep(50);
   }
