@@ -6,9 +6,7 @@
  * are left out: writeback on behalf of an fsync is part of what is measured.
  */
 import { readdir, readFile } from 'node:fs/promises';
-
-/** Linux reports CPU time in USER_HZ ticks, which is 100 on every architecture Node runs on. */
-const USER_HZ = 100;
+import { USER_HZ } from './proc.js';
 const KTHREADD = 2;
 
 interface Proc {

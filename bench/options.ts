@@ -33,7 +33,7 @@ side by side in one run, all over 127.0.0.1.
   --small-files <n> files in that scenario (default 2000)
   --small-kib <n>   size of each, in KiB (default 16)
   --no-ssh          leave out scp and rsync
-  --timeout <s>     kill everything after this many seconds (default: 180 + 0.25 s per MiB sent)
+  --timeout <s>     kill everything after this many seconds (default: 180 + 0.1 s per MiB moved)
   --json            print the figures as JSON on stdout (progress still goes to stderr)
   --help            this text
 `;
@@ -100,7 +100,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   }
   if (o.timeoutSeconds === 0) {
     const mib = o.sizeMiB * o.runs * 5 + (o.small ? (o.smallFiles * o.smallKiB * o.runs * 3) / 1024 : 0);
-    o.timeoutSeconds = 180 + Math.ceil(mib / 4);
+    o.timeoutSeconds = 180 + Math.ceil(mib / 10);
   }
   return o;
 }

@@ -236,7 +236,7 @@ export async function rssBytes(pid: number): Promise<number | null> {
 }
 
 /** Linux reports CPU time in USER_HZ ticks, which is 100 on every architecture Node runs on. */
-const USER_HZ = 100;
+export const USER_HZ = 100;
 
 /** User + system CPU seconds a live process has used so far. */
 export async function cpuSeconds(pid: number): Promise<number | null> {

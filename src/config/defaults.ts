@@ -28,7 +28,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: st
     limits: {
       maxFileSize: 0,
       maxOfferBytes: 0,
-      maxOfferFiles: 1_000_000,
+      maxOfferFiles: 250_000,
       maxConcurrentIncoming: 8,
       maxConcurrentOutgoing: 4,
       handshakeTimeoutSeconds: 10,
@@ -39,6 +39,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: st
     historySize: 200,
     historyMaxAgeDays: 30,
     partialMaxAgeHours: 24,
+    onDiskFull: 'keep',
     delivery: { afterSend: 'move', stableSeconds: 3, giveUpHours: 0 },
     retry: { minDelaySeconds: 2, maxDelaySeconds: 60, giveUpMinutes: 1440 },
     schedules: {

@@ -167,6 +167,7 @@ export const configSchema = {
     limits,
     historySize: integer(0, 100_000, 'Most finished transfers kept in the history.'),
     historyMaxAgeDays: integer(1, 36_500, 'Days after which the pruneHistory job drops a finished transfer from the history.'),
+    onDiskFull: { type: 'string', enum: ['keep', 'delete'], description: 'When the inbox disk fills up mid-file: "keep" what arrived for a resume once there is room, or "delete" it.' },
     partialMaxAgeHours: integer(1, 87_600, 'Hours after which the cleanupPartials job deletes an untouched partial file.'),
     delivery,
     retry,

@@ -101,6 +101,8 @@ export interface Config {
   historyMaxAgeDays: number;
   /** Partial files untouched for this long are deleted by the cleanupPartials job. */
   partialMaxAgeHours: number;
+  /** When the inbox's disk fills up mid-file: "keep" what arrived for a resume, or "delete" it. */
+  onDiskFull: 'keep' | 'delete';
   delivery: DeliveryConfig;
   retry: RetryConfig;
   schedules: SchedulesConfig;

@@ -332,8 +332,12 @@ export class Daemon {
 
 function managerLimits(
   config: Readonly<Config>,
-): Pick<ManagerOptions, 'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace' | 'retry'> {
+): Pick<
+  ManagerOptions,
+  'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace' | 'retry' | 'keepPartialOnDiskFull'
+> {
   return {
+    keepPartialOnDiskFull: config.onDiskFull === 'keep',
     retry: {
       minDelayMs: config.retry.minDelaySeconds * 1000,
       maxDelayMs: Math.max(config.retry.minDelaySeconds, config.retry.maxDelaySeconds) * 1000,

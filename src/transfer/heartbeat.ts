@@ -21,7 +21,12 @@ export function startHeartbeat(deps: { socket: Duplex; writer: FrameWriter; idle
   const interval = setInterval(() => {
     const now = Date.now();
     if (now - lastRead >= idleTimeoutMs) {
-      socket.destroy(new P2pdError('TIMEOUT', `nothing heard from the peer for ${Math.round(idleTimeoutMs / 1000)} s: the link may be down`));
+      const reason = new P2pdError('TIMEOUT', `nothing heard from the peer for ${Math.round(idleTimeoutMs / 1000)} s: the link may be down`);
+      // Say why, in case the peer is alive but stuck; a dead link just drops it.
+      writer.send({ type: 'error', code: reason.code, message: reason.message });
+      socket.end();
+      clearInterval(interval);
+      setTimeout(() => socket.destroy(reason), 500).unref();
       return;
     }
     if (now - writer.lastWrite >= quiet && !socket.writableNeedDrain) writer.send({ type: 'ping' });

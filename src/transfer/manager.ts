@@ -98,6 +98,8 @@ export interface HistoryStore {
 
 export interface ManagerOptions {
   localName: string;
+  /** Keep a partial file when the inbox's disk fills up (resume later) instead of deleting it. */
+  keepPartialOnDiskFull: boolean;
   /** Backoff of automatic retries, and when to give up. */
   retry: { minDelayMs: number; maxDelayMs: number; giveUpMs: number };
   /** Seconds an offer waits for a user before it is refused. */
@@ -239,7 +241,10 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           }
           const remaining = withoutDelivered(source, delivered);
           setTotals(view, source);
-          await this.#attempt(active, request.peer, remaining, signal, log, delivered, () => (reached = true));
+          // Once reached, the peer is addressed by its id: a name may have dropped out of the
+          // mDNS table while the link was down.
+          const query = reached && view.peer.id !== null ? view.peer.id : request.peer;
+          await this.#attempt(active, query, remaining, signal, log, delivered, () => (reached = true));
           this.#finish(active, 'done', null);
           log.info({ bytes: view.bytesDone, bytesPerSecond: view.bytesPerSecond, attempts: attempt }, 'sent and verified');
           return view;
@@ -247,9 +252,10 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           const e = toP2pdError(err, 'CONNECTION_LOST');
           const giveUpAt = firstTry + this.#opts.retry.giveUpMs;
           const retry = retryMode === 'always' || (retryMode === 'connected' && reached);
-          if (!retry || signal.aborted || !RETRYABLE.has(e.code) || Date.now() >= giveUpAt) {
+          const healable = RETRYABLE.has(e.code) || (reached && e.code === 'PEER_NOT_FOUND');
+          if (!retry || signal.aborted || !healable || Date.now() >= giveUpAt) {
             const final =
-              retry && RETRYABLE.has(e.code) && !signal.aborted
+              retry && healable && !signal.aborted
                 ? new P2pdError(e.code, `${e.message} (gave up after ${attempt} attempts in ${Math.round((Date.now() - firstTry) / 60_000)} min)`)
                 : e;
             this.#finish(active, e.code === 'TRANSFER_CANCELLED' ? 'cancelled' : 'failed', final);
@@ -424,6 +430,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
             if (active !== undefined) active.view.resumedFrom = bytes;
           },
           nameOf: (helloName) => this.#policy.displayName({ id: peer.id, helloName }),
+          keepPartialOnDiskFull: this.#opts.keepPartialOnDiskFull,
           onFile: (o) => {
             if (o.ok && o.savedAs !== undefined && active !== undefined) {
               this.emit('received', { transferId: active.view.id, savedAs: o.savedAs, peer: { id: peer.id, name: active.view.peer.name } });
@@ -576,7 +583,10 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
 
   /** Limits and timeouts that may change while running (SIGHUP). */
   configure(
-    options: Pick<ManagerOptions, 'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace' | 'retry'>,
+    options: Pick<
+      ManagerOptions,
+      'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace' | 'retry' | 'keepPartialOnDiskFull'
+    >,
   ): void {
     Object.assign(this.#opts, options);
   }

@@ -63,7 +63,24 @@ export class PairingManager {
     query: string,
     options: { signal: AbortSignal; name?: string; onCode: (view: PairingView) => void },
   ): Promise<{ peer: { id: string; name: string }; code: string }> {
-    const signal = AbortSignal.any([options.signal, AbortSignal.timeout(this.#opts.timeoutMs)]);
+    // A timer of our own: on Node 20 an AbortSignal.timeout() inside AbortSignal.any() can be
+    // garbage-collected and never fire.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new P2pdError('TIMEOUT', 'the pairing took too long')), this.#opts.timeoutMs);
+    const signal = AbortSignal.any([options.signal, deadline.signal]);
+    try {
+      return await this.#initiate(query, { ...options, signal }, options.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #initiate(
+    query: string,
+    options: { signal: AbortSignal; name?: string; onCode: (view: PairingView) => void },
+    caller: AbortSignal,
+  ): Promise<{ peer: { id: string; name: string }; code: string }> {
+    const signal = options.signal;
     const conn = await this.#connector.connect(query, { signal });
     conn.socket.on('error', () => undefined);
     const name = options.name ?? conn.peer.name;
@@ -91,7 +108,7 @@ export class PairingManager {
       this.#log.info({ peer: conn.peer.id, peerName: name }, 'paired: peer trusted');
       return { peer: { id: conn.peer.id, name }, code: result.code };
     } catch (err) {
-      throw this.#timeoutAware(err, signal, options.signal);
+      throw this.#timeoutAware(err, signal, caller);
     } finally {
       this.#pending.delete(pending.view.id);
     }

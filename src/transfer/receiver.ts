@@ -49,6 +49,8 @@ export interface ReceiverOptions {
   onOffer?: (offer: IncomingOffer) => void | Promise<void>;
   onProgress?: (p: TransferProgress) => void;
   onFile?: (outcome: FileOutcome) => void;
+  /** Keep what arrived of a file when the disk fills up (for a resume once there is room); default true. */
+  keepPartialOnDiskFull?: boolean;
   /** The name to file the sender under (the trusted name, not what its HELLO claims). */
   nameOf?: (helloName: string) => string;
   /** Bytes the sender will not send again because they were kept from an earlier attempt. */
@@ -273,8 +275,16 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     socket.end();
     return { ok, transferId, files: outcomes, bytes: progress.bytesDone };
   } catch (err) {
-    const e = signal.aborted ? toP2pdError(signal.reason ?? err) : toP2pdError(err, 'CONNECTION_LOST');
-    if (e.code === 'SIZE_MISMATCH' || e.code === 'HASH_MISMATCH' || e.code.startsWith('PROTOCOL_')) keepPartial = false;
+    let e = signal.aborted ? toP2pdError(signal.reason ?? err) : toP2pdError(err, 'CONNECTION_LOST');
+    // Data proven wrong is not kept; a connection cut in the middle of a frame (TRUNCATED) is just
+    // a lost connection, and what arrived before it is good.
+    if (e.code === 'SIZE_MISMATCH' || e.code === 'HASH_MISMATCH' || (e.code.startsWith('PROTOCOL_') && e.code !== 'PROTOCOL_TRUNCATED')) {
+      keepPartial = false;
+    }
+    if (e.code === 'DISK_FULL') {
+      keepPartial = options.keepPartialOnDiskFull !== false;
+      e = new P2pdError('DISK_FULL', `${options.localName}'s inbox is full: its disk has no space left for ${current?.entry.path ?? 'the data'}`, { cause: e });
+    }
     if (!socket.destroyed && !signal.aborted && !isFromPeer(e)) {
       if (prepared === undefined && e.code !== 'CONNECTION_LOST' && transferId !== '' && isRefusal(e)) {
         writer.send({ type: 'answer', accept: false, code: e.code, message: e.message });

@@ -496,8 +496,12 @@ export class HostileFixture {
     const status = await this.daemon.cli(['status']);
     if (status.code !== 0) throw new Error(`p2pd status failed (${status.code}): ${status.stderr}`);
     if (RAW_ESCAPES.test(status.stdout + status.stderr)) throw new Error(`p2pd status printed a raw control character: ${JSON.stringify(status.stdout)}`);
-    const logLine = this.daemon.log.split('\n').find((line) => RAW_ESCAPES.test(line));
-    if (logLine !== undefined) throw new Error(`the daemon's log holds a raw control character: ${JSON.stringify(logLine)}`);
+    const logLines = this.daemon.log.split('\n').filter((line) => line.trim() !== '');
+    const rawLine = logLines.find((line) => RAW_ESCAPES.test(line));
+    if (rawLine !== undefined) throw new Error(`the daemon's log holds a raw control character: ${JSON.stringify(rawLine)}`);
+    // A line break in a peer's text must not forge log lines: every line is one JSON object.
+    const forged = logLines.find((line) => !isJsonObject(line));
+    if (forged !== undefined) throw new Error(`the daemon's log has a line that is not a JSON object: ${JSON.stringify(forged)}`);
     if (options.skipGoodTransfer !== true) await goodTransfer(this.target, this.identity, this.inbox);
   }
 
@@ -570,6 +574,15 @@ export class HostileFixture {
     await this.daemon.destroy();
     await this.#disposeIdentity();
     await rm(this.canary, { recursive: true, force: true });
+  }
+}
+
+function isJsonObject(line: string): boolean {
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
   }
 }
 

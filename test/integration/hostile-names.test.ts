@@ -80,7 +80,9 @@ describe('hostile names: nothing a peer names can escape the inbox or reach a te
   });
 
   it('hostile: control characters and ANSI escapes are NAME_INVALID and never reach a terminal or a log line raw', async () => {
-    const evilPeer = '\u001b[2J\u001b]0;owned\u0007mallory\u001b[31m';
+    // Escape sequences to clear the screen and retitle the terminal, and a line break followed by
+    // a forged log line.
+    const evilPeer = '\u001b[2J\u001b]0;owned\u0007mallory\u001b[31m\n{"level":60,"msg":"forged"}';
     const before = await fx.snapshot();
     const names = [
       `\u001b[31m${m}\u001b[0m.txt`,

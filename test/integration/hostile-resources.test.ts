@@ -151,7 +151,6 @@ describe('hostile resources: stalls, floods and huge offers', { timeout: 180_000
 
     it(
       'hostile: the idle timeout tells the silent peer ERROR TIMEOUT before dropping it',
-      { todo: 'src/transfer/heartbeat.ts destroys the socket without sending ERROR TIMEOUT (not a file this suite may change)' },
       () => {
         assert.ok(
           idleEvents.some((e) => e.type === 'error' && e.code === 'TIMEOUT'),

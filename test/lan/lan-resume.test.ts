@@ -17,7 +17,7 @@
  */
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep, TestDaemon, waitFor } from '../helpers/daemons.js';
@@ -208,12 +208,9 @@ describe('transfers that resume after an interruption', { skip: why ?? false, ti
     const seed = Number(process.env.P2PD_LAN_SEED ?? Math.floor(Math.random() * 2 ** 31));
     t.diagnostic(`seed ${seed} (replay with P2PD_LAN_SEED=${seed})`);
     const random = seededRandom(seed);
-    const dir = join(data, 'multi');
-    await mkdir(dir, { recursive: true });
     const names = ['one.bin', 'two.bin', 'three.bin'];
     const paths: string[] = [];
     for (const n of names) paths.push(await source(n, 20 * MiB));
-    await Promise.all(names.map((n) => rm(join(bob.inbox, n), { force: true })));
     const since = await idsOf(bob);
     const rx0 = lan.traffic('bob').rxBytes;
     const sending = alice.cli(['send', 'bob', ...paths, '--json'], 130_000);

@@ -96,7 +96,7 @@ describe('defaults', () => {
       limits: {
         maxFileSize: 0,
         maxOfferBytes: 0,
-        maxOfferFiles: 1_000_000,
+        maxOfferFiles: 250_000,
         maxConcurrentIncoming: 8,
         maxConcurrentOutgoing: 4,
         handshakeTimeoutSeconds: 10,
@@ -107,6 +107,7 @@ describe('defaults', () => {
       historySize: 200,
       historyMaxAgeDays: 30,
       partialMaxAgeHours: 24,
+      onDiskFull: 'keep',
       delivery: { afterSend: 'move', stableSeconds: 3, giveUpHours: 0 },
       retry: { minDelaySeconds: 2, maxDelaySeconds: 60, giveUpMinutes: 1440 },
       schedules: { outboxRescan: '*/30 * * * * *', retry: '* * * * *', cleanupPartials: '15 * * * *', pruneHistory: '30 3 * * *' },
