@@ -1,5 +1,6 @@
 /** Human output: sizes, rates, durations, tables, and strings made safe for a terminal. */
 import { displayName } from '../store/safe-name.js';
+import { formatBytes } from '../format-bytes.js';
 
 /** Anything that came from a peer (names, paths, messages) goes through this before printing. */
 export function safe(text: string): string {
@@ -7,15 +8,7 @@ export function safe(text: string): string {
 }
 
 export function bytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+  return formatBytes(n);
 }
 
 export function rate(bytesPerSecond: number): string {

@@ -140,3 +140,22 @@ export function errorFromPeer(message: ErrorMessage): P2pdError {
 export function isFromPeer(err: P2pdError): boolean {
   return err.details?.from === 'peer';
 }
+
+/**
+ * The next message that is not a heartbeat: PINGs are answered, PONGs dropped, an ERROR from the
+ * peer is thrown, and the end of the stream is a lost connection (`whenClosed` says what it cut).
+ */
+export async function nextMessage(events: AsyncIterator<DecodedEvent>, writer: FrameWriter, whenClosed: string): Promise<DecodedEvent> {
+  for (;;) {
+    const r = await events.next();
+    if (r.done === true) throw new P2pdError('CONNECTION_LOST', whenClosed);
+    const e = r.value;
+    if (e.type === 'ping') {
+      writer.send({ type: 'pong' });
+      continue;
+    }
+    if (e.type === 'pong') continue;
+    if (e.type === 'error') throw errorFromPeer(e);
+    return e;
+  }
+}

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError } from '../errors.js';
+import { formatBytes } from '../format-bytes.js';
 import type { Logger } from '../log.js';
 import type { FileSource, InboxStore } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
@@ -673,16 +674,4 @@ export function newTransferId(): string {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v.toFixed(1)} ${units[i]}`;
 }

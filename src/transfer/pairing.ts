@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError } from '../errors.js';
 import { pairingCode, pairingCommit } from '../protocol/pairing-code.js';
 import { PROTOCOL_VERSION, type ControlMessage, type DecodedEvent } from '../protocol/messages.js';
-import { errorFromPeer, FrameWriter, readEvents } from './frame-io.js';
+import { FrameWriter, nextMessage, readEvents } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
 
 /** What both sides need once the code is known. */
@@ -138,20 +138,7 @@ function rejectedBy(peerName: string): P2pdError {
 function messageIo(writer: FrameWriter, events: AsyncIterator<DecodedEvent>): PairingIo {
   return {
     send: (m) => void writer.send(m),
-    async next() {
-      for (;;) {
-        const r = await events.next();
-        if (r.done === true) throw new P2pdError('CONNECTION_LOST', 'the peer closed the connection during pairing');
-        const e = r.value;
-        if (e.type === 'ping') {
-          writer.send({ type: 'pong' });
-          continue;
-        }
-        if (e.type === 'pong') continue;
-        if (e.type === 'error') throw errorFromPeer(e);
-        return e;
-      }
-    },
+    next: () => nextMessage(events, writer, 'the peer closed the connection during pairing'),
   };
 }
 

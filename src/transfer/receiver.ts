@@ -8,7 +8,7 @@ import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError } from '../errors.js';
 import { BLOCK_SIZE, PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
-import { errorFromPeer, FrameWriter, isFromPeer, readEvents, waitDrain } from './frame-io.js';
+import { FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { InboxStore, PartialFile, PreparedTransfer } from './ports.js';
 import type { PairingIo } from './pairing.js';
@@ -111,20 +111,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   }, options.handshakeTimeoutMs);
 
   /** The next event that is not a heartbeat; the end of the stream is a lost connection. */
-  const next = async (): Promise<DecodedEvent> => {
-    for (;;) {
-      const r = await events.next();
-      if (r.done === true) throw new P2pdError('CONNECTION_LOST', 'the sender closed the connection before the transfer finished');
-      const e = r.value;
-      if (e.type === 'ping') {
-        writer.send({ type: 'pong' });
-        continue;
-      }
-      if (e.type === 'pong') continue;
-      if (e.type === 'error') throw errorFromPeer(e);
-      return e;
-    }
-  };
+  const next = (): Promise<DecodedEvent> => nextMessage(events, writer, 'the sender closed the connection before the transfer finished');
 
   try {
     writer.preface();
