@@ -49,6 +49,10 @@ export function peerConnector(
         if (hp === null) throw err;
         // An address typed by the user: whoever answers is who we talk to, and the result names its id.
         const r = await dialTls({ identity: deps.identity }, { addresses: [hp], signal, timeoutMs: options.connectTimeoutMs });
+        if (r.peerId === deps.identity.id) {
+          r.socket.destroy();
+          throw new P2pdError('USAGE', `${query} is this daemon itself; name another machine`);
+        }
         const trusted = deps.state.getTrusted(r.peerId);
         return { socket: r.socket, peer: { id: r.peerId, name: trusted?.name ?? query } };
       }
