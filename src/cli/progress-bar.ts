@@ -18,6 +18,7 @@ export class ProgressBar {
   readonly #enabled: boolean;
   #last = 0;
   #drawn = false;
+  #lastState = '';
 
   constructor(out: OutStream, options: { enabled?: boolean } = {}) {
     this.#out = out;
@@ -27,7 +28,10 @@ export class ProgressBar {
   update(v: TransferView, force = false): void {
     if (!this.#enabled) return;
     const now = Date.now();
-    if (!force && now - this.#last < 100) return;
+    // A change of state (waiting, retrying) is always drawn: it may be the last event for a while.
+    const changed = v.state !== this.#lastState;
+    this.#lastState = v.state;
+    if (!force && !changed && now - this.#last < 100) return;
     this.#last = now;
     const cols = this.#out.columns !== undefined && this.#out.columns > 20 ? this.#out.columns : 80;
     const width = cols >= 110 ? 30 : cols >= 90 ? 20 : 10;

@@ -35,9 +35,9 @@ export class SendQueue {
       ...(options.id === undefined ? {} : { id: options.id }),
     });
     this.#state.enqueue({ id: started.id, peer, paths, createdAt: new Date().toISOString() });
-    void started.done.then(() => {
-      // A send cut short by a shutdown stays queued for the next start.
-      if (!this.#manager.stopping) this.#state.dequeue(started.id);
+    void started.done.then((view) => {
+      // Only a send cut short by the shutdown stays queued for the next start.
+      if (!(view.state === 'cancelled' && this.#manager.stopping)) this.#state.dequeue(started.id);
     });
     return { ...started, source };
   }

@@ -655,6 +655,7 @@ class InboxPartialFile implements PartialFile {
   #streamError: unknown;
   #committing: Promise<string> | undefined;
   #discarding: Promise<void> | undefined;
+  #keeping: Promise<void> | undefined;
 
   readonly #resume: { key: string; journal: FileHandle; offset: number; position: number; writes: Promise<void> } | undefined;
 
@@ -761,19 +762,28 @@ class InboxPartialFile implements PartialFile {
   }
 
   /** Stops here but keeps the data and its journal for a later resume (a plain partial is deleted). */
-  async keep(): Promise<void> {
+  keep(): Promise<void> {
+    // The session and the inbox's own close() may both ask; the first decides.
+    if (this.#keeping !== undefined) return this.#keeping;
     const r = this.#resume;
     if (r === undefined || this.#state !== 'open') return this.discard();
     this.#state = 'discarded';
-    await closeStream(this.stream);
-    await r.writes;
-    await this.#handle.close().catch(() => {});
-    await r.journal.close().catch(() => {});
-    this.#transfer.releaseResumeKey(r.key);
-    this.#transfer.forget(this);
+    this.#keeping = (async () => {
+      await closeStream(this.stream);
+      await r.writes;
+      // Kept data is what a resume trusts without reading it again: put it on disk.
+      await this.#handle.sync().catch(() => {});
+      await r.journal.sync().catch(() => {});
+      await this.#handle.close().catch(() => {});
+      await r.journal.close().catch(() => {});
+      this.#transfer.releaseResumeKey(r.key);
+      this.#transfer.forget(this);
+    })();
+    return this.#keeping;
   }
 
   discard(): Promise<void> {
+    if (this.#keeping !== undefined) return this.#keeping;
     this.#discarding ??= this.#discard();
     return this.#discarding;
   }

@@ -135,6 +135,8 @@ interface Active {
   lastEmit: number;
   /** Ends a retry wait early. */
   wake: (() => void) | undefined;
+  /** bytesDone when data started flowing in the current attempt. */
+  rateBase: number;
 }
 
 /** Failures that may heal by themselves: the send is tried again with backoff. */
@@ -222,10 +224,12 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     setTotals(view, request.source);
     const controller = new AbortController();
     const signal = AbortSignal.any([controller.signal, this.#root.signal]);
-    const active: Active = { view, controller, done: Promise.resolve(view), dataStartedAt: null, lastEmit: 0, wake: undefined };
+    const active: Active = { view, controller, done: Promise.resolve(view), dataStartedAt: null, lastEmit: 0, wake: undefined, rateBase: 0 };
     this.#active.set(id, active);
     const log = this.#log.child({ transfer: id, direction: 'out' });
     const retryMode = request.retry ?? 'connected';
+    /** host:port sends have no mDNS record to find the peer by id: they keep dialing the address. */
+    const direct = peer.id === null;
     let reached = false;
     const firstTry = Date.now();
 
@@ -244,7 +248,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           setTotals(view, source);
           // Once reached, the peer is addressed by its id: a name may have dropped out of the
           // mDNS table while the link was down.
-          const query = reached && view.peer.id !== null ? view.peer.id : request.peer;
+          const query = reached && view.peer.id !== null && !direct ? view.peer.id : request.peer;
           await this.#attempt(active, query, remaining, signal, log, delivered, () => (reached = true));
           this.#finish(active, 'done', null);
           log.info({ bytes: view.bytesDone, bytesPerSecond: view.bytesPerSecond, attempts: attempt }, 'sent and verified');
@@ -376,6 +380,8 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     let active: Active | undefined;
     let counted = false;
     let decision: 'auto' | 'ask' = 'auto';
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
     try {
       await runReceiver(
         { socket, store: this.#inbox },
@@ -399,11 +405,19 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
             counted = true;
           },
           onOffer: async (offer) => {
+            // A sender that reconnects (a cut link it noticed first) offers the same transfer again
+            // while this side still holds the old connection: the old one gives way, so that the
+            // new one can resume its files.
+            const old = this.#active.get(offer.transferId);
+            if (old !== undefined && old.view.direction === 'in' && old.view.peer.id === peer.id) {
+              old.controller.abort(new P2pdError('CONNECTION_LOST', 'the sender reconnected'));
+              await Promise.race([old.done, delay(5000)]);
+            }
             const id = this.#active.has(offer.transferId) ? newTransferId() : offer.transferId;
             const view = newView(id, 'in', { id: peer.id, name: this.#policy.displayName({ id: peer.id, helloName: offer.peerName }) });
             view.filesTotal = offer.filesTotal;
             view.bytesTotal = offer.totalBytes;
-            active = { view, controller, done: Promise.resolve(view), dataStartedAt: null, lastEmit: 0, wake: undefined };
+            active = { view, controller, done: settled.then(() => view), dataStartedAt: null, lastEmit: 0, wake: undefined, rateBase: 0 };
             this.#active.set(id, active);
             log.info({ transfer: id, files: offer.filesTotal, bytes: offer.totalBytes, decision }, 'offer');
             this.#emitUpdate(active, true);
@@ -471,6 +485,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       log.warn({ code: e.code, err: e.message }, 'incoming transfer failed');
     } finally {
       if (counted) this.#incoming--;
+      settle();
     }
   }
 
@@ -599,10 +614,14 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     v.filesFailed = p.filesFailed;
     v.bytesTotal = p.bytesTotal;
     v.bytesDone = p.bytesDone;
-    if (active.dataStartedAt === null && p.bytesDone > 0) active.dataStartedAt = Date.now();
+    if (active.dataStartedAt === null && p.bytesDone > 0) {
+      active.dataStartedAt = Date.now();
+      // Bytes resumed or delivered by earlier attempts did not cross the wire now.
+      active.rateBase = p.bytesDone;
+    }
     if (active.dataStartedAt !== null) {
       const secs = (Date.now() - active.dataStartedAt) / 1000;
-      v.bytesPerSecond = secs > 0.05 ? Math.round(p.bytesDone / secs) : 0;
+      v.bytesPerSecond = secs > 0.05 ? Math.round((p.bytesDone - active.rateBase) / secs) : 0;
     }
     const state: TransferState = p.phase === 'done' ? v.state : p.phase;
     const changed = state !== v.state;

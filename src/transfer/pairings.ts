@@ -132,7 +132,7 @@ export class PairingManager {
         onCode: (code) => {
           pending.view.code = code;
           pending.view.state = 'confirm';
-          this.#log.info({ peer: request.peerId, peerName: name, pairing: pending.view.id }, 'pairing request: confirm with `p2pd pair --confirm`');
+          this.#log.info({ peer: request.peerId, peerName: name, pairing: pending.view.id }, 'pairing request: compare the code in `p2pd pair --list`, then `p2pd pair --confirm <id>`');
           return pending.decision;
         },
       });
