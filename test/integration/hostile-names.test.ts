@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { lstat, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dirEntry, fileEntry, HostileFixture, RAW_ESCAPES, rawFrame, sha256 } from '../helpers/hostile-client.js';
+import { dirEntry, fileEntry, HostileClient, HostileFixture, hostileIdentity, RAW_ESCAPES, rawFrame, sha256 } from '../helpers/hostile-client.js';
 
 const exists = (path: string): Promise<boolean> =>
   lstat(path).then(
@@ -256,21 +256,48 @@ describe('hostile names: nothing a peer names can escape the inbox or reach a te
     await fx.checkAfter(before);
   });
 
-  it('hostile: a transfer id already in use is OFFER_INVALID and does not disturb the running transfer', async () => {
+  it('hostile: a transfer id in use: another peer cannot take it over; the same peer reconnecting replaces its stale connection', async () => {
     const before = await fx.snapshot();
     const transferId = `shared-${m}`;
     const bytes = Buffer.from('0123456789');
     const first = await fx.accepted([fileEntry(`tid${m}-first`, bytes.length)], { offer: { transferId } });
     first.fileBegin(0).data(bytes.subarray(0, 5));
     await first.flushed();
-    // Its partial file is open now; a second connection tries to take over the same id.
-    await fx.expectRefused([fileEntry(`tid${m}-second`, bytes.length)], 'OFFER_INVALID', { offer: { transferId } });
+    // Another peer naming the same id is refused; the running transfer is not disturbed.
+    const other = await hostileIdentity();
+    try {
+      const intruder = await HostileClient.connect(fx.target, other.identity);
+      try {
+        intruder.hello().offer([fileEntry(`tid${m}-other`, bytes.length)], { transferId });
+        const answer = await intruder.answer();
+        assert.equal(answer.accept, false);
+        assert.equal(answer.code, 'OFFER_INVALID');
+        await intruder.closed();
+      } finally {
+        intruder.destroy();
+      }
+    } finally {
+      await other.dispose();
+    }
     first.data(bytes.subarray(5)).fileEnd(0, sha256(bytes)).done();
     assert.equal((await first.fileResult(0)).ok, true);
     assert.equal((await first.summary()).ok, true);
     await first.closed();
     assert.deepEqual(await readFile(join(fx.inbox, `tid${m}-first`)), bytes);
-    await fx.checkAfter(before, { newInInbox: [`tid${m}-first`] });
+    // The same peer offering a transfer it still holds open (a reconnect after a cut it noticed
+    // first) replaces the stale connection, which is told CONNECTION_LOST.
+    const again = `again-${m}`;
+    const stale = await fx.accepted([fileEntry(`tid${m}-again`, bytes.length)], { offer: { transferId: again } });
+    stale.fileBegin(0).data(bytes.subarray(0, 3));
+    await stale.flushed();
+    const fresh = await fx.accepted([fileEntry(`tid${m}-again`, bytes.length)], { offer: { transferId: again } });
+    assert.equal((await stale.error()).code, 'CONNECTION_LOST');
+    stale.destroy();
+    fresh.sendFile(0, bytes).done();
+    assert.equal((await fresh.fileResult(0)).ok, true);
+    await fresh.closed();
+    assert.deepEqual(await readFile(join(fx.inbox, `tid${m}-again`)), bytes);
+    await fx.checkAfter(before, { newInInbox: [`tid${m}-first`, `tid${m}-again`] });
   });
 
   it('hostile: a directory sent earlier is never written through: "d/../../x" is NAME_INVALID, "d" as a file and "d/y" get new names', async () => {
