@@ -159,3 +159,21 @@ export async function nextMessage(events: AsyncIterator<DecodedEvent>, writer: F
     return e;
   }
 }
+
+/**
+ * Ends a connection with a reason: an ERROR frame, then our side closed, then the socket destroyed
+ * after `graceMs`. Destroying at once would reset the connection and the peer would see a lost
+ * connection instead of the reason.
+ */
+export function closeWithError(socket: Duplex, writer: FrameWriter, reason: P2pdError, graceMs = 1000): void {
+  writer.send({ type: 'error', code: reason.code, message: reason.message });
+  socket.end();
+  // Nobody may be reading any more: the reason must not surface as an unhandled 'error'.
+  socket.on('error', () => undefined);
+  setTimeout(() => socket.destroy(reason), graceMs).unref();
+}
+
+/** The reason an aborted signal carries, as a P2pdError. */
+export function abortReason(signal: AbortSignal): P2pdError {
+  return toP2pdError(signal.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
+}

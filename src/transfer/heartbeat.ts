@@ -6,7 +6,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { P2pdError } from '../errors.js';
-import type { FrameWriter } from './frame-io.js';
+import { closeWithError, type FrameWriter } from './frame-io.js';
 
 export interface Heartbeat {
   /** Call for every chunk read from the peer. */
@@ -23,10 +23,8 @@ export function startHeartbeat(deps: { socket: Duplex; writer: FrameWriter; idle
     if (now - lastRead >= idleTimeoutMs) {
       const reason = new P2pdError('TIMEOUT', `nothing heard from the peer for ${Math.round(idleTimeoutMs / 1000)} s: the link may be down`);
       // Say why, in case the peer is alive but stuck; a dead link just drops it.
-      writer.send({ type: 'error', code: reason.code, message: reason.message });
-      socket.end();
       clearInterval(interval);
-      setTimeout(() => socket.destroy(reason), 500).unref();
+      closeWithError(socket, writer, reason, 500);
       return;
     }
     if (now - writer.lastWrite >= quiet && !socket.writableNeedDrain) writer.send({ type: 'ping' });

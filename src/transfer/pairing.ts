@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError } from '../errors.js';
 import { pairingCode, pairingCommit } from '../protocol/pairing-code.js';
 import { PROTOCOL_VERSION, type ControlMessage, type DecodedEvent } from '../protocol/messages.js';
-import { FrameWriter, nextMessage, readEvents } from './frame-io.js';
+import { abortReason, closeWithError, FrameWriter, nextMessage, readEvents } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
 
 /** What both sides need once the code is known. */
@@ -54,12 +54,7 @@ export async function runPairingInitiator(
   const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs });
   const events = readEvents(socket, heartbeat.touch)[Symbol.asyncIterator]();
   const io = messageIo(writer, events);
-  const onAbort = (): void => {
-    const reason = toP2pdError(signal.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
-    writer.send({ type: 'error', code: reason.code, message: reason.message });
-    socket.end();
-    setTimeout(() => socket.destroy(reason), 500).unref();
-  };
+  const onAbort = (): void => closeWithError(socket, writer, abortReason(signal), 500);
   signal.addEventListener('abort', onAbort, { once: true });
   const handshakeTimer = setTimeout(
     () => socket.destroy(new P2pdError('TIMEOUT', 'the peer did not answer the pairing request in time')),

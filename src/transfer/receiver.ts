@@ -8,7 +8,7 @@ import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError } from '../errors.js';
 import { BLOCK_SIZE, PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
-import { FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
+import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { InboxStore, PartialFile, PreparedTransfer } from './ports.js';
 import type { PairingIo } from './pairing.js';
@@ -93,14 +93,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const pending: Promise<FileOutcome>[] = [];
   let resultsChain: Promise<void> = Promise.resolve();
 
-  const onAbort = (): void => {
-    const reason = toP2pdError(signal.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
-    writer.send({ type: 'error', code: reason.code, message: reason.message });
-    socket.end();
-    // A moment for the ERROR frame to reach the sender before the connection goes: destroying at
-    // once resets it and the sender would see a lost connection instead of a cancel.
-    setTimeout(() => socket.destroy(reason), 1000).unref();
-  };
+  const onAbort = (): void => closeWithError(socket, writer, abortReason(signal));
   signal.addEventListener('abort', onAbort, { once: true });
   const handshakeTimer = setTimeout(() => {
     const reason = new P2pdError('TIMEOUT', `the sender did not complete the p2pd handshake within ${options.handshakeTimeoutMs} ms`);

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
 import { encodeOffer } from '../protocol/codec.js';
 import { BLOCK_SIZE, PROTOCOL_VERSION, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
-import { errorFromPeer, FrameWriter, isFromPeer, readEvents } from './frame-io.js';
+import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, readEvents } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { FileSource } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
@@ -74,11 +74,9 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   };
 
   const onAbort = (): void => {
-    const reason = toP2pdError(signal.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
-    writer.send({ type: 'error', code: reason.code, message: reason.message });
+    const reason = abortReason(signal);
     fail(reason);
-    socket.end();
-    setTimeout(() => socket.destroy(), 1000).unref();
+    closeWithError(socket, writer, reason);
   };
   signal.addEventListener('abort', onAbort, { once: true });
   const handshakeTimer = setTimeout(
