@@ -247,8 +247,9 @@ describe('transfers that resume after an interruption', { skip: why ?? false, ti
     assert.ok(kills >= 3, `only ${kills} kills happened before the transfer finished`);
     const ratio = wireRatio(rx0, 60 * MiB);
     t.diagnostic(`bob received ${ratio.toFixed(2)} × the files' size over the cable`);
-    const resumed = await resumedOnBob(since);
-    assert.ok(resumed.length > 0, `no transfer on bob resumed a partial file: ${JSON.stringify(await transfers(bob))}`);
+    // The bytes on bob's cable are the proof here: each SIGKILL also takes the record of the attempt
+    // it interrupted, and the last attempt may begin at a file boundary (resuming nothing), so
+    // `resumedFrom` in bob's history cannot be relied on in this test.
     assert.ok(ratio < MAX_RATIO_KILLS, `the data crossed the cable ${ratio.toFixed(2)} times: much was sent again`);
   });
 });
