@@ -10,6 +10,7 @@ import { pairingCode, pairingCommit } from '../protocol/pairing-code.js';
 import { PROTOCOL_VERSION, type ControlMessage, type DecodedEvent } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, nextMessage, readEvents } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
+import type { SessionOptions } from './ports.js';
 
 /** What both sides need once the code is known. */
 export interface PairingPrompt {
@@ -37,14 +38,9 @@ export interface PairingResult {
  */
 export async function runPairingInitiator(
   deps: { socket: Duplex },
-  options: {
+  options: SessionOptions & {
     localId: string;
     peerId: string;
-    localName: string;
-    software: string;
-    signal: AbortSignal;
-    handshakeTimeoutMs: number;
-    idleTimeoutMs: number;
     onCode: (code: string, peerName: string) => Promise<boolean>;
   },
 ): Promise<PairingResult> {

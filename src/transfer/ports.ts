@@ -70,3 +70,14 @@ export interface FileSource {
    */
   read(index: number, options: { signal: AbortSignal }): AsyncIterable<Buffer>;
 }
+
+/** What every session over a connection needs, whichever side and purpose. */
+export interface SessionOptions {
+  /** This daemon's display name, sent in HELLO. */
+  localName: string;
+  /** "p2pd/<version>", sent in HELLO. */
+  software: string;
+  signal: AbortSignal;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+}

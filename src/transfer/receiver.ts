@@ -10,7 +10,7 @@ import { P2pdError, toP2pdError } from '../errors.js';
 import { BLOCK_SIZE, PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
-import type { InboxStore, PartialFile, PreparedTransfer } from './ports.js';
+import type { InboxStore, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
 import type { PairingIo } from './pairing.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
@@ -30,13 +30,8 @@ export interface IncomingOffer {
   filesTotal: number;
 }
 
-export interface ReceiverOptions {
+export interface ReceiverOptions extends SessionOptions {
   peerId: string;
-  localName: string;
-  software: string;
-  signal: AbortSignal;
-  handshakeTimeoutMs: number;
-  idleTimeoutMs: number;
   limits: ReceiveLimits;
   /**
    * A pairing request (PAIR_COMMIT instead of OFFER): runs the responder side to its end. Without

@@ -9,16 +9,11 @@ import { encodeOffer } from '../protocol/codec.js';
 import { BLOCK_SIZE, PROTOCOL_VERSION, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
 import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, readEvents } from './frame-io.js';
 import { startHeartbeat } from './heartbeat.js';
-import type { FileSource } from './ports.js';
+import type { FileSource, SessionOptions } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
-export interface SenderOptions {
+export interface SenderOptions extends SessionOptions {
   transferId: string;
-  localName: string;
-  software: string;
-  signal: AbortSignal;
-  handshakeTimeoutMs: number;
-  idleTimeoutMs: number;
   /** Called often during the transfer; keep it cheap. */
   onProgress?: (p: TransferProgress) => void;
   /** Called once the receiver has accepted (before data flows). */

@@ -55,6 +55,14 @@ describe('resume', { timeout: 240_000 }, () => {
     return t!;
   }
 
+  /** Sends `f` in the background and cancels it once ben has `fraction` of it. */
+  async function sendAndCancelAt(f: string, fraction: number): Promise<void> {
+    const started = await ava.json<{ transfer: T }>(['send', B, f, '--detach']);
+    await receivedAtLeast(fraction);
+    assert.equal((await ava.cli(['cancel', started.transfer.id])).code, 0);
+    await waitFor(async () => !(await ben.json<{ transfers: T[] }>(['status'])).transfers.some((x) => x.state === 'receiving'), 10_000, 'the cancel');
+  }
+
   it('the receiver killed with SIGKILL mid-transfer: after its restart the send resumes, not from zero', async () => {
     const f = join(data, 'big.bin');
     await writeFile(f, '');
@@ -78,10 +86,7 @@ describe('resume', { timeout: 240_000 }, () => {
     const f = join(data, 'again.bin');
     await writeFile(f, '');
     await truncate(f, SIZE);
-    const started = await ava.json<{ transfer: T }>(['send', B, f, '--detach']);
-    await receivedAtLeast(0.3);
-    assert.equal((await ava.cli(['cancel', started.transfer.id])).code, 0);
-    await waitFor(async () => !(await ben.json<{ transfers: T[] }>(['status'])).transfers.some((x) => x.state === 'receiving'), 10_000, 'the cancel');
+    await sendAndCancelAt(f, 0.3);
     const r = await ava.cli(['send', B, f, '--json'], 120_000);
     assert.equal(r.code, 0, r.stderr);
     const t = (JSON.parse(r.stdout) as { transfer: T }).transfer;
@@ -94,10 +99,7 @@ describe('resume', { timeout: 240_000 }, () => {
     const f = join(data, 'changing.bin');
     await writeFile(f, '');
     await truncate(f, SIZE);
-    const started = await ava.json<{ transfer: T }>(['send', B, f, '--detach']);
-    await receivedAtLeast(0.3);
-    assert.equal((await ava.cli(['cancel', started.transfer.id])).code, 0);
-    await waitFor(async () => !(await ben.json<{ transfers: T[] }>(['status'])).transfers.some((x) => x.state === 'receiving'), 10_000, 'the cancel');
+    await sendAndCancelAt(f, 0.3);
     // Change the first block: a resume would keep the old bytes there.
     const { open } = await import('node:fs/promises');
     const fh = await open(f, 'r+');
