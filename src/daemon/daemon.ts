@@ -1,7 +1,7 @@
 /**
- * The composition root: builds every part from the config, starts them in order and stops them
- * in a drain-friendly order. Nothing else wires parts together, and nothing imports this module
- * but main.
+ * The composition root: builds every part from the config, starts them in a declared order and
+ * stops them in a declared drain-friendly order. Nothing else wires parts together, and nothing
+ * imports this module but main.
  */
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +11,8 @@ import type { Config, LoadedConfig } from '../config/types.js';
 import { ControlServer } from '../control/server.js';
 import type { IdView } from '../control/api.js';
 import { MdnsDiscovery } from '../discovery/mdns.js';
-import { PeerTable } from '../discovery/peer-table.js';
+import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
+import { named, ServiceRunner, stopOnly, type Service } from '../lifecycle.js';
 import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
@@ -57,8 +58,9 @@ export class Daemon {
   #loaded: LoadedConfig;
   readonly #version: string;
   readonly #pid: number;
-  /** Stop steps of the parts started so far, keyed by part. */
-  readonly #stops: Array<{ name: string; stop: () => Promise<void> }> = [];
+  /** Aborted when stop() has stopped every part; every part's start gets its signal. */
+  readonly #root = new AbortController();
+  #services: ServiceRunner | undefined;
   #stopping: Promise<void> | undefined;
   #parts: Parts | undefined;
 
@@ -74,7 +76,10 @@ export class Daemon {
   }
 
   async start(options: { signal?: AbortSignal } = {}): Promise<RunningInfo> {
-    const signal = options.signal ?? new AbortController().signal;
+    const outer = options.signal;
+    if (outer?.aborted === true) this.#root.abort(outer.reason);
+    else outer?.addEventListener('abort', () => this.#root.abort(outer.reason), { once: true });
+    const signal = this.#root.signal;
     const config = this.#config;
     const log = this.#log;
     const startedAt = Date.now();
@@ -125,14 +130,12 @@ export class Daemon {
         },
         { localName: config.name, software: `p2pd/${this.#version}`, maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing, ...managerLimits(config) },
       );
-      this.#stops.push({ name: 'transfers', stop: () => manager.stop(this.#config.shutdownGraceSeconds * 1000) });
 
       const onReceive = new OnReceiveRunner(
         { logger: log.child({ part: 'onReceive' }) },
         { command: config.onReceive, timeoutMs: config.onReceiveTimeoutSeconds * 1000 },
       );
       manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
-      this.#stops.push({ name: 'onReceive', stop: async () => onReceive.stop() });
 
       const outbox: Outbox = new Outbox(
         { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }), peers: outboxPeers({ state }) },
@@ -156,7 +159,6 @@ export class Daemon {
           },
         },
       );
-      this.#stops.push({ name: 'jobs', stop: () => scheduler.stop() });
 
       const sends = new SendQueue({ manager, state, logger: log.child({ part: 'queue' }) });
       let port = 0;
@@ -191,41 +193,30 @@ export class Daemon {
         },
         { path: config.controlSocket },
       );
-      // The control socket is also the single-instance lock: take it before touching the inbox,
-      // whose start-up cleans partial files that a running daemon may be writing.
-      await control.start({ signal });
-      this.#stops.push({ name: 'control', stop: () => control.stop() });
-
-      if (inbox instanceof Inbox) await inbox.start({ signal });
-      else await mkdir(config.inbox, { recursive: true, mode: 0o700 });
-      this.#stops.push({ name: 'inbox', stop: () => inbox.stop() });
-
-      port = await this.#listen(identity, manager);
-
-      if (config.discovery.enabled) {
-        const discovery = new MdnsDiscovery(
-          { logger: log.child({ part: 'mdns' }) },
-          {
-            name: config.name,
-            id: identity.id,
-            port,
-            interfaces: config.interfaces,
-            refreshSeconds: config.discovery.refreshSeconds,
-            onSighting: (s) => peers.seen(s),
-            onGoodbye: (id) => peers.gone(id),
-          },
-        );
-        await discovery.start({ signal });
-        const expiry = setInterval(() => peers.expire(config.discovery.expireSeconds * 1000), 1000);
-        expiry.unref();
-        this.#stops.push({
-          name: 'discovery',
-          stop: async () => {
-            clearInterval(expiry);
-            await discovery.stop();
-          },
-        });
-      }
+      let discovery: MdnsDiscovery | undefined;
+      const discoveryService: Service | undefined = config.discovery.enabled
+        ? {
+            name: 'discovery',
+            // Built at start: it announces the port the listener got.
+            start: (o) => {
+              discovery = new MdnsDiscovery(
+                { logger: log.child({ part: 'mdns' }) },
+                {
+                  name: config.name,
+                  id: identity.id,
+                  port,
+                  interfaces: config.interfaces,
+                  refreshSeconds: config.discovery.refreshSeconds,
+                  onSighting: (s) => peers.seen(s),
+                  onGoodbye: (id) => peers.gone(id),
+                },
+              );
+              return discovery.start(o);
+            },
+            stop: async () => discovery?.stop(),
+          }
+        : undefined;
+      const expiry = config.discovery.enabled ? new PeerExpiry({ peers }, { expireMs: config.discovery.expireSeconds * 1000 }) : undefined;
       peers.on('up', (p) => {
         log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
         for (const name of namesOf(p, state)) outbox.peerOnline(name);
@@ -233,9 +224,39 @@ export class Daemon {
       });
       peers.on('down', (p) => log.info({ peer: p.id, peerName: p.name }, 'peer gone'));
 
-      await outbox.start({ signal });
-      this.#stops.push({ name: 'outbox', stop: () => outbox.stop() });
-      scheduler.start();
+      let tls: TlsListener | undefined;
+      const services = {
+        state,
+        transfers: stopOnly('transfers', () => manager.stop(this.#config.shutdownGraceSeconds * 1000)),
+        onReceive,
+        control: named('control', control),
+        inbox: named('inbox', inbox),
+        listener: {
+          name: 'listener',
+          start: async (o: { signal: AbortSignal }) => {
+            ({ port, listener: tls } = await this.#listen(identity, manager, o.signal));
+          },
+          stop: async () => tls?.stop(),
+        },
+        discovery: discoveryService,
+        expiry,
+        outbox: named('outbox', outbox),
+        jobs: scheduler,
+      };
+      this.#services = new ServiceRunner(
+        { onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') },
+        {
+          // The control socket is also the single-instance lock: it is taken before the inbox,
+          // whose start-up cleans partial files that a running daemon may be writing. Until
+          // `ready` below, every control method answers "still starting".
+          start: [services.state, services.transfers, services.onReceive, services.control, services.inbox, services.listener, services.discovery, services.expiry, services.outbox, services.jobs],
+          // New work stops first (jobs, listener, mDNS goodbyes), running transfers get the grace
+          // period, then the rest closes; the state is flushed last, after everything that writes it.
+          stop: [services.jobs, services.listener, services.expiry, services.discovery, services.transfers, services.outbox, services.onReceive, services.control, services.inbox, services.state],
+        },
+      );
+      if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon was stopped while starting');
+      await this.#services.start({ signal });
 
       this.#parts = { manager, scheduler, onReceive };
       ready = true;
@@ -274,7 +295,7 @@ export class Daemon {
     if (needRestart.length > 0) this.#log.warn({ keys: needRestart }, `changes to ${needRestart.join(', ')} take effect after a restart`);
   }
 
-  async #listen(identity: Identity, manager: TransferManager): Promise<number> {
+  async #listen(identity: Identity, manager: TransferManager, signal: AbortSignal): Promise<{ port: number; listener: TlsListener }> {
     const config = this.#config;
     const limiter = new ConnectionRateLimiter({ perMinute: config.limits.connectionsPerMinute });
     const make = (port: number): TlsListener =>
@@ -297,33 +318,26 @@ export class Daemon {
     let listener = make(config.port);
     let port: number;
     try {
-      ({ port } = await listener.start());
+      ({ port } = await listener.start({ signal }));
     } catch (err) {
       // The default port being taken (a second daemon on this machine) is no reason to fail.
       if (!(err instanceof P2pdError && err.code === 'PORT_IN_USE') || this.#loaded.portExplicit) throw err;
       this.#log.warn({ port: config.port }, 'the default port is taken; listening on a free port instead (set "port" to choose one)');
       listener = make(0);
-      ({ port } = await listener.start());
+      ({ port } = await listener.start({ signal }));
     }
-    this.#stops.push({ name: 'listener', stop: () => listener.stop() });
-    return port;
+    return { port, listener };
   }
 
   /**
-   * Stops everything started; safe to call more than once. New work stops first (jobs, listener),
-   * mDNS goodbyes go out, running transfers get the grace period, then the rest closes.
+   * Stops everything started, in the declared stop order (see start()); safe to call more than
+   * once. The root signal is aborted last, so that the order, not the abort, decides who stops
+   * first.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      const order = ['jobs', 'listener', 'discovery', 'transfers', 'outbox', 'onReceive', 'control', 'inbox'];
-      const steps = [...this.#stops].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-      for (const step of steps) {
-        try {
-          await step.stop();
-        } catch (err) {
-          this.#log.warn({ err, part: step.name }, 'error while stopping');
-        }
-      }
+      await this.#services?.stop();
+      this.#root.abort(new P2pdError('DAEMON_NOT_RUNNING', 'the daemon has stopped'));
       this.#log.info('p2pd stopped');
     })();
     return this.#stopping;

@@ -74,6 +74,8 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
       // Re-trusting keeps the name the user chose unless a new one is given.
       const name = given !== '' ? given : (state.getTrusted(peer.id)?.name ?? peer.name);
       state.trust({ id: peer.id, name });
+      // The answer means "trusted": it comes once the trust is on disk.
+      await state.flush();
       // A trusted peer gets its outbox folder, so dropping files to it needs no set-up.
       await deps.outbox.ensurePeerFolder(name).catch(() => undefined);
       const view = peerViews(peers, state).find((v) => v.id === peer.id) ?? { ...peer, trusted: true, trustedName: name };
@@ -83,6 +85,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     async untrust(params): Promise<UntrustResultView> {
       const peer = findPeer(str(params, 'peer'));
       const removed = state.untrust(peer.id);
+      await state.flush();
       const view = peerViews(peers, state).find((v) => v.id === peer.id) ?? { ...peer, trusted: false, trustedName: null };
       return { peer: view, removed };
     },

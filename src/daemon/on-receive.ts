@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Logger } from '../log.js';
+import type { Service } from '../lifecycle.js';
 
 const MAX_RUNNING = 2;
 const MAX_QUEUED = 1000;
@@ -15,7 +16,8 @@ export interface ReceivedFile {
   peer: { id: string; name: string };
 }
 
-export class OnReceiveRunner {
+export class OnReceiveRunner implements Service {
+  readonly name = 'onReceive';
   readonly #log: Logger;
   #command: readonly string[];
   #timeoutMs: number;
@@ -45,7 +47,11 @@ export class OnReceiveRunner {
     this.#next();
   }
 
-  stop(): void {
+  /** Nothing to start: runs begin as files arrive. */
+  async start(_options: { signal: AbortSignal }): Promise<void> {}
+
+  /** Drops queued runs; running programs are not waited for (their timeout still applies). */
+  async stop(): Promise<void> {
     this.#stopped = true;
     this.#queue.length = 0;
   }

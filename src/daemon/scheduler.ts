@@ -5,6 +5,7 @@
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
 import type { SchedulesConfig } from '../config/types.js';
+import type { Service } from '../lifecycle.js';
 
 export type JobName = keyof SchedulesConfig;
 
@@ -24,7 +25,8 @@ interface Job {
   task: ScheduledTask | undefined;
 }
 
-export class Scheduler {
+export class Scheduler implements Service {
+  readonly name = 'jobs';
   readonly #log: Logger;
   readonly #jobs = new Map<JobName, Job>();
 
@@ -39,7 +41,7 @@ export class Scheduler {
     }
   }
 
-  start(): void {
+  async start(_options: { signal: AbortSignal }): Promise<void> {
     for (const job of this.#jobs.values()) this.#schedule(job);
   }
 

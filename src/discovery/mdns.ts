@@ -12,6 +12,7 @@ import { Bonjour, type Browser, type Service } from 'bonjour-service';
 
 type ServiceRecord = ReturnType<Service['records']>[number];
 import type { Logger } from '../log.js';
+import type { Service as LifecycleService } from '../lifecycle.js';
 import { P2pdError } from '../errors.js';
 import type { PeerSighting, PeerAddress } from './peer-table.js';
 
@@ -59,7 +60,8 @@ export function pickInterfaces(wanted: readonly string[], ifaces = networkInterf
   return out;
 }
 
-export class MdnsDiscovery {
+export class MdnsDiscovery implements LifecycleService {
+  readonly name = 'discovery';
   readonly #log: Logger;
   readonly #opts: MdnsOptions;
   #responders: Responder[] = [];

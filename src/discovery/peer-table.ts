@@ -3,6 +3,7 @@
  * is only proven when a TLS handshake presents the matching key, so nothing here is trusted.
  */
 import { EventEmitter } from 'node:events';
+import type { Service } from '../lifecycle.js';
 
 export interface PeerAddress {
   host: string;
@@ -85,6 +86,35 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
 
   clear(): void {
     this.#peers.clear();
+  }
+}
+
+/**
+ * Expires peers on a timer: mDNS sightings carry no end, so a peer not heard from for
+ * `expireMs` is taken as gone.
+ */
+export class PeerExpiry implements Service {
+  readonly name = 'peerExpiry';
+  readonly #peers: PeerTable;
+  readonly #expireMs: number;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: { peers: PeerTable }, options: { expireMs: number; intervalMs?: number }) {
+    this.#peers = deps.peers;
+    this.#expireMs = options.expireMs;
+    this.#intervalMs = options.intervalMs ?? 1000;
+  }
+
+  async start(_options: { signal: AbortSignal }): Promise<void> {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.#peers.expire(this.#expireMs), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 }
 

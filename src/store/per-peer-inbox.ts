@@ -3,6 +3,7 @@
  * on first use. The folder name is the sender's display name run through the same checks as any
  * received name, so a hostile name cannot climb out of the inbox.
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { OfferEntry } from '../protocol/messages.js';
@@ -49,6 +50,11 @@ export class PerPeerInbox implements InboxStore {
     let n = 0;
     for (const inbox of this.#inboxes.values()) n += await (await inbox).cleanupPartials(options);
     return n;
+  }
+
+  /** Creates the inbox directory; each sender's folder is started (and cleaned) on its first transfer. */
+  async start(_options: { signal?: AbortSignal } = {}): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
   }
 
   async stop(): Promise<void> {

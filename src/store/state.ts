@@ -1,13 +1,27 @@
 /**
- * The daemon's own state under stateDir, kept with `conf`: trusted peers and transfer history.
- * conf writes atomically (temporary file, then rename), so a kill at any moment leaves either the
- * old or the new file. A damaged file is set aside, reported, and the daemon starts afresh.
+ * The daemon's own state under stateDir: trusted peers, transfer history and the send queue, in
+ * state.json (tab-indented JSON, mode 0600).
+ *
+ * Every read is served from memory; the file is read once, at construction. Writes go to disk in
+ * the background: a temporary file in the same directory, fsync, rename over state.json, fsync of
+ * the directory, one write at a time. So a kill at any moment leaves the old or the new file,
+ * never a mixture. History and the send queue change per transfer, so their writes are debounced
+ * (a crash loses at most the last `debounceMs` of them); trust changes are written at once, and
+ * `flush()` resolves when they are on disk. A damaged file is set aside, reported, and the daemon
+ * starts afresh.
+ *
+ * The store writes the file itself rather than through `conf`: conf re-reads and re-parses the
+ * file on every get and writes it synchronously on every set, which is exactly the per-transfer
+ * cost this store exists to avoid, and it has no debounced or asynchronous mode. The file keeps
+ * the layout conf gave it, so files written by earlier versions load unchanged.
  */
-import { renameSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import Conf from 'conf';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Service } from '../lifecycle.js';
 import type { HistoryStore, TransferView } from '../transfer/manager.js';
 
 export interface TrustedPeer {
@@ -31,74 +45,124 @@ interface StateShape {
   trusted: Record<string, TrustedPeer>;
   history: TransferView[];
   queue: QueuedSend[];
+  /** Keys this version does not know are kept as they were. */
+  [other: string]: unknown;
 }
 
-export class StateStore implements HistoryStore {
-  readonly #conf: Conf<StateShape>;
-  readonly #historySize: number;
+const FILE_MODE = 0o600;
+const DEFAULT_DEBOUNCE_MS = 500;
 
-  constructor(deps: { logger: Logger }, options: { dir: string; historySize: number }) {
+export interface StateStoreOptions {
+  dir: string;
+  historySize: number;
+  /** How long history and queue changes may wait before they are written; 500 ms by default. */
+  debounceMs?: number;
+}
+
+export class StateStore implements HistoryStore, Service {
+  readonly name = 'state';
+  readonly #log: Logger;
+  readonly #dir: string;
+  readonly #file: string;
+  readonly #historySize: number;
+  readonly #debounceMs: number;
+  #data: StateShape;
+  /** Changed in memory since the last write began. */
+  #dirty = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** The write in progress (or the last one); each write waits for the one before. */
+  #chain: Promise<void> = Promise.resolve();
+  #writes = 0;
+
+  constructor(deps: { logger: Logger }, options: StateStoreOptions) {
+    this.#log = deps.logger;
+    this.#dir = options.dir;
+    this.#file = join(options.dir, 'state.json');
     this.#historySize = options.historySize;
-    const make = (): Conf<StateShape> =>
-      new Conf<StateShape>({
-        cwd: options.dir,
-        configName: 'state',
-        projectName: 'p2pd',
-        defaults: { trusted: {}, history: [], queue: [] },
-        configFileMode: 0o600,
-        accessPropertiesByDotNotation: false,
-        clearInvalidConfig: false,
-      });
+    this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    mkdirSync(this.#dir, { recursive: true });
+    let loaded: StateShape | undefined;
     try {
-      this.#conf = make();
-      this.#check();
+      loaded = this.#load();
     } catch (err) {
-      const file = join(options.dir, 'state.json');
-      const aside = `${file}.corrupt-${Date.now()}`;
-      if (existsSync(file)) renameSync(file, aside);
-      const e = new P2pdError('STATE_CORRUPT', `${file} was damaged; it was moved to ${aside} and the daemon starts with no trusted peers and no history`, {
-        cause: err,
-        details: { file, aside },
-      });
-      deps.logger.error({ code: e.code, err: (err as Error).message }, e.message);
-      this.#conf = make();
+      this.#setAside(err);
     }
+    this.#data = loaded ?? { trusted: {}, history: [], queue: [] };
+    // A new or reset file is written soon, so that it exists (with its mode) from the first start.
+    if (loaded === undefined) this.#changed();
   }
 
-  #check(): void {
-    const trusted = this.#conf.get('trusted');
-    const history = this.#conf.get('history');
+  /** Reads state.json; undefined when there is none; throws when it is damaged. */
+  #load(): StateShape | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.#file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('state.json has the wrong shape');
+    const data = { trusted: {}, history: [], queue: [], ...(parsed as Record<string, unknown>) } as StateShape;
+    const { trusted, history } = data;
     if (typeof trusted !== 'object' || trusted === null || Array.isArray(trusted) || !Array.isArray(history)) {
       throw new Error('state.json has the wrong shape');
     }
+    return data;
+  }
+
+  #setAside(err: unknown): void {
+    const file = this.#file;
+    const aside = `${file}.corrupt-${Date.now()}`;
+    if (existsSync(file)) renameSync(file, aside);
+    const e = new P2pdError('STATE_CORRUPT', `${file} was damaged; it was moved to ${aside} and the daemon starts with no trusted peers and no history`, {
+      cause: err,
+      details: { file, aside },
+    });
+    this.#log.error({ code: e.code, err: (err as Error).message }, e.message);
   }
 
   get path(): string {
-    return this.#conf.path;
+    return this.#file;
+  }
+
+  /** How many times the file has been written (for tests and measurements). */
+  get writes(): number {
+    return this.#writes;
+  }
+
+  /** Nothing to start: the file was read at construction. Here so the daemon can treat all parts alike. */
+  async start(_options: { signal: AbortSignal }): Promise<void> {}
+
+  /** Writes what is pending and waits for it. Safe to call more than once. */
+  async stop(): Promise<void> {
+    await this.flush();
   }
 
   trusted(): TrustedPeer[] {
-    return Object.values(this.#conf.get('trusted'));
+    return Object.values(this.#data.trusted);
   }
 
   getTrusted(id: string): TrustedPeer | undefined {
-    return this.#conf.get('trusted')[id];
+    return this.#data.trusted[id];
   }
 
+  /** Written at once: `await flush()` to know it is on disk. */
   trust(peer: { id: string; name: string }): TrustedPeer {
-    const all = { ...this.#conf.get('trusted') };
-    const old = all[peer.id];
+    const old = this.#data.trusted[peer.id];
     const record: TrustedPeer = old === undefined ? { id: peer.id, name: peer.name, trustedAt: new Date().toISOString() } : { ...old, name: peer.name };
-    all[peer.id] = record;
-    this.#conf.set('trusted', all);
+    this.#data.trusted = { ...this.#data.trusted, [peer.id]: record };
+    this.#changed({ now: true });
     return record;
   }
 
+  /** Written at once: `await flush()` to know it is on disk. */
   untrust(id: string): boolean {
-    const all = { ...this.#conf.get('trusted') };
-    if (all[id] === undefined) return false;
+    if (this.#data.trusted[id] === undefined) return false;
+    const all = { ...this.#data.trusted };
     delete all[id];
-    this.#conf.set('trusted', all);
+    this.#data.trusted = all;
+    this.#changed({ now: true });
     return true;
   }
 
@@ -108,34 +172,118 @@ export class StateStore implements HistoryStore {
     const failures = (view.files ?? []).filter((f) => !f.ok).slice(0, 20);
     const slim: TransferView = { ...view, files: failures };
     if (failures.length === 0) delete slim.files;
-    const history = [slim, ...this.#conf.get('history').filter((v) => v.id !== view.id)].slice(0, this.#historySize);
-    this.#conf.set('history', history);
+    const history = this.#data.history;
+    const at = history.findIndex((v) => v.id === view.id);
+    if (at !== -1) history.splice(at, 1);
+    history.unshift(slim);
+    if (history.length > this.#historySize) history.length = this.#historySize;
+    this.#changed();
   }
 
+  /** A copy: callers may keep it while the history changes. */
   list(): TransferView[] {
-    return this.#conf.get('history');
+    return [...this.#data.history];
   }
 
   queued(): QueuedSend[] {
-    const q = this.#conf.get('queue');
-    return Array.isArray(q) ? q : [];
+    const q = this.#data.queue;
+    return Array.isArray(q) ? [...q] : [];
   }
 
   enqueue(entry: QueuedSend): void {
-    this.#conf.set('queue', [...this.queued().filter((e) => e.id !== entry.id), entry]);
+    this.#data.queue = [...this.queued().filter((e) => e.id !== entry.id), entry];
+    this.#changed();
   }
 
   dequeue(id: string): void {
     const q = this.queued();
-    if (q.some((e) => e.id === id)) this.#conf.set('queue', q.filter((e) => e.id !== id));
+    if (!q.some((e) => e.id === id)) return;
+    this.#data.queue = q.filter((e) => e.id !== id);
+    this.#changed();
   }
 
   /** Drops finished transfers that ended (or started) more than `olderThanMs` ago; returns how many. */
   prune(options: { olderThanMs: number; now?: number }): number {
     const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
-    const history = this.#conf.get('history');
+    const history = this.#data.history;
     const kept = history.filter((v) => Date.parse(v.endedAt ?? v.startedAt) >= cutoff);
-    if (kept.length !== history.length) this.#conf.set('history', kept);
+    if (kept.length !== history.length) {
+      this.#data.history = kept;
+      this.#changed();
+    }
     return history.length - kept.length;
+  }
+
+  /**
+   * Writes every change made so far and resolves when it is on disk (or rejects if the write
+   * failed; the change stays pending and is tried again with the next one).
+   */
+  flush(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const run = this.#chain.catch(() => undefined).then(() => this.#writeIfDirty());
+    this.#chain = run;
+    return run;
+  }
+
+  #changed(options: { now?: boolean } = {}): void {
+    this.#dirty = true;
+    if (options.now === true) {
+      // A failure is logged by the write; a caller that awaits flush() sees it too.
+      this.flush().catch(() => undefined);
+      return;
+    }
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush().catch(() => undefined);
+    }, this.#debounceMs);
+    // stop() flushes; a process that exits without it loses at most this window anyway.
+    this.#timer.unref();
+  }
+
+  async #writeIfDirty(): Promise<void> {
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    const text = JSON.stringify(this.#data, undefined, '\t');
+    try {
+      await this.#writeAtomically(text);
+      this.#writes++;
+    } catch (err) {
+      this.#dirty = true;
+      this.#log.warn({ err: (err as Error).message, file: this.#file }, 'could not write the state file; will try again with the next change');
+      throw err;
+    }
+  }
+
+  async #writeAtomically(text: string): Promise<void> {
+    const tmp = `${this.#file}.tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      const fh = await open(tmp, 'wx', FILE_MODE);
+      try {
+        await fh.writeFile(text, 'utf8');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.#file);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    // The rename itself is durable only once the directory is; some file systems cannot fsync a
+    // directory, and the file is already in place, so that failure is not an error.
+    try {
+      const dir = await open(this.#dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch {
+      // see above
+    }
   }
 }

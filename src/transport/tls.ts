@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { P2pdError } from '../errors.js';
 import type { Identity } from './identity.js';
 import { parsePeerId, peerIdFromCertificate } from './peer-id.js';
+import type { Lifecycle } from '../lifecycle.js';
 
 export interface TransportLogger {
   debug(obj: object, msg?: string): void;
@@ -91,7 +92,7 @@ export interface TlsListenerOptions {
 /** TCP connections allowed to be in their TLS handshake at once. */
 export const MAX_HANDSHAKING = 256;
 
-export interface TlsListener {
+export interface TlsListener extends Lifecycle {
   /** Starts listening; aborting `signal` later stops the listener. Throws PORT_IN_USE. */
   start(options?: { signal?: AbortSignal }): Promise<{ port: number }>;
   /**
