@@ -16,7 +16,7 @@
  * the layout conf gave it, so files written by earlier versions load unchanged.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
@@ -81,6 +81,7 @@ export class StateStore implements HistoryStore, Service {
     this.#historySize = options.historySize;
     this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     mkdirSync(this.#dir, { recursive: true });
+    this.#removeTemporaries();
     let loaded: StateShape | undefined;
     try {
       loaded = this.#load();
@@ -90,6 +91,18 @@ export class StateStore implements HistoryStore, Service {
     this.#data = loaded ?? { trusted: {}, history: [], queue: [] };
     // A new or reset file is written soon, so that it exists (with its mode) from the first start.
     if (loaded === undefined) this.#changed();
+  }
+
+  /** A write cut short by a crash leaves its temporary file; it never becomes the state. */
+  #removeTemporaries(): void {
+    for (const name of readdirSync(this.#dir)) {
+      if (!name.startsWith('state.json.tmp-')) continue;
+      try {
+        unlinkSync(join(this.#dir, name));
+      } catch {
+        // Another file system's rules or a race with a cleaner: harmless, it is never read.
+      }
+    }
   }
 
   /** Reads state.json; undefined when there is none; throws when it is damaged. */
