@@ -21,8 +21,8 @@ async function runDaemon(loaded: LoadedConfig, reloadConfig: () => LoadedConfig)
   let firstSignalAt = 0;
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
-      // conf's atomic writer re-raises the signal it saw a few ms later; only a second signal
-      // from a person (Ctrl-C twice) means "exit now".
+      // A signal that arrives twice at once (sent to the process and to its group) counts once;
+      // only a later second signal from a person (Ctrl-C twice) means "exit now".
       if (firstSignalAt !== 0) {
         if (Date.now() - firstSignalAt < 500) return;
         logger.warn({ signal: sig }, 'second signal: exiting at once');
@@ -38,7 +38,7 @@ async function runDaemon(loaded: LoadedConfig, reloadConfig: () => LoadedConfig)
     process.on('SIGINT', onSignal);
     let lastReload = 0;
     process.on('SIGHUP', () => {
-      // The same re-raised signal as above would reload twice.
+      // The same signal arriving twice at once would reload twice.
       if (Date.now() - lastReload < 500) return;
       lastReload = Date.now();
       try {
