@@ -12,7 +12,7 @@ import { ControlServer } from '../control/server.js';
 import type { IdView } from '../control/api.js';
 import { MdnsDiscovery } from '../discovery/mdns.js';
 import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
-import { named, ServiceRunner, stopOnly, type Service } from '../lifecycle.js';
+import { named, ServiceRunner, stopOnly, type Service, type ServiceRunnerOptions } from '../lifecycle.js';
 import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
@@ -225,7 +225,7 @@ export class Daemon {
       peers.on('down', (p) => log.info({ peer: p.id, peerName: p.name }, 'peer gone'));
 
       let tls: TlsListener | undefined;
-      const services = {
+      const services: DaemonServices = {
         state,
         transfers: stopOnly('transfers', () => manager.stop(this.#config.shutdownGraceSeconds * 1000)),
         onReceive,
@@ -243,18 +243,8 @@ export class Daemon {
         outbox: named('outbox', outbox),
         jobs: scheduler,
       };
-      this.#services = new ServiceRunner(
-        { onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') },
-        {
-          // The control socket is also the single-instance lock: it is taken before the inbox,
-          // whose start-up cleans partial files that a running daemon may be writing. Until
-          // `ready` below, every control method answers "still starting".
-          start: [services.state, services.transfers, services.onReceive, services.control, services.inbox, services.listener, services.discovery, services.expiry, services.outbox, services.jobs],
-          // New work stops first (jobs, listener, mDNS goodbyes), running transfers get the grace
-          // period, then the rest closes; the state is flushed last, after everything that writes it.
-          stop: [services.jobs, services.listener, services.expiry, services.discovery, services.transfers, services.outbox, services.onReceive, services.control, services.inbox, services.state],
-        },
-      );
+      // Until `ready` below, every control method answers "still starting".
+      this.#services = new ServiceRunner({ onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') }, serviceOrder(services));
       if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon was stopped while starting');
       await this.#services.start({ signal });
 
@@ -342,6 +332,32 @@ export class Daemon {
     })();
     return this.#stopping;
   }
+}
+
+/** The daemon's services, by role. */
+export interface DaemonServices {
+  state: Service;
+  transfers: Service;
+  onReceive: Service;
+  control: Service;
+  inbox: Service;
+  listener: Service;
+  discovery: Service | undefined;
+  expiry: Service | undefined;
+  outbox: Service;
+  jobs: Service;
+}
+
+/** The declared start and stop orders (exported for a test). */
+export function serviceOrder(s: DaemonServices): ServiceRunnerOptions {
+  return {
+    // The control socket is also the single-instance lock: it is taken before the inbox, whose
+    // start-up cleans partial files that a running daemon may be writing.
+    start: [s.state, s.transfers, s.onReceive, s.control, s.inbox, s.listener, s.discovery, s.expiry, s.outbox, s.jobs],
+    // New work stops first (jobs, listener, mDNS goodbyes), running transfers get the grace
+    // period, then the rest closes; the state is flushed last, after everything that writes it.
+    stop: [s.jobs, s.listener, s.expiry, s.discovery, s.transfers, s.outbox, s.onReceive, s.control, s.inbox, s.state],
+  };
 }
 
 function managerLimits(

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { named, ServiceRunner, stopOnly, type Service } from '../../src/lifecycle.js';
+import { serviceOrder, type DaemonServices } from '../../src/daemon/daemon.js';
 
 function fake(name: string, log: string[], options: { failStart?: boolean; failStop?: boolean; startDelayMs?: number } = {}): Service & { signal?: AbortSignal } {
   const s: Service & { signal?: AbortSignal } = {
@@ -89,5 +90,35 @@ describe('ServiceRunner', () => {
     await runner.start({ signal: new AbortController().signal });
     await runner.stop();
     assert.deepEqual(calls, ['start false', 'only stop', 'stop']);
+  });
+
+  it("the daemon's declared orders: control before inbox, new work stops first, state flushed last", async () => {
+    for (const discovery of [true, false]) {
+      const log: string[] = [];
+      const roles = ['state', 'transfers', 'onReceive', 'control', 'inbox', 'listener', 'discovery', 'expiry', 'outbox', 'jobs'] as const;
+      const services = Object.fromEntries(
+        roles.map((r) => [r, !discovery && (r === 'discovery' || r === 'expiry') ? undefined : fake(r, log)]),
+      ) as unknown as DaemonServices;
+      const runner = new ServiceRunner(noErrors, serviceOrder(services));
+      await runner.start({ signal: new AbortController().signal });
+      await runner.stop();
+      const started = log.filter((l) => l.startsWith('start ')).map((l) => l.slice(6));
+      const stopped = log.filter((l) => l.startsWith('stop ')).map((l) => l.slice(5));
+      const all = discovery ? roles : roles.filter((r) => r !== 'discovery' && r !== 'expiry');
+      assert.deepEqual(started, [...all]);
+      assert.ok(started.indexOf('control') < started.indexOf('inbox'), 'the single-instance lock comes first');
+      assert.equal(started.at(-1), 'jobs');
+      const expected = ['jobs', 'listener', 'expiry', 'discovery', 'transfers', 'outbox', 'onReceive', 'control', 'inbox', 'state'];
+      assert.deepEqual(stopped, expected.filter((r) => all.includes(r as never)));
+    }
+  });
+
+  it('a failure starting the listener stops control, inbox and the rest, and flushes the state last', async () => {
+    const log: string[] = [];
+    const roles = ['state', 'transfers', 'onReceive', 'control', 'inbox', 'listener', 'discovery', 'expiry', 'outbox', 'jobs'] as const;
+    const services = Object.fromEntries(roles.map((r) => [r, fake(r, log, { failStart: r === 'listener' })])) as unknown as DaemonServices;
+    const runner = new ServiceRunner(noErrors, serviceOrder(services));
+    await assert.rejects(runner.start({ signal: new AbortController().signal }), /listener failed/);
+    assert.deepEqual(log.filter((l) => l.startsWith('stop ')), ['stop transfers', 'stop onReceive', 'stop control', 'stop inbox', 'stop state']);
   });
 });
