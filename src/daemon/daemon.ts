@@ -193,29 +193,7 @@ export class Daemon {
         },
         { path: config.controlSocket },
       );
-      let discovery: MdnsDiscovery | undefined;
-      const discoveryService: Service | undefined = config.discovery.enabled
-        ? {
-            name: 'discovery',
-            // Built at start: it announces the port the listener got.
-            start: (o) => {
-              discovery = new MdnsDiscovery(
-                { logger: log.child({ part: 'mdns' }) },
-                {
-                  name: config.name,
-                  id: identity.id,
-                  port,
-                  interfaces: config.interfaces,
-                  refreshSeconds: config.discovery.refreshSeconds,
-                  onSighting: (s) => peers.seen(s),
-                  onGoodbye: (id) => peers.gone(id),
-                },
-              );
-              return discovery.start(o);
-            },
-            stop: async () => discovery?.stop(),
-          }
-        : undefined;
+      const discovery = config.discovery.enabled ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port }) : undefined;
       const expiry = config.discovery.enabled ? new PeerExpiry({ peers }, { expireMs: config.discovery.expireSeconds * 1000 }) : undefined;
       peers.on('up', (p) => {
         log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
@@ -238,7 +216,7 @@ export class Daemon {
           },
           stop: async () => tls?.stop(),
         },
-        discovery: discoveryService,
+        discovery,
         expiry,
         outbox: named('outbox', outbox),
         jobs: scheduler,
@@ -332,6 +310,31 @@ export class Daemon {
     })();
     return this.#stopping;
   }
+}
+
+/** mDNS as a service, built at start: it announces the port the listener got. */
+function mdnsService(deps: { logger: Logger; peers: PeerTable }, options: { config: Readonly<Config>; id: string; port: () => number }): Service {
+  let discovery: MdnsDiscovery | undefined;
+  const { config } = options;
+  return {
+    name: 'discovery',
+    start: (o) => {
+      discovery = new MdnsDiscovery(
+        { logger: deps.logger },
+        {
+          name: config.name,
+          id: options.id,
+          port: options.port(),
+          interfaces: config.interfaces,
+          refreshSeconds: config.discovery.refreshSeconds,
+          onSighting: (s) => deps.peers.seen(s),
+          onGoodbye: (id) => deps.peers.gone(id),
+        },
+      );
+      return discovery.start(o);
+    },
+    stop: async () => discovery?.stop(),
+  };
 }
 
 /** The daemon's services, by role. */
