@@ -354,9 +354,9 @@ export interface DaemonServices {
 /** The declared start and stop orders (exported for a test). */
 export function serviceOrder(s: DaemonServices): ServiceRunnerOptions {
   return {
-    // The control socket is also the single-instance lock: it is taken before the inbox, whose
-    // start-up cleans partial files that a running daemon may be writing.
-    start: [s.state, s.transfers, s.onReceive, s.control, s.inbox, s.listener, s.discovery, s.expiry, s.outbox, s.jobs],
+    // The control socket is also the single-instance lock: it is taken before the state and the
+    // inbox, whose start-ups clean files that a running daemon may be writing.
+    start: [s.transfers, s.onReceive, s.control, s.state, s.inbox, s.listener, s.discovery, s.expiry, s.outbox, s.jobs],
     // New work stops first (jobs, listener, mDNS goodbyes), running transfers get the grace
     // period, then the rest closes; the state is flushed last, after everything that writes it.
     stop: [s.jobs, s.listener, s.expiry, s.discovery, s.transfers, s.outbox, s.onReceive, s.control, s.inbox, s.state],

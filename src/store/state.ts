@@ -73,6 +73,8 @@ export class StateStore implements HistoryStore, Service {
   /** The write in progress (or the last one); each write waits for the one before. */
   #chain: Promise<void> = Promise.resolve();
   #writes = 0;
+  /** No file was read (none, or a damaged one set aside): start() writes one. */
+  #fresh: boolean;
 
   constructor(deps: { logger: Logger }, options: StateStoreOptions) {
     this.#log = deps.logger;
@@ -81,7 +83,6 @@ export class StateStore implements HistoryStore, Service {
     this.#historySize = options.historySize;
     this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     mkdirSync(this.#dir, { recursive: true });
-    this.#removeTemporaries();
     let loaded: StateShape | undefined;
     try {
       loaded = this.#load();
@@ -89,8 +90,7 @@ export class StateStore implements HistoryStore, Service {
       this.#setAside(err);
     }
     this.#data = loaded ?? { trusted: {}, history: [], queue: [] };
-    // A new or reset file is written soon, so that it exists (with its mode) from the first start.
-    if (loaded === undefined) this.#changed();
+    this.#fresh = loaded === undefined;
   }
 
   /** A write cut short by a crash leaves its temporary file; it never becomes the state. */
@@ -144,8 +144,16 @@ export class StateStore implements HistoryStore, Service {
     return this.#writes;
   }
 
-  /** Nothing to start: the file was read at construction. Here so the daemon can treat all parts alike. */
-  async start(_options: { signal: AbortSignal }): Promise<void> {}
+  /**
+   * Takes the file over: removes what crashed writes left and writes a new file soon if there was
+   * none. Reads work before start(); the daemon calls it once it holds the single-instance lock,
+   * so a second daemon that fails to start never touches the running one's file.
+   */
+  async start(_options: { signal: AbortSignal }): Promise<void> {
+    this.#removeTemporaries();
+    if (this.#fresh) this.#changed();
+    this.#fresh = false;
+  }
 
   /** Writes what is pending and waits for it. Safe to call more than once. */
   async stop(): Promise<void> {

@@ -95,7 +95,7 @@ describe('ServiceRunner', () => {
   it("the daemon's declared orders: control before inbox, new work stops first, state flushed last", async () => {
     for (const discovery of [true, false]) {
       const log: string[] = [];
-      const roles = ['state', 'transfers', 'onReceive', 'control', 'inbox', 'listener', 'discovery', 'expiry', 'outbox', 'jobs'] as const;
+      const roles = ['transfers', 'onReceive', 'control', 'state', 'inbox', 'listener', 'discovery', 'expiry', 'outbox', 'jobs'] as const;
       const services = Object.fromEntries(
         roles.map((r) => [r, !discovery && (r === 'discovery' || r === 'expiry') ? undefined : fake(r, log)]),
       ) as unknown as DaemonServices;
@@ -107,15 +107,25 @@ describe('ServiceRunner', () => {
       const all = discovery ? roles : roles.filter((r) => r !== 'discovery' && r !== 'expiry');
       assert.deepEqual(started, [...all]);
       assert.ok(started.indexOf('control') < started.indexOf('inbox'), 'the single-instance lock comes first');
+      assert.ok(started.indexOf('control') < started.indexOf('state'), 'the single-instance lock comes first');
       assert.equal(started.at(-1), 'jobs');
       const expected = ['jobs', 'listener', 'expiry', 'discovery', 'transfers', 'outbox', 'onReceive', 'control', 'inbox', 'state'];
       assert.deepEqual(stopped, expected.filter((r) => all.includes(r as never)));
     }
   });
 
+  it('a second daemon that fails to take the control socket never starts (nor flushes) the state', async () => {
+    const log: string[] = [];
+    const roles = ['transfers', 'onReceive', 'control', 'state', 'inbox', 'listener', 'discovery', 'expiry', 'outbox', 'jobs'] as const;
+    const services = Object.fromEntries(roles.map((r) => [r, fake(r, log, { failStart: r === 'control' })])) as unknown as DaemonServices;
+    const runner = new ServiceRunner(noErrors, serviceOrder(services));
+    await assert.rejects(runner.start({ signal: new AbortController().signal }), /control failed/);
+    assert.deepEqual(log, ['start transfers', 'start onReceive', 'stop transfers', 'stop onReceive']);
+  });
+
   it('a failure starting the listener stops control, inbox and the rest, and flushes the state last', async () => {
     const log: string[] = [];
-    const roles = ['state', 'transfers', 'onReceive', 'control', 'inbox', 'listener', 'discovery', 'expiry', 'outbox', 'jobs'] as const;
+    const roles = ['transfers', 'onReceive', 'control', 'state', 'inbox', 'listener', 'discovery', 'expiry', 'outbox', 'jobs'] as const;
     const services = Object.fromEntries(roles.map((r) => [r, fake(r, log, { failStart: r === 'listener' })])) as unknown as DaemonServices;
     const runner = new ServiceRunner(noErrors, serviceOrder(services));
     await assert.rejects(runner.start({ signal: new AbortController().signal }), /listener failed/);

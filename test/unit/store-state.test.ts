@@ -21,6 +21,15 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** What is on disk, read without a StateStore. */
+async function onDisk(dir: string): Promise<{ trusted: Record<string, { name: string }>; history: Array<{ id: string }> } | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as never;
+  } catch {
+    return undefined;
+  }
+}
+
 const open = (dir: string, extra: { historySize?: number; debounceMs?: number } = {}): StateStore =>
   new StateStore({ logger: silentLogger() }, { dir, historySize: extra.historySize ?? 10, ...(extra.debounceMs === undefined ? {} : { debounceMs: extra.debounceMs }) });
 
@@ -63,6 +72,19 @@ describe('StateStore', () => {
     });
   });
 
+  it('a new state file is written once start() is called (after the daemon holds its lock), not at construction', async () => {
+    await withDir(async (dir) => {
+      await writeFile(join(dir, 'state.json.tmp-deadbeef'), '{"trusted": {}, "hist');
+      const s = open(dir, { debounceMs: 10 });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await readdir(dir), ['state.json.tmp-deadbeef'], 'a second daemon that is refused touches nothing');
+      await s.start({ signal: new AbortController().signal });
+      await s.stop();
+      assert.deepEqual(await readdir(dir), ['state.json']);
+      assert.deepEqual(await onDisk(dir), { trusted: {}, history: [], queue: [] });
+    });
+  });
+
   it('serves reads from memory: a change to the file behind its back does not change them', async () => {
     await withDir(async (dir) => {
       const s = open(dir);
@@ -77,7 +99,6 @@ describe('StateStore', () => {
   it('many adds cause few writes; flush() and stop() persist them', async () => {
     await withDir(async (dir) => {
       const s = open(dir, { historySize: 100, debounceMs: 200 });
-      await s.flush(); // the new file
       const before = s.writes;
       for (let i = 0; i < 1000; i++) s.add({ id: `t${i}`, startedAt: now(), endedAt: now() } as never);
       assert.equal(s.writes, before, 'nothing is written synchronously');
@@ -95,7 +116,6 @@ describe('StateStore', () => {
   it('writes debounced changes by itself after the window', async () => {
     await withDir(async (dir) => {
       const s = open(dir, { debounceMs: 50 });
-      await s.flush();
       s.add({ id: 't1', startedAt: now() } as never);
       assert.deepEqual(open(dir).list(), [], 'not yet on disk');
       await new Promise((r) => setTimeout(r, 300));
@@ -112,8 +132,8 @@ describe('StateStore', () => {
       // Written at once even if the caller never awaits: wait for the file, not for flush().
       s.untrust(ID);
       const deadline = Date.now() + 5000;
-      while (open(dir).getTrusted(ID) !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(open(dir).getTrusted(ID), undefined);
+      while ((await onDisk(dir))?.trusted[ID] !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal((await onDisk(dir))?.trusted[ID], undefined);
       await s.stop();
     });
   });
@@ -144,10 +164,11 @@ describe('StateStore', () => {
         const s = new StateStore({ logger }, { dir, historySize: 500 });
         assert.deepEqual(logged, [], 'the file left by the kill loads');
         assert.ok(s.list().length > 0, 'something was written before the kill');
+        // A killed writer's temporary file is removed when the next one starts.
+        await s.start({ signal: new AbortController().signal });
+        assert.deepEqual(await readdir(dir), ['state.json']);
         await s.stop();
       }
-      // A killed writer's temporary file is removed by the next start.
-      assert.deepEqual(await readdir(dir), ['state.json']);
     });
   });
 
