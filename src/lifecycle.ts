@@ -3,6 +3,7 @@
  * and stops them in another. Kept apart from daemon/ so that parts can name the shape without
  * importing the composition root.
  */
+import { P2pdError } from './errors.js';
 
 /** A part with a start and a stop. */
 export interface Lifecycle {
@@ -86,7 +87,7 @@ export class ServiceRunner {
   async start(options: { signal: AbortSignal }): Promise<void> {
     try {
       for (const service of this.#start) {
-        if (this.#stopping !== undefined) throw new Error(`stopped while starting (before ${service.name})`);
+        if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', `the daemon was stopped while starting (before ${service.name})`);
         // Marked started before anyone awaiting #starting resumes, so a concurrent stop() sees it.
         const step = (async () => {
           await service.start(options);
