@@ -59,6 +59,8 @@ export default defineConfig(
           varsIgnorePattern: '^_',
           caughtErrorsIgnorePattern: '^_',
           destructuredArrayIgnorePattern: '^_',
+          // `const { type, ...rest } = msg` is how a field is left out of a copy.
+          ignoreRestSiblings: true,
         },
       ],
       // Where the recommended set fights the code's style:
