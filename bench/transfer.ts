@@ -474,7 +474,7 @@ async function main(): Promise<number> {
     const result = await Promise.race([
       bench(options, life, log),
       // Ctrl-C or the time limit ends the wait at once; cleanup then stops whatever is still running.
-      new Promise<never>((_, reject) => life.signal.addEventListener('abort', () => reject(life.signal.reason), { once: true })),
+      new Promise<never>((_, reject) => life.signal.addEventListener('abort', () => reject(life.signal.reason as Error), { once: true })),
     ]);
     process.stdout.write(options.json ? formatJson(result) : formatHuman(result));
   } catch (err) {

@@ -188,7 +188,7 @@ function checkAcrossKeys(config: Config, fromFile: JsonObject, file: string | nu
   if (Buffer.byteLength(config.name, 'utf8') > NAME_MAX_LENGTH) {
     throw invalid(file, 'name', `a string of at most ${NAME_MAX_LENGTH} bytes in UTF-8 (mDNS counts bytes, not characters)`, config.name);
   }
-  for (const [job, expression] of Object.entries(config.schedules)) {
+  for (const [job, expression] of Object.entries(config.schedules) as Array<[string, string]>) {
     if (!validateCron(expression)) {
       throw invalid(file, `schedules.${job}`, 'a cron expression of 5 fields (or 6 with seconds first), e.g. "*/5 * * * *"', expression);
     }

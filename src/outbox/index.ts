@@ -4,7 +4,8 @@
  * with a note. The daemon implements the ports and drives rescan()/retry() from its jobs.
  */
 export { Outbox, isPeerFolderName } from './outbox.js';
-export type { OutboxDeps, OutboxOptions } from './outbox.js';
+export type { OutboxDeps, OutboxEvents, OutboxOptions } from './outbox.js';
+export type { OutboxChange } from './item-table.js';
 export type { OutboxItemState, OutboxItemView, OutboxPeers, OutboxSender, SendOutcome } from './ports.js';
 export { PERMANENT_CODES, classifyFailure } from './classify.js';
 export type { FailureClass } from './classify.js';

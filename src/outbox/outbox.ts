@@ -18,17 +18,24 @@
  * restarts with it). An item is never sent twice at once; a send interrupted by stop() leaves the
  * item where it is.
  */
-import { mkdir } from 'node:fs/promises';
+import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { P2pdError, isErrorCode, toP2pdError } from '../errors.js';
+import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { checkRelativePath, displayName } from '../store/safe-name.js';
-import { classifyFailure, failureNote, type GiveUpReason } from './classify.js';
-import { FAILED_DIR, SENT_DIR, deleteItem, moveToFailed, moveToSent } from './moves.js';
-import type { OutboxItemState, OutboxItemView, OutboxPeers, OutboxSender, SendOutcome } from './ports.js';
-import { isHidden, scanOutbox, type OutboxScan } from './scan.js';
-import { probeItem, sameSignature, type ItemSignature } from './signature.js';
+import { displayName } from '../store/safe-name.js';
+import { Delivery, HOUR_MS } from './delivery.js';
+import { createOutboxFolders, createPeerFolder, isPeerFolderName } from './folders.js';
+import { ItemTable, itemKey, observeSignature, type OutboxChange, type OutboxItem } from './item-table.js';
+import { checkOptions, type OutboxOptions } from './options.js';
+import type { OutboxItemView, OutboxPeers, OutboxSender } from './ports.js';
+import { applyScan } from './scan-apply.js';
+import { scanOutbox, type OutboxScan } from './scan.js';
+import { probeItem, type ItemSignature } from './signature.js';
+import { WarnOnce } from './warn-once.js';
 import { FolderWatchers } from './watch.js';
+
+export type { OutboxOptions } from './options.js';
+export { isPeerFolderName } from './folders.js';
 
 export interface OutboxDeps {
   logger: Logger;
@@ -38,70 +45,31 @@ export interface OutboxDeps {
   now?: () => number;
 }
 
-export interface OutboxOptions {
-  /** The outbox folder; created (0700) if missing. */
-  dir: string;
-  afterSend: 'move' | 'delete';
-  stableSeconds: number;
-  /** 0 = never give up on transient failures. */
-  giveUpHours: number;
-  /** Most sends at once; default 2. */
-  maxConcurrent?: number;
-  /** Watch the folders for changes (default true); without it only rescan() notices new items. */
-  watch?: boolean;
-}
-
 /** How often settling items are looked at again. */
 const SETTLE_TICK_MS = 500;
 /** Watch events arrive in bursts while a file is written: one rescan per burst. */
 const RESCAN_DEBOUNCE_MS = 250;
-const HOUR_MS = 3_600_000;
-
-/** 'moving': on its way to .failed/ outside a send; shown as 'retrying'. */
-type InternalState = OutboxItemState | 'moving';
-
-interface Item {
-  readonly key: string;
-  readonly peer: string;
-  readonly name: string;
-  readonly abs: string;
-  signature: ItemSignature;
-  /** When the signature was last seen to change (or first seen). */
-  changedAt: number;
-  state: InternalState;
-  attempts: number;
-  lastError: { code: string; message: string } | null;
-  transferId: string | null;
-  readonly since: number;
-  /** When the item was first ready but could not be delivered (peer offline or a failure). */
-  pendingSince: number | null;
-  /** peerOnline() asked for an attempt: skip the isOnline() check once. */
-  force: boolean;
-}
 
 type Phase = 'new' | 'started' | 'stopped';
 
-export class Outbox {
+/** Events of the outbox: `change` whenever an item of queue() appears, changes or goes away. */
+export interface OutboxEvents {
+  change: [change: OutboxChange];
+}
+
+export class Outbox extends EventEmitter<OutboxEvents> {
   readonly #log: Logger;
   readonly #sender: OutboxSender;
   readonly #peers: OutboxPeers;
   readonly #now: () => number;
   readonly #dir: string;
-  readonly #afterSend: 'move' | 'delete';
   readonly #stableMs: number;
   readonly #giveUpMs: number;
   readonly #maxConcurrent: number;
   readonly #watchEnabled: boolean;
 
-  readonly #items = new Map<string, Item>();
-  /**
-   * Delivered items that could not be moved out of the outbox, with the signature they were sent
-   * with: not sent again while unchanged (until a restart).
-   */
-  readonly #parked = new Map<string, ItemSignature>();
-  /** Items removed from #items, by the scan sequence number, so a scan that started earlier does not bring them back. */
-  readonly #removed = new Map<string, number>();
-  #removals = 0;
+  readonly #items: ItemTable;
+  readonly #delivery: Delivery;
   readonly #inflight = new Set<Promise<void>>();
   #running = 0;
 
@@ -114,25 +82,31 @@ export class Outbox {
   #debounceTimer: NodeJS.Timeout | null = null;
   #scan: Promise<void> | null = null;
   #scanAgain: Promise<void> | null = null;
-  /** Keys of conditions already warned about ("stray:<name>", "unsupported:<peer/name>", ...). */
-  #warned = new Set<string>();
+  readonly #warnings = new WarnOnce();
 
   constructor(deps: OutboxDeps, options: OutboxOptions) {
+    super();
     this.#log = deps.logger;
     this.#sender = deps.sender;
     this.#peers = deps.peers;
     this.#now = deps.now ?? Date.now;
-    if (typeof options.dir !== 'string' || options.dir.length === 0) invalid('outbox', 'must be a non-empty path');
-    if (!(options.stableSeconds >= 0)) invalid('delivery.stableSeconds', 'must be 0 or more');
-    if (!(options.giveUpHours >= 0)) invalid('delivery.giveUpHours', 'must be 0 or more');
-    const maxConcurrent = options.maxConcurrent ?? 2;
-    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) invalid('maxConcurrent', 'must be a positive integer');
+    const maxConcurrent = checkOptions(options);
     this.#dir = options.dir;
-    this.#afterSend = options.afterSend;
     this.#stableMs = options.stableSeconds * 1000;
     this.#giveUpMs = options.giveUpHours * HOUR_MS;
     this.#maxConcurrent = maxConcurrent;
     this.#watchEnabled = options.watch ?? true;
+    this.#items = new ItemTable((change) => {
+      try {
+        this.emit('change', change);
+      } catch (err) {
+        this.#log.error({ err }, 'an outbox change listener failed');
+      }
+    });
+    this.#delivery = new Delivery(
+      { logger: this.#log, sender: this.#sender, table: this.#items, now: this.#now, signal: this.#root.signal, settleAgain: () => this.#scheduleTick() },
+      { dir: this.#dir, afterSend: options.afterSend, giveUpMs: this.#giveUpMs },
+    );
   }
 
   /**
@@ -146,17 +120,7 @@ export class Outbox {
     this.#phase = 'started';
     options.signal?.addEventListener('abort', () => void this.stop(), { once: true });
     try {
-      for (const sub of ['', SENT_DIR, FAILED_DIR]) {
-        const path = join(this.#dir, sub);
-        try {
-          await mkdir(path, { recursive: true, mode: 0o700 });
-        } catch (err) {
-          throw new P2pdError('CONFIG_INVALID', `outbox: cannot create ${displayName(path)}: ${(err as Error).message}`, {
-            cause: err,
-            details: { key: 'outbox' },
-          });
-        }
-      }
+      await createOutboxFolders(this.#dir);
       for (const name of this.#peers.trustedNames()) await this.ensurePeerFolder(name);
       if (this.#watchEnabled) {
         this.#watchers = new FolderWatchers({ onEvent: () => this.#scheduleRescan(), logger: this.#log });
@@ -217,9 +181,9 @@ export class Outbox {
     const giveUps: Array<Promise<void>> = [];
     for (const item of this.#items.values()) {
       if (item.state !== 'retrying' && item.state !== 'waiting-peer') continue;
-      if (this.#giveUpDue(item)) {
+      if (this.#delivery.giveUpDue(item)) {
         item.state = 'moving';
-        giveUps.push(this.#track(this.#giveUp(item, { kind: 'gave-up', hours: this.#giveUpMs / HOUR_MS })));
+        giveUps.push(this.#track(this.#delivery.giveUp(item, { kind: 'gave-up', hours: this.#giveUpMs / HOUR_MS })));
       } else if (this.#isOnline(item.peer)) {
         item.state = 'queued';
       }
@@ -258,47 +222,32 @@ export class Outbox {
       this.#log.warn({ peer: displayName(String(name)) }, 'no outbox folder for this peer: its name cannot be a folder name');
       return;
     }
-    try {
-      await mkdir(join(this.#dir, name), { mode: 0o700 });
-      // No rescan needed: the folder is empty, and the watch on the outbox sees it appear.
-      this.#log.info({ peer: displayName(name) }, 'created an outbox folder for the peer');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
-      this.#log.warn({ err, peer: displayName(name) }, 'cannot create the outbox folder for the peer');
-    }
+    // No rescan needed: the folder is empty, and the watch on the outbox sees it appear.
+    await createPeerFolder(this.#dir, name, this.#log);
   }
 
-  /** The items in the outbox, oldest first, for `p2pd status`. */
+  /** The items in the outbox, oldest first, for `p2pd status`; the `change` event follows it. */
   queue(): OutboxItemView[] {
-    return [...this.#items.values()]
+    return this.#items
+      .values()
       .sort((a, b) => a.since - b.since || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map((item) => ({
-        peer: item.peer,
-        path: item.key,
-        kind: item.signature.kind,
-        bytes: item.signature.bytes,
-        state: item.state === 'moving' ? 'retrying' : item.state,
-        attempts: item.attempts,
-        lastError: item.lastError === null ? null : { ...item.lastError },
-        transferId: item.transferId,
-        since: new Date(item.since).toISOString(),
-      }));
+      .map((item) => item.view());
   }
 
   // ── scanning ────────────────────────────────────────────────────────────────────────────
 
   async #runScan(): Promise<void> {
-    const startedAt = this.#removals;
+    const startedAt = this.#items.removals;
     let found: OutboxScan;
     try {
       found = await scanOutbox(this.#dir, { signal: this.#root.signal, skip: (peer, name) => this.#isBusy(itemKey(peer, name)) });
     } catch (err) {
       if (this.#root.signal.aborted) return;
-      this.#warnOnce('outbox-unreadable', () => this.#log.warn({ err, dir: displayName(this.#dir) }, 'cannot read the outbox; trying again at the next rescan'));
+      this.#warnings.once('outbox-unreadable', () => this.#log.warn({ err, dir: displayName(this.#dir) }, 'cannot read the outbox; trying again at the next rescan'));
       return;
     }
     if (this.#phase !== 'started') return;
-    this.#warned.delete('outbox-unreadable');
+    this.#warnings.forget('outbox-unreadable');
     this.#apply(found, startedAt);
     if (this.#watchers !== null) {
       const added = await this.#watchers.sync([this.#dir, ...found.peers.map((peer) => join(this.#dir, peer))]);
@@ -308,107 +257,34 @@ export class Outbox {
   }
 
   #apply(found: OutboxScan, startedAt: number): void {
-    const now = this.#now();
-    const warnedNow = new Set<string>();
-    const seen = new Set<string>();
-    const unreadable = new Set<string>();
-    const unreadablePeers = new Set<string>();
-
-    for (const name of found.strays) {
-      const key = `stray:${name}`;
-      warnedNow.add(key);
-      this.#warnOnce(key, () => this.#log.warn({ name: displayName(name) }, 'ignored: only folders named after peers belong directly in the outbox'));
-    }
-    for (const failure of found.failures) {
-      if (failure.name === '') unreadablePeers.add(failure.peer);
-      else unreadable.add(itemKey(failure.peer, failure.name));
-      const key = `unreadable:${failure.peer}/${failure.name}`;
-      warnedNow.add(key);
-      this.#warnOnce(key, () =>
-        this.#log.warn({ err: failure.err, item: displayName(`${failure.peer}/${failure.name}`) }, 'cannot read an outbox item; it waits'),
-      );
-    }
-
-    for (const { peer, name, probe } of found.items) {
-      const key = itemKey(peer, name);
-      seen.add(key);
-      if (probe === null) continue; // busy: being sent or moved
-      const existing = this.#items.get(key);
-      if (probe.type === 'unsupported') {
-        const warnKey = `unsupported:${key}`;
-        warnedNow.add(warnKey);
-        this.#warnOnce(warnKey, () => this.#log.warn({ item: displayName(key), what: probe.what }, 'not sent: only regular files and folders are'));
-        if (existing !== undefined && !this.#isBusy(key)) this.#forget(existing);
-        continue;
-      }
-      if (probe.type !== 'item') continue;
-      if (existing !== undefined) {
-        if (!this.#isBusy(key)) this.#observe(existing, probe.signature, now);
-        continue;
-      }
-      if ((this.#removed.get(key) ?? -1) >= startedAt) continue; // done with while this scan ran
-      const parked = this.#parked.get(key);
-      if (parked !== undefined) {
-        if (sameSignature(parked, probe.signature)) continue;
-        this.#parked.delete(key);
-      }
-      this.#add(peer, name, probe.signature, now);
-    }
-
-    for (const item of [...this.#items.values()]) {
-      if (seen.has(item.key) || unreadable.has(item.key) || unreadablePeers.has(item.peer) || this.#isBusy(item.key)) continue;
-      this.#log.info({ item: displayName(item.key) }, 'removed from the outbox before it was sent');
-      this.#forget(item);
-    }
-    for (const key of this.#parked.keys()) if (!seen.has(key)) this.#parked.delete(key);
-    // Scans run one at a time: whatever was removed before this one ended cannot confuse the next.
-    this.#removed.clear();
-    // Warn again about a condition that went away and came back.
-    for (const key of this.#warned) if (key !== 'outbox-unreadable' && !warnedNow.has(key)) this.#warned.delete(key);
+    applyScan(found, startedAt, {
+      table: this.#items,
+      now: this.#now(),
+      logger: this.#log,
+      warnings: this.#warnings,
+      add: (peer, name, signature, now) => this.#add(peer, name, signature, now),
+      observe: (item, signature, now) => this.#observe(item, signature, now),
+    });
     this.#scheduleTick();
   }
 
   #add(peer: string, name: string, signature: ItemSignature, now: number): void {
     const key = itemKey(peer, name);
-    this.#items.set(key, {
-      key,
-      peer,
-      name,
-      abs: join(this.#dir, peer, name),
-      signature,
-      changedAt: now,
-      state: 'settling',
-      attempts: 0,
-      lastError: null,
-      transferId: null,
-      since: now,
-      pendingSince: null,
-      force: false,
-    });
+    this.#items.add({ peer, name, abs: join(this.#dir, peer, name), signature, now });
     this.#log.debug({ item: displayName(key), kind: signature.kind, bytes: signature.bytes }, 'new outbox item; waiting for it to settle');
   }
 
   /** A fresh look at an idle item: a changed signature restarts its stability clock. */
-  #observe(item: Item, signature: ItemSignature, now: number): void {
-    if (sameSignature(item.signature, signature)) return;
-    item.signature = signature;
-    item.changedAt = now;
-    if (item.state !== 'settling') {
-      this.#log.info({ item: displayName(item.key) }, 'outbox item changed; waiting for it to settle again');
-      item.state = 'settling';
-      item.force = false;
-    }
+  #observe(item: OutboxItem, signature: ItemSignature, now: number): void {
+    if (observeSignature(item, signature, now)) this.#log.info({ item: displayName(item.key) }, 'outbox item changed; waiting for it to settle again');
   }
 
-  #forget(item: Item): void {
-    if (this.#items.get(item.key) !== item) return;
-    this.#items.delete(item.key);
-    this.#removed.set(item.key, this.#removals++);
+  #forget(item: OutboxItem): void {
+    this.#items.forget(item);
   }
 
   #isBusy(key: string): boolean {
-    const state = this.#items.get(key)?.state;
-    return state === 'sending' || state === 'moving';
+    return this.#items.isBusy(key);
   }
 
   #scheduleRescan(): void {
@@ -425,7 +301,7 @@ export class Outbox {
   /** Runs the stability timer while anything is settling; nothing runs when nothing is. */
   #scheduleTick(): void {
     if (this.#phase !== 'started' || this.#tickTimer !== null || this.#ticking !== null) return;
-    if (![...this.#items.values()].some((item) => item.state === 'settling')) return;
+    if (!this.#items.values().some((item) => item.state === 'settling')) return;
     this.#tickTimer = setTimeout(() => {
       this.#tickTimer = null;
       this.#ticking = this.#tick()
@@ -439,18 +315,18 @@ export class Outbox {
   }
 
   async #tick(): Promise<void> {
-    const settling = [...this.#items.values()].filter((item) => item.state === 'settling');
+    const settling = this.#items.values().filter((item) => item.state === 'settling');
     await Promise.all(settling.map((item) => this.#settle(item)));
     this.#pump();
   }
 
-  async #settle(item: Item): Promise<void> {
+  async #settle(item: OutboxItem): Promise<void> {
     let probe;
     try {
       probe = await probeItem(item.abs, { signal: this.#root.signal });
     } catch (err) {
       if (this.#root.signal.aborted) return;
-      this.#warnOnce(`unreadable:${item.key}`, () => this.#log.warn({ err, item: displayName(item.key) }, 'cannot read an outbox item; it waits'));
+      this.#warnings.once(`unreadable:${item.key}`, () => this.#log.warn({ err, item: displayName(item.key) }, 'cannot read an outbox item; it waits'));
       return;
     }
     if (this.#phase !== 'started' || this.#items.get(item.key) !== item || item.state !== 'settling') return;
@@ -460,7 +336,7 @@ export class Outbox {
       return;
     }
     if (probe.type === 'unsupported') {
-      this.#warnOnce(`unsupported:${item.key}`, () => this.#log.warn({ item: displayName(item.key), what: probe.what }, 'not sent: only regular files and folders are'));
+      this.#warnings.once(`unsupported:${item.key}`, () => this.#log.warn({ item: displayName(item.key), what: probe.what }, 'not sent: only regular files and folders are'));
       this.#forget(item);
       return;
     }
@@ -477,7 +353,7 @@ export class Outbox {
   /** Starts sends for queued items while slots are free; items of offline peers wait. */
   #pump(): void {
     if (this.#phase !== 'started') return;
-    const queued = [...this.#items.values()].filter((item) => item.state === 'queued').sort((a, b) => a.since - b.since);
+    const queued = this.#items.values().filter((item) => item.state === 'queued').sort((a, b) => a.since - b.since);
     for (const item of queued) {
       if (!item.force && !this.#isOnline(item.peer)) {
         item.state = 'waiting-peer';
@@ -490,7 +366,7 @@ export class Outbox {
       item.force = false;
       this.#running++;
       void this.#track(
-        this.#send(item).finally(() => {
+        this.#delivery.send(item).finally(() => {
           this.#running--;
           this.#pump();
         }),
@@ -506,163 +382,6 @@ export class Outbox {
     return tracked;
   }
 
-  async #send(item: Item): Promise<void> {
-    const signal = this.#root.signal;
-    // The item must still be what settled: a change since means settling again.
-    let before;
-    try {
-      before = await probeItem(item.abs, { signal });
-    } catch (err) {
-      if (signal.aborted) return this.#unchanged(item);
-      const e = toP2pdError(err, 'SOURCE_NOT_FOUND');
-      return this.#transient(item, { ok: false, transferId: null, code: e.code, message: e.message });
-    }
-    if (before.type !== 'item') {
-      this.#log.info({ item: displayName(item.key) }, 'removed from the outbox before it was sent');
-      this.#forget(item);
-      return;
-    }
-    if (!sameSignature(before.signature, item.signature)) {
-      this.#observe(item, before.signature, this.#now()); // back to settling
-      this.#scheduleTick();
-      return;
-    }
-
-    this.#log.info({ item: displayName(item.key), peer: displayName(item.peer), kind: item.signature.kind, bytes: item.signature.bytes, attempt: item.attempts + 1 }, 'sending outbox item');
-    let outcome: SendOutcome;
-    try {
-      outcome = await this.#sender.send(item.peer, [item.abs], { signal });
-    } catch (err) {
-      // The sender promises never to reject; be safe anyway.
-      const e = toP2pdError(err);
-      outcome = { ok: false, transferId: null, code: e.code, message: e.message };
-    }
-    if (outcome.transferId !== null) item.transferId = outcome.transferId;
-
-    if (outcome.ok) {
-      item.attempts++;
-      await this.#delivered(item, before.signature);
-      return;
-    }
-    // Interrupted by stop(): nothing changes, the item stays for the next start.
-    if (signal.aborted) return this.#unchanged(item);
-    item.attempts++;
-    const code = isErrorCode(outcome.code) ? outcome.code : 'INTERNAL';
-    item.lastError = { code, message: outcome.message };
-    switch (classifyFailure(code)) {
-      case 'changed':
-        this.#log.info({ item: displayName(item.key), code }, 'outbox item changed while it was sent; it goes again once settled');
-        item.state = 'settling';
-        item.changedAt = this.#now();
-        this.#scheduleTick();
-        return;
-      case 'permanent':
-        await this.#giveUp(item, { kind: 'permanent' });
-        return;
-      case 'transient':
-        this.#transient(item, outcome);
-        if (this.#giveUpDue(item)) await this.#giveUp(item, { kind: 'gave-up', hours: this.#giveUpMs / HOUR_MS });
-        return;
-    }
-  }
-
-  #unchanged(item: Item): void {
-    if (item.state === 'sending') item.state = 'queued';
-  }
-
-  #transient(item: Item, outcome: Extract<SendOutcome, { ok: false }>): void {
-    item.state = 'retrying';
-    item.lastError = { code: outcome.code, message: outcome.message };
-    item.pendingSince ??= this.#now();
-    const fields = { item: displayName(item.key), peer: displayName(item.peer), code: outcome.code, reason: displayName(outcome.message), attempts: item.attempts, transferId: outcome.transferId };
-    if (outcome.code === 'PEER_IDENTITY_MISMATCH') {
-      this.#log.warn(fields, 'outbox send: the peer presented another key than expected (a possible impostor); will retry');
-    } else {
-      this.#log.warn(fields, 'outbox send failed; will retry');
-    }
-  }
-
-  /** After a verified delivery: move or delete the item, unless it changed during the send. */
-  async #delivered(item: Item, sent: ItemSignature): Promise<void> {
-    let after;
-    try {
-      after = await probeItem(item.abs);
-    } catch (err) {
-      this.#log.error({ err, item: displayName(item.key) }, 'delivered, but the outbox item cannot be read any more; it is not sent again while unchanged');
-      this.#park(item, sent);
-      return;
-    }
-    if (after.type === 'gone') {
-      this.#log.info({ item: displayName(item.key), transferId: item.transferId }, 'delivered (the item has since been removed from the outbox)');
-      this.#forget(item);
-      return;
-    }
-    if (after.type !== 'item' || !sameSignature(after.signature, sent)) {
-      this.#log.warn({ item: displayName(item.key), transferId: item.transferId }, 'delivered, but the item changed during the send: it stays and is sent again once settled');
-      if (after.type === 'item') item.signature = after.signature;
-      item.changedAt = this.#now();
-      item.state = 'settling';
-      this.#scheduleTick();
-      return;
-    }
-    try {
-      if (this.#afterSend === 'delete') {
-        await deleteItem(this.#dir, item.peer, item.name);
-        this.#log.info({ item: displayName(item.key), transferId: item.transferId }, 'delivered; deleted from the outbox');
-      } else {
-        const as = await moveToSent(this.#dir, item.peer, item.name, item.signature.kind);
-        this.#log.info({ item: displayName(item.key), transferId: item.transferId, sentAs: displayName(`${SENT_DIR}/${item.peer}/${as}`) }, 'delivered; moved to .sent');
-      }
-      this.#forget(item);
-    } catch (err) {
-      this.#log.error({ err, item: displayName(item.key) }, `delivered, but cannot ${this.#afterSend} the item; it is not sent again while unchanged`);
-      this.#park(item, sent);
-    }
-  }
-
-  #park(item: Item, sent: ItemSignature): void {
-    this.#forget(item);
-    this.#parked.set(item.key, sent);
-  }
-
-  #giveUpDue(item: Item): boolean {
-    return this.#giveUpMs > 0 && item.pendingSince !== null && this.#now() - item.pendingSince >= this.#giveUpMs;
-  }
-
-  /** Moves the item to .failed/<peer>/ with a note; if that fails it stays, retrying. */
-  async #giveUp(item: Item, reason: GiveUpReason): Promise<void> {
-    const error = item.lastError ?? { code: 'PEER_UNREACHABLE', message: 'the peer was not seen online in that time' };
-    const note = failureNote({
-      when: new Date(this.#now()),
-      peer: item.peer,
-      name: item.name,
-      kind: item.signature.kind,
-      bytes: item.signature.bytes,
-      attempts: item.attempts,
-      code: error.code,
-      message: error.message,
-      transferId: item.transferId,
-      reason,
-    });
-    try {
-      const as = await moveToFailed(this.#dir, item.peer, item.name, item.signature.kind, note, (err) =>
-        this.#log.error({ err, item: displayName(item.key) }, 'cannot write the note next to a failed outbox item'),
-      );
-      this.#log.warn(
-        { item: displayName(item.key), peer: displayName(item.peer), code: error.code, reason: displayName(error.message), attempts: item.attempts, movedTo: displayName(`${FAILED_DIR}/${item.peer}/${as}`) },
-        reason.kind === 'permanent' ? 'outbox item cannot be delivered; moved to .failed' : 'gave up on an outbox item; moved to .failed',
-      );
-      this.#forget(item);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.#forget(item);
-        return;
-      }
-      this.#log.error({ err, item: displayName(item.key) }, 'cannot move an outbox item to .failed; it stays and is retried');
-      item.state = 'retrying';
-    }
-  }
-
   // ── helpers ─────────────────────────────────────────────────────────────────────────────
 
   #isOnline(peer: string): boolean {
@@ -673,28 +392,4 @@ export class Outbox {
       return false;
     }
   }
-
-  #warnOnce(key: string, warn: () => void): void {
-    if (this.#warned.has(key)) return;
-    this.#warned.add(key);
-    warn();
-  }
-}
-
-function itemKey(peer: string, name: string): string {
-  return `${peer}/${name}`;
-}
-
-/** A single, visible, safe folder name: what a peer's name must be to get an outbox folder. */
-export function isPeerFolderName(name: string): boolean {
-  if (typeof name !== 'string' || name.length === 0 || isHidden(name)) return false;
-  try {
-    return checkRelativePath(name).length === 1;
-  } catch {
-    return false;
-  }
-}
-
-function invalid(key: string, what: string): never {
-  throw new P2pdError('CONFIG_INVALID', `${key} ${what}`, { details: { key } });
 }

@@ -2,8 +2,6 @@
 import { Duplex } from 'node:stream';
 
 export function duplexPair(): [Duplex, Duplex] {
-  let a!: Side;
-  let b!: Side;
   class Side extends Duplex {
     other!: Side;
     override _read(): void {
@@ -29,8 +27,8 @@ export function duplexPair(): [Duplex, Duplex] {
       cb(err);
     }
   }
-  a = new Side({ highWaterMark: 256 * 1024 });
-  b = new Side({ highWaterMark: 256 * 1024 });
+  const a = new Side({ highWaterMark: 256 * 1024 });
+  const b = new Side({ highWaterMark: 256 * 1024 });
   a.other = b;
   b.other = a;
   return [a, b];

@@ -96,7 +96,7 @@ export class HostileClient {
 
   private constructor(socket: tls.TLSSocket, options: { autoPong: boolean }) {
     this.socket = socket;
-    socket.on('error', (err) => this.socketErrors.push(err));
+    socket.on('error', (err: Error) => this.socketErrors.push(err));
     socket.on('data', (chunk: Buffer) => {
       if (this.#decoderFailed) return;
       try {

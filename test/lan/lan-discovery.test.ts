@@ -68,7 +68,7 @@ describe('a simulated LAN of three hosts', { skip: why ?? false, timeout: 180_00
     await writeRandomFile(f, 5 * 1024 * 1024);
     const amb = await alice.cli(['send', 'bob', f, '--json']);
     assert.equal(amb.code, 64, amb.stderr);
-    assert.equal(JSON.parse(amb.stdout).error.code, 'PEER_AMBIGUOUS');
+    assert.equal((JSON.parse(amb.stdout) as { error: { code: string } }).error.code, 'PEER_AMBIGUOUS');
     const r = await alice.cli(['send', `bob#${bobId.slice(0, 7)}`, f]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await sha256File(join(bob.inbox, 'lan.bin')), await sha256File(f));
@@ -78,6 +78,6 @@ describe('a simulated LAN of three hosts', { skip: why ?? false, timeout: 180_00
     const bob2Id = await bob2.id();
     const r = await alice.cli(['send', bob2Id, join(data, 'lan.bin'), '--json']);
     assert.equal(r.code, 77, r.stderr);
-    assert.equal(JSON.parse(r.stdout).transfer.error.code, 'PEER_NOT_TRUSTED');
+    assert.equal((JSON.parse(r.stdout) as { transfer: { error: { code: string } } }).transfer.error.code, 'PEER_NOT_TRUSTED');
   });
 });

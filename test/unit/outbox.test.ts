@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
-import { Outbox, PERMANENT_CODES, classifyFailure, type OutboxItemView, type OutboxOptions, type OutboxSender, type SendOutcome } from '../../src/outbox/index.js';
+import { Outbox, PERMANENT_CODES, classifyFailure, type OutboxChange, type OutboxItemView, type OutboxOptions, type OutboxSender, type SendOutcome } from '../../src/outbox/index.js';
 import { writeTree } from '../helpers/files.js';
 
 // ── fakes and helpers ─────────────────────────────────────────────────────────────────────────
@@ -581,6 +581,45 @@ describe('Outbox', { concurrency: true }, () => {
         assert.equal((await stat(join(h.dir, 'dave'))).isDirectory(), true);
         assert.deepEqual((await readdir(h.dir)).sort(), ['.failed', '.sent', 'bob', 'carol#abc1234', 'dave']);
         assert.equal(await exists(join(h.dir, '..', '..', 'evil')), false);
+      });
+    });
+  });
+
+  describe('change events', { concurrency: true }, () => {
+    it('a watcher that applies every change event sees what queue() shows, from added to removed', T, async () => {
+      await withOutbox({}, async (h) => {
+        const mirror = new Map<string, OutboxItemView>();
+        const seen: OutboxChange[] = [];
+        h.outbox.on('change', (change) => {
+          seen.push(change);
+          if (change.type === 'removed') mirror.delete(change.item.path);
+          else mirror.set(change.item.path, change.item);
+        });
+        const same = (): boolean => JSON.stringify([...mirror.values()].sort((a, b) => a.since.localeCompare(b.since))) === JSON.stringify(h.outbox.queue());
+        h.sender.script('report.pdf', fail('PEER_UNREACHABLE', 't-1'));
+        await writeFile(join(h.dir, 'bob', 'report.pdf'), 'pdf');
+        await waitState(h, 'bob/report.pdf', 'settling');
+        await waitFor('the mirror to show the new item', same);
+        assert.equal(seen[0]?.type, 'added');
+        assert.equal(seen[0]?.item.state, 'settling');
+
+        await waitState(h, 'bob/report.pdf', 'retrying');
+        await waitFor('the mirror to show the failure', same);
+        assert.equal(mirror.get('bob/report.pdf')?.lastError?.code, 'PEER_UNREACHABLE');
+        assert.equal(mirror.get('bob/report.pdf')?.attempts, 1);
+        assert.equal(mirror.get('bob/report.pdf')?.transferId, 't-1');
+
+        await h.outbox.retry();
+        await waitFor('the move to .sent', () => exists(join(h.dir, '.sent', 'bob', 'report.pdf')));
+        await waitFor('the mirror to be empty', () => mirror.size === 0);
+        assert.deepEqual(h.outbox.queue(), []);
+        const states = seen.map((e) => `${e.type}:${e.item.state}`);
+        for (const step of ['added:settling', 'changed:queued', 'changed:sending', 'changed:retrying', 'removed:sending']) {
+          assert.ok(states.includes(step), `${step} in ${states.join(', ')}`);
+        }
+        for (let i = 1; i < seen.length; i++) {
+          if (seen[i]!.type === 'changed') assert.notDeepEqual(seen[i], seen[i - 1], `no event repeats the one before: ${states.join(', ')}`);
+        }
       });
     });
   });

@@ -1,0 +1,295 @@
+/**
+ * One incoming transfer in the inbox: the top-level folders it reserved (recorded so that a retry
+ * reuses them), the directories it created, its open partial files, and placing each finished
+ * file under a free name inside the inbox without following a symlink.
+ */
+import { lstat, mkdir, open, readFile, realpath, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join, sep } from 'node:path';
+import { P2pdError } from '../errors.js';
+import { BLOCK_SIZE } from '../protocol/messages.js';
+import type { PartialFile, PreparedTransfer } from '../transfer/ports.js';
+import type { InboxLogger } from './inbox.js';
+import { errnoOf, nameError, storeError } from './inbox-errors.js';
+import { DIGEST_BYTES, InboxPartialFile } from './inbox-partial-file.js';
+import { moveNoReplace, openDirectory, syncDirectory } from './move-no-replace.js';
+import type { OfferPlan } from './offer-plan.js';
+import { checkRelativePath, conflictName, displayName } from './safe-name.js';
+
+/** How many " (n)" alternatives are tried before a name is given up as unusable. */
+const MAX_CONFLICT_ATTEMPTS = 10_000;
+/** A resume key: 40 hex digits (derived by the receiver from the sender's id and the file's id). */
+const RESUME_KEY = /^[0-9a-f]{40}$/;
+
+/** What a transfer needs from its inbox, resolved at start(). */
+export interface InboxContext {
+  readonly root: string;
+  readonly partialDir: string;
+  readonly logger: InboxLogger;
+  readonly link: (existingPath: string, newPath: string) => Promise<void>;
+  checkPartialDir(): Promise<void>;
+  release(transfer: InboxTransfer): void;
+  /** Resume keys whose partial file is open in a running transfer. */
+  readonly resumeKeysInUse: Set<string>;
+}
+
+export class InboxTransfer implements PreparedTransfer {
+  readonly transferId: string;
+  readonly #context: InboxContext;
+  readonly #plan: OfferPlan;
+  /** Offer's top-level directory name → the name reserved for it in the inbox. */
+  readonly #reserved = new Map<string, string>();
+  /** Directories this transfer created (absolute paths); close() removes the empty ones. */
+  readonly #createdDirs = new Set<string>();
+  readonly #files = new Map<number, InboxPartialFile>();
+  readonly #committed = new Set<number>();
+  #closing: Promise<void> | undefined;
+  /** Set once reserve() finished: only then can the transfer be complete. */
+  #reservedAll = false;
+
+  readonly #senderId: string;
+
+  constructor(context: InboxContext, transferId: string, plan: OfferPlan, senderId: string) {
+    this.#context = context;
+    this.transferId = transferId;
+    this.#plan = plan;
+    this.#senderId = senderId;
+  }
+
+  /**
+   * Where a retry of this transfer finds the folder names its first attempt reserved, so that the
+   * rest of a tree lands next to what already arrived instead of in "photos (1)".
+   */
+  get #reservationPath(): string {
+    const key = createHash('sha256').update(`${this.#senderId}\0${this.transferId}`).digest('hex').slice(0, 40);
+    return join(this.#context.partialDir, `t-${key}.json`);
+  }
+
+  async #previousReservations(): Promise<Map<string, string>> {
+    try {
+      const raw = JSON.parse(await readFile(this.#reservationPath, 'utf8')) as Record<string, unknown>;
+      const out = new Map<string, string>();
+      for (const [top, name] of Object.entries(raw)) {
+        if (typeof name !== 'string') continue;
+        // The record is ours, but the names still go through the same checks as any other.
+        const [checked] = checkRelativePath(name);
+        if (checked !== name) continue;
+        const info = await lstat(join(this.#context.root, name)).catch(() => undefined);
+        if (info?.isDirectory() === true && !info.isSymbolicLink()) out.set(top, name);
+      }
+      return out;
+    } catch {
+      return new Map();
+    }
+  }
+
+  /** What an earlier attempt left for `key`: bytes of data and the journal of block digests. */
+  async resumeState(key: string): Promise<{ bytes: number; journal: Buffer } | null> {
+    if (!RESUME_KEY.test(key) || this.#context.resumeKeysInUse.has(key)) return null;
+    const base = join(this.#context.partialDir, `r-${key}`);
+    const bytes = await stat(`${base}.part`).then(
+      (s) => s.size,
+      () => 0,
+    );
+    const journal = await readFile(`${base}.blocks`).catch(() => Buffer.alloc(0));
+    return { bytes, journal };
+  }
+
+  /** Reserves every top-level directory exclusively and creates the explicit directory entries. */
+  async reserve(signal: AbortSignal): Promise<void> {
+    const root = this.#context.root;
+    const checkRunning = (): void => {
+      signal.throwIfAborted();
+      if (this.#closing !== undefined) throw new P2pdError('TRANSFER_CANCELLED', 'the inbox is stopping');
+    };
+    const previous = this.#senderId === '' ? new Map<string, string>() : await this.#previousReservations();
+    for (const [top, { explicitMode }] of this.#plan.topDirs) {
+      checkRunning();
+      const name = previous.get(top) ?? (await this.#reserveTopDir(top, explicitMode === undefined ? 0o777 : 0o700));
+      this.#reserved.set(top, name);
+    }
+    if (this.#senderId !== '' && this.#reserved.size > 0) {
+      await writeFile(this.#reservationPath, JSON.stringify(Object.fromEntries(this.#reserved)), { mode: 0o600 }).catch((err: unknown) => {
+        this.#context.logger.warn({ err }, 'could not record the folder reservation (a retry may land in a new folder)');
+      });
+    }
+    for (const { components, entry } of this.#plan.dirs) {
+      checkRunning();
+      const path = await this.#ensureDirectories(this.#mapped(components));
+      if (this.#createdDirs.has(path)) {
+        const handle = await openDirectory(path);
+        try {
+          await handle.chmod((entry.mode & 0o755) | 0o700);
+        } finally {
+          await handle.close();
+        }
+      }
+    }
+    this.#reservedAll = true;
+    this.#context.logger.debug({ transferId: this.transferId, root, reserved: [...this.#reserved.values()].map((n) => displayName(n)) }, 'reserved');
+  }
+
+  async #reserveTopDir(top: string, mode: number): Promise<string> {
+    for (let n = 0; n < MAX_CONFLICT_ATTEMPTS; n++) {
+      const name = n === 0 ? top : conflictName(top, n, { keepExtension: false });
+      const path = join(this.#context.root, name);
+      try {
+        await mkdir(path, { mode });
+      } catch (err) {
+        if (errnoOf(err) === 'EEXIST') continue;
+        throw err;
+      }
+      this.#createdDirs.add(path);
+      return name;
+    }
+    throw nameError('too-many-conflicts', `no free name for the folder "${displayName(top)}" in the inbox`);
+  }
+
+  /** The offer's components with the top-level directory replaced by its reserved name. */
+  #mapped(components: readonly string[]): string[] {
+    const reserved = this.#reserved.get(components[0]!);
+    if (reserved === undefined) throw new P2pdError('INTERNAL', 'no reserved directory for an entry');
+    return [reserved, ...components.slice(1)];
+  }
+
+  /**
+   * Walks from the inbox root through `parts`, creating missing directories one at a time and
+   * refusing any existing component that is a symlink or not a directory. Returns the last path.
+   */
+  async #ensureDirectories(parts: readonly string[]): Promise<string> {
+    let path = this.#context.root;
+    for (const part of parts) {
+      path = join(path, part);
+      let info = await lstat(path).catch((err: unknown) => {
+        if (errnoOf(err) === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (info === undefined) {
+        try {
+          await mkdir(path, { mode: 0o777 });
+          this.#createdDirs.add(path);
+          continue;
+        } catch (err) {
+          if (errnoOf(err) !== 'EEXIST') throw err;
+          info = await lstat(path);
+        }
+      }
+      if (info.isSymbolicLink()) {
+        throw nameError('symlink-in-path', `refusing to write through a symlink in the inbox: ${displayName(path)}`);
+      }
+      if (!info.isDirectory()) {
+        throw nameError('not-a-directory', `a non-directory is in the way in the inbox: ${displayName(path)}`);
+      }
+    }
+    return path;
+  }
+
+  async openFile(index: number, options: { signal: AbortSignal; resumeKey?: string; offset?: number }): Promise<PartialFile> {
+    options.signal.throwIfAborted();
+    if (this.#closing !== undefined) throw new P2pdError('INTERNAL', `transfer ${this.transferId} is closed`);
+    const planned = this.#plan.entry(index);
+    if (planned === undefined || planned.entry.kind !== 'file') {
+      throw new P2pdError('OFFER_INVALID', `entry ${index} is not a file of this offer`, { details: { reason: 'not-a-file-entry', index } });
+    }
+    if (this.#committed.has(index) || this.#files.has(index)) {
+      throw new P2pdError('OFFER_INVALID', `entry ${index} was already opened`, { details: { reason: 'file-already-open', index } });
+    }
+    const key = options.resumeKey;
+    const offset = options.offset ?? 0;
+    if (key !== undefined && (!RESUME_KEY.test(key) || this.#context.resumeKeysInUse.has(key))) {
+      throw new P2pdError('INTERNAL', 'that resumable partial file is in use');
+    }
+    if (key === undefined && offset !== 0) throw new P2pdError('INTERNAL', 'an offset needs a resume key');
+    const path = join(this.#context.partialDir, key === undefined ? `${this.transferId}.${index}.part` : `r-${key}.part`);
+    let handle: FileHandle;
+    let journal: FileHandle | undefined;
+    try {
+      await this.#context.checkPartialDir();
+      if (key === undefined) {
+        handle = await open(path, 'wx', 0o600);
+      } else {
+        // A kept partial file continues at `offset`; anything after it (a torn last block) goes.
+        handle = await open(path, 'r+').catch((err: unknown) => {
+          if (errnoOf(err) !== 'ENOENT' || offset !== 0) throw err;
+          return open(path, 'wx', 0o600);
+        });
+        await handle.truncate(offset);
+        journal = await open(`${path.slice(0, -'.part'.length)}.blocks`, 'a+', 0o600);
+        await journal.truncate((offset / BLOCK_SIZE) * DIGEST_BYTES);
+      }
+    } catch (err) {
+      throw storeError(err, 'creating a partial file');
+    }
+    if (key !== undefined) this.#context.resumeKeysInUse.add(key);
+    const file = new InboxPartialFile(this, planned, path, handle, key === undefined ? undefined : { key, journal: journal!, offset });
+    this.#files.set(index, file);
+    return file;
+  }
+
+  /** Moves a finished partial file to its final name; returns the path relative to the inbox. */
+  async place(file: InboxPartialFile): Promise<string> {
+    const { components } = file.planned;
+    const parentParts = components.length === 1 ? [] : this.#mapped(components.slice(0, -1));
+    const parent = await this.#ensureDirectories(parentParts);
+    const root = this.#context.root;
+    const parentReal = await realpath(parent);
+    if (parentReal !== root && !parentReal.startsWith(root + sep)) {
+      throw nameError('outside-inbox', `refusing to write outside the inbox: ${displayName(parent)}`);
+    }
+    const base = components[components.length - 1]!;
+    for (let n = 0; n < MAX_CONFLICT_ATTEMPTS; n++) {
+      const name = n === 0 ? base : conflictName(base, n);
+      if (await moveNoReplace(this.#context.link, this.#context.logger, file.partialPath, join(parent, name))) {
+        await syncDirectory(parent, this.#context.logger);
+        this.#committed.add(file.planned.index);
+        return [...parentParts, name].join('/');
+      }
+    }
+    throw nameError('too-many-conflicts', `no free name for "${displayName(base)}" in the inbox`);
+  }
+
+  releaseResumeKey(key: string): void {
+    this.#context.resumeKeysInUse.delete(key);
+  }
+
+  forget(file: InboxPartialFile): void {
+    if (this.#files.get(file.planned.index) === file) this.#files.delete(file.planned.index);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await Promise.allSettled([...this.#files.values()].map((file) => file.keep()));
+    if (!this.#reservedAll || this.#committed.size < this.#plan.fileCount) {
+      // Incomplete: take back the directories this transfer made that stayed empty, deepest first.
+      // A complete transfer keeps its empty directories: the sender meant them.
+      const dirs = [...this.#createdDirs].sort((a, b) => b.split(sep).length - a.split(sep).length);
+      for (const dir of dirs) {
+        await rmdir(dir).catch((err: unknown) => {
+          const code = errnoOf(err);
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT' && code !== 'ENOTDIR') {
+            this.#context.logger.warn({ err, dir }, 'could not remove an empty directory');
+          }
+        });
+      }
+    }
+    await this.#forgetReservationUnlessNeeded();
+    this.#context.release(this);
+  }
+
+  /** The reservation record serves a retry of an unfinished transfer whose folders still exist. */
+  async #forgetReservationUnlessNeeded(): Promise<void> {
+    if (this.#senderId === '' || this.#reserved.size === 0) return;
+    const complete = this.#reservedAll && this.#committed.size >= this.#plan.fileCount;
+    let needed = false;
+    if (!complete) {
+      for (const name of this.#reserved.values()) {
+        if ((await lstat(join(this.#context.root, name)).catch(() => undefined))?.isDirectory() === true) needed = true;
+      }
+    }
+    if (!needed) await unlink(this.#reservationPath).catch(() => undefined);
+  }
+}
