@@ -4,7 +4,7 @@
  */
 import { fileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
-import { P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
+import { faultSide, P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
 import { encodeOffer } from '../protocol/codec.js';
 import { BLOCK_SIZE, PROTOCOL_VERSION, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
 import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, readEvents } from './frame-io.js';
@@ -247,9 +247,10 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   }
 }
 
-/** Errors this side caused and should tell the receiver about (rather than ones the peer sent). */
+/** Failures of this side or of the receiver are worth telling it; a broken link or a decision is not. */
 function isLocalFault(e: P2pdError): boolean {
-  return e.code === 'SOURCE_CHANGED' || e.code === 'SOURCE_NOT_FOUND' || e.code.startsWith('PROTOCOL_') || e.code === 'TIMEOUT' || e.code === 'INTERNAL';
+  const side = faultSide(e.code);
+  return side === 'local' || side === 'peer';
 }
 
 function outcome(index: number, path: string, ok: boolean, code?: ErrorCode | string, message?: string): FileOutcome {
