@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { faultSide, isRefusal, isRetryable, P2pdError, toP2pdError } from '../errors.js';
-import { BLOCK_SIZE, PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
+import { BLOCK_SIZE, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
+import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { InboxStore, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
 import type { PairingIo } from './pairing.js';
@@ -102,16 +103,11 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const next = (): Promise<DecodedEvent> => nextMessage(events, writer, 'the sender closed the connection before the transfer finished');
 
   try {
-    writer.preface();
-    writer.send({ type: 'hello', name: options.localName, software: options.software, features: options.pairing === undefined ? ['resume'] : ['resume', 'pairing'] });
-
-    const preface = await next();
-    if (preface.type !== 'preface') throw new P2pdError('PROTOCOL_UNEXPECTED', 'expected the preface');
-    if (preface.version !== PROTOCOL_VERSION) {
-      throw new P2pdError('PROTOCOL_VERSION', `the sender speaks protocol version ${preface.version}; this p2pd speaks ${PROTOCOL_VERSION}`);
-    }
-    const hello = await next();
-    if (hello.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${hello.type}`);
+    const hello = await exchangeHello(
+      { writer, next },
+      { name: options.localName, software: options.software, features: options.pairing === undefined ? ['resume'] : ['resume', 'pairing'] },
+      'sender',
+    );
     // The handshake lasts until the peer says what it wants (OFFER or PAIR_COMMIT): before that
     // it is not authorised, and PINGs alone must not keep a stranger connected.
     let first: DecodedEvent | undefined = await next();
