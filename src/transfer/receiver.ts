@@ -11,17 +11,12 @@ import { BLOCK_SIZE, type DecodedEvent, type OfferEntry } from '../protocol/mess
 import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
 import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
+import type { OfferLimits } from './admission.js';
 import type { InboxStore, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
 import type { PairingIo } from './pairing.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
-export interface ReceiveLimits {
-  maxOfferFiles: number;
-  /** 0 = no limit */
-  maxOfferBytes: number;
-  /** 0 = no limit */
-  maxFileSize: number;
-}
+export type ReceiveLimits = OfferLimits;
 
 export interface IncomingOffer {
   transferId: string;
