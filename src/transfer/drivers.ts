@@ -70,9 +70,10 @@ export interface InboundSession {
   greet(sender: OfferSender): Admission;
   /**
    * Admission, phase two: the offer, once the protocol has read and checked it. The manager opens
-   * the transfer's record (under `offer.transferId` unless that id is taken) and asks the gate.
+   * the transfer's record (under the sender's `offer.transferId` unless that id is taken here) and
+   * asks the gate. Throws the refusal.
    */
-  offer(offer: Omit<OfferSummary, 'transferId'> & { transferId: string }): Promise<void>;
+  offer(offer: OfferSummary): Promise<void>;
   onProgress(p: TransferProgress): void;
   onResume(bytes: number): void;
   onFile(outcome: FileOutcome): void;

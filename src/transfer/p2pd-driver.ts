@@ -4,7 +4,7 @@
  * that arrives on an incoming connection goes to the pairing callback.
  */
 import type { Logger } from '../log.js';
-import type { Admission } from './admission.js';
+import type { Admission, OfferSummary } from './admission.js';
 import type { AttemptResult, Connector, InboundConnection, InboundResult, InboundSession, OutgoingAttempt, SessionDriver } from './drivers.js';
 import type { PairingIo } from './pairing.js';
 import type { InboxStore } from './ports.js';
@@ -102,7 +102,7 @@ export class P2pdDriver implements SessionDriver {
   }
 }
 
-function summarize(offer: IncomingOffer): { transferId: string; files: number; entries: number; bytes: number; largestFile: number; names: string[] } {
+function summarize(offer: IncomingOffer): OfferSummary {
   let largestFile = 0;
   for (const e of offer.entries) if (e.kind === 'file' && e.size > largestFile) largestFile = e.size;
   return {
