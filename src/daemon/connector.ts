@@ -8,7 +8,7 @@ import type { PeerTable } from '../discovery/peer-table.js';
 import { resolvePeer } from '../discovery/resolve.js';
 import type { StateStore } from '../store/state.js';
 import { dialTls, type Identity } from '../transport/index.js';
-import type { Connection, Connector } from '../transfer/manager.js';
+import type { Connection, Connector } from '../transfer/drivers.js';
 
 const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 
@@ -33,9 +33,9 @@ export function peerConnector(
     resolve(query) {
       try {
         const p = resolvePeer(query, candidates());
-        return { id: p.id, name: deps.state.getTrusted(p.id)?.name ?? p.name };
+        return { protocol: 'p2pd', id: p.id, name: deps.state.getTrusted(p.id)?.name ?? p.name };
       } catch (err) {
-        if (direct(query) !== null) return { id: null, name: query };
+        if (direct(query) !== null) return { protocol: 'p2pd', id: null, name: query };
         throw err;
       }
     },

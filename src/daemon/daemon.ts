@@ -19,7 +19,9 @@ import { PerPeerInbox } from '../store/per-peer-inbox.js';
 import { StateStore } from '../store/state.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
+import { AdmissionGate, type AdmissionOptions } from '../transfer/admission.js';
 import { TransferManager, type ManagerOptions } from '../transfer/manager.js';
+import { P2pdDriver, type P2pdDriverOptions } from '../transfer/p2pd-driver.js';
 import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
@@ -49,6 +51,8 @@ const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerM
 /** The parts a reload reaches. */
 interface Parts {
   manager: TransferManager;
+  gate: AdmissionGate;
+  p2pd: P2pdDriver;
   scheduler: Scheduler;
   onReceive: OnReceiveRunner;
 }
@@ -118,17 +122,18 @@ export class Daemon {
           idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
         },
       );
+      const transferLog = log.child({ part: 'transfer' });
+      const gate = new AdmissionGate(
+        { logger: transferLog, policy, space: { freeBytes: () => freeBytes(config.inbox) }, history: state },
+        { localName: config.name, ...gateLimits(config) },
+      );
+      const p2pd = new P2pdDriver(
+        { logger: transferLog, connector, inbox, pairing: (request) => pairings.respond(request) },
+        { localName: config.name, software: `p2pd/${this.#version}`, ...driverLimits(config) },
+      );
       const manager = new TransferManager(
-        {
-          logger: log.child({ part: 'transfer' }),
-          connector,
-          inbox,
-          history: state,
-          policy,
-          space: { freeBytes: () => freeBytes(config.inbox) },
-          pairing: (request) => pairings.respond(request),
-        },
-        { localName: config.name, software: `p2pd/${this.#version}`, maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing, ...managerLimits(config) },
+        { logger: transferLog, connector, history: state, gate, drivers: [p2pd] },
+        { maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing, ...managerLimits(config) },
       );
 
       const onReceive = new OnReceiveRunner(
@@ -226,7 +231,7 @@ export class Daemon {
       if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon was stopped while starting');
       await this.#services.start({ signal });
 
-      this.#parts = { manager, scheduler, onReceive };
+      this.#parts = { manager, gate, p2pd, scheduler, onReceive };
       ready = true;
       await sends.restore();
       log.info(
@@ -256,6 +261,8 @@ export class Daemon {
     this.#log.level = after.logLevel;
     if (this.#parts !== undefined) {
       this.#parts.manager.configure(managerLimits(after));
+      this.#parts.gate.configure(gateLimits(after));
+      this.#parts.p2pd.configure(driverLimits(after));
       this.#parts.scheduler.reschedule(after.schedules);
       this.#parts.onReceive.configure({ command: after.onReceive, timeoutMs: after.onReceiveTimeoutSeconds * 1000 });
     }
@@ -275,7 +282,7 @@ export class Daemon {
           admit: (address) => limiter.admit(address),
           onConnection: (socket, peer) => {
             socket.on('error', () => undefined);
-            void manager.receive(socket, { id: peer.id, address: peer.address }).finally(() => {
+            void manager.receive({ protocol: 'p2pd', stream: socket, peer: { id: peer.id, address: peer.address, verified: true } }).finally(() => {
               // Let the last frames (SUMMARY, a refusal) reach the peer before the socket goes.
               socket.end();
               setTimeout(() => socket.destroy(), 2000).unref();
@@ -363,29 +370,34 @@ export function serviceOrder(s: DaemonServices): ServiceRunnerOptions {
   };
 }
 
-function managerLimits(
-  config: Readonly<Config>,
-): Pick<
-  ManagerOptions,
-  'limits' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'maxConcurrentIncoming' | 'askTimeoutMs' | 'minFreeSpace' | 'retry' | 'keepPartialOnDiskFull'
-> {
+function managerLimits(config: Readonly<Config>): Pick<ManagerOptions, 'retry'> {
   return {
-    keepPartialOnDiskFull: config.onDiskFull === 'keep',
     retry: {
       minDelayMs: config.retry.minDelaySeconds * 1000,
       maxDelayMs: Math.max(config.retry.minDelaySeconds, config.retry.maxDelaySeconds) * 1000,
       giveUpMs: config.retry.giveUpMinutes * 60_000,
     },
+  };
+}
+
+function gateLimits(config: Readonly<Config>): Omit<AdmissionOptions, 'localName'> {
+  return {
     askTimeoutMs: config.askTimeoutSeconds * 1000,
     minFreeSpace: config.limits.minFreeSpace,
     maxConcurrentIncoming: config.limits.maxConcurrentIncoming,
-    handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
-    idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
     limits: {
       maxOfferFiles: config.limits.maxOfferFiles,
       maxOfferBytes: config.limits.maxOfferBytes,
       maxFileSize: config.limits.maxFileSize,
     },
+  };
+}
+
+function driverLimits(config: Readonly<Config>): Pick<P2pdDriverOptions, 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'keepPartialOnDiskFull'> {
+  return {
+    keepPartialOnDiskFull: config.onDiskFull === 'keep',
+    handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
+    idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
   };
 }
 

@@ -7,8 +7,9 @@ import { resolvePeer } from '../discovery/resolve.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
-import type { TransferManager, TransferView } from '../transfer/manager.js';
-import type { PairingManager, PairingView } from '../transfer/pairings.js';
+import type { TransferManager } from '../transfer/manager.js';
+import type { TransferRecord } from '../transfer/records.js';
+import type { PairingManager, PairingRecord } from '../transfer/pairings.js';
 import { peerViews } from './peers-view.js';
 import type { SendQueue } from './send-queue.js';
 import type { Outbox } from '../outbox/index.js';
@@ -103,7 +104,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
       if (params.detach === true) {
         return { transfer: manager.get(id)!, skipped: [...source.skipped] };
       }
-      const onUpdate = (v: TransferView): void => {
+      const onUpdate = (v: TransferRecord): void => {
         if (v.id === id) ctx.emit('progress', v);
       };
       manager.on('update', onUpdate);
@@ -157,7 +158,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
       const r = await deps.pairings.initiate(str(params, 'peer'), {
         signal: ctx.signal,
         ...(name === '' ? {} : { name }),
-        onCode: (view: PairingView) => ctx.emit('code', view),
+        onCode: (view: PairingRecord) => ctx.emit('code', view),
       });
       const view = peerViews(peers, state).find((v) => v.id === r.peer.id);
       return { peer: view ?? r.peer, code: r.code, fingerprint: formatPeerId(r.peer.id), trusted: true };

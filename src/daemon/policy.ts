@@ -9,7 +9,7 @@ import type { PeerTable } from '../discovery/peer-table.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import { parsePeerId } from '../transport/index.js';
-import type { IncomingPolicy } from '../transfer/manager.js';
+import type { IncomingPolicy } from '../transfer/admission.js';
 import type { PairingPolicy } from '../transfer/pairings.js';
 
 export interface PolicySettings {
@@ -21,8 +21,10 @@ export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, op
   const displayName = (peer: { id: string; helloName: string }): string =>
     deps.state.getTrusted(peer.id)?.name ?? deps.peers.get(peer.id)?.name ?? (cleanPeerName(peer.helloName) || peer.id.slice(0, 7));
 
-  const policyFor = (id: string): PeerAcceptPolicy | 'deny-untrusted' => {
+  const policyFor = (id: string, verified = true): PeerAcceptPolicy | 'deny-untrusted' => {
     const { accept, acceptOverrides } = options.settings();
+    // An id its protocol did not prove says nothing: no trust, no per-peer override.
+    if (!verified) return accept === 'all' ? 'auto' : accept === 'ask' ? 'ask' : 'deny-untrusted';
     const trusted = deps.state.getTrusted(id);
     // Keys may be ids in any case, with or without dashes, or names in any case.
     const overrides = new Map(Object.entries(acceptOverrides).map(([k, v]) => [parsePeerId(k) ?? k.toLowerCase(), v] as const));
@@ -41,7 +43,7 @@ export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, op
       }
     },
     decide(peer) {
-      const policy = policyFor(peer.id);
+      const policy = policyFor(peer.id, peer.verified);
       const them = displayName(peer);
       const me = options.localName;
       if (policy === 'deny-untrusted') {

@@ -7,7 +7,8 @@ import { toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { scanLocalPaths, type LocalSource } from '../store/local-source.js';
 import type { StateStore } from '../store/state.js';
-import type { TransferManager, TransferView } from '../transfer/manager.js';
+import type { TransferManager } from '../transfer/manager.js';
+import type { TransferRecord } from '../transfer/records.js';
 
 export class SendQueue {
   readonly #manager: TransferManager;
@@ -25,7 +26,7 @@ export class SendQueue {
     peer: string,
     paths: string[],
     options: { signal?: AbortSignal; id?: string; retry?: 'connected' | 'always' } = {},
-  ): Promise<{ id: string; done: Promise<TransferView>; source: LocalSource }> {
+  ): Promise<{ id: string; done: Promise<TransferRecord>; source: LocalSource }> {
     const source = await scanLocalPaths(paths, options.signal === undefined ? {} : { signal: options.signal });
     const started = this.#manager.send({
       peer,

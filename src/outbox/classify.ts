@@ -7,23 +7,16 @@
  * - transient: anything else may heal by itself (the peer is away, busy, the network broke): the
  *   item is retried by the retry job and at once when the peer comes online.
  */
-import type { ErrorCode } from '../errors.js';
+import { ERROR_CODES, isPermanent, type ErrorCode } from '../errors.js';
 import { displayName } from '../store/safe-name.js';
 
 export type FailureClass = 'permanent' | 'changed' | 'transient';
 
-export const PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'PEER_REFUSED',
-  'PEER_NOT_TRUSTED',
-  'OFFER_TOO_LARGE',
-  'OFFER_INVALID',
-  'NAME_INVALID',
-  'SOURCE_UNSUPPORTED',
-  'PEER_AMBIGUOUS',
-]);
+/** Derived from the error table (ERROR_CODES' `permanent`), kept as a set for callers that list them. */
+export const PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>((Object.keys(ERROR_CODES) as ErrorCode[]).filter(isPermanent));
 
 export function classifyFailure(code: ErrorCode): FailureClass {
-  if (PERMANENT_CODES.has(code)) return 'permanent';
+  if (isPermanent(code)) return 'permanent';
   if (code === 'SOURCE_CHANGED') return 'changed';
   return 'transient';
 }

@@ -6,3 +6,4 @@ export * from './messages.js';
 export { encodePreface, encodeMessage, encodeDataHeader, encodeOffer } from './codec.js';
 export { FrameDecoder, type FrameDecoderOptions } from './decoder.js';
 export { LIMITS } from './validate.js';
+export { helloMessage, checkPreface, checkHello, bothSupport, type LocalHello, type PeerRole } from './handshake.js';

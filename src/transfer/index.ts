@@ -2,14 +2,41 @@ export * from './ports.js';
 export * from './progress.js';
 export { runSender, type SenderOptions, type SendResult } from './sender.js';
 export { runReceiver, type ReceiverOptions, type ReceiveResult, type ReceiveLimits, type IncomingOffer } from './receiver.js';
+export { TransferManager, type ManagerOptions, type ManagerEvents, type SendRequest } from './manager.js';
+export { newTransferId, type TransferRecord, type TransferState, type HistoryStore } from './records.js';
 export {
-  TransferManager,
-  newTransferId,
-  type TransferView,
-  type TransferState,
-  type Connector,
-  type Connection,
+  AdmissionGate,
+  MAX_PENDING_OFFERS,
+  type Admission,
+  type AdmissionEvents,
+  type AdmissionOptions,
   type IncomingPolicy,
-  type HistoryStore,
-  type ManagerOptions,
-} from './manager.js';
+  type OfferLimits,
+  type OfferOutcome,
+  type OfferSender,
+  type OfferSummary,
+  type PendingOffer,
+  type SpaceCheck,
+} from './admission.js';
+export type {
+  AttemptResult,
+  Connection,
+  Connector,
+  InboundConnection,
+  InboundResult,
+  InboundSession,
+  OutgoingAttempt,
+  PeerAddress,
+  SessionDriver,
+} from './drivers.js';
+export { P2pdDriver, type P2pdDriverOptions, type PairingResponder } from './p2pd-driver.js';
+export type { RetryMode, RetryOptions } from './send-loop.js';
+export { exchangeHello } from './handshake.js';
+export {
+  PairingManager,
+  type PairingEvents,
+  type PairingOutcome,
+  type PairingPolicy,
+  type PairingRecord,
+  type TrustPort,
+} from './pairings.js';

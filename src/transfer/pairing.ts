@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { P2pdError, toP2pdError } from '../errors.js';
 import { pairingCode, pairingCommit } from '../protocol/pairing-code.js';
-import { PROTOCOL_VERSION, type ControlMessage, type DecodedEvent } from '../protocol/messages.js';
+import type { ControlMessage, DecodedEvent } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, nextMessage, readEvents } from './frame-io.js';
+import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { SessionOptions } from './ports.js';
 
@@ -44,7 +45,7 @@ export async function runPairingInitiator(
     onCode: (code: string, peerName: string) => Promise<boolean>;
   },
 ): Promise<PairingResult> {
-  const { socket, } = deps;
+  const { socket } = deps;
   const { signal } = options;
   const writer = new FrameWriter(socket);
   const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs });
@@ -57,12 +58,7 @@ export async function runPairingInitiator(
     options.handshakeTimeoutMs,
   );
   try {
-    writer.preface();
-    writer.send({ type: 'hello', name: options.localName, software: options.software, features: ['pairing'] });
-    const preface = await io.next();
-    if (preface.type !== 'preface' || preface.version !== PROTOCOL_VERSION) throw new P2pdError('PROTOCOL_UNEXPECTED', 'expected the preface');
-    const hello = await io.next();
-    if (hello.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${hello.type}`);
+    const hello = await exchangeHello({ writer, next: io.next }, { name: options.localName, software: options.software, features: ['pairing'] }, 'peer');
     if (!hello.features.includes('pairing')) throw new P2pdError('PAIRING_FAILED', `${hello.name} runs a p2pd without pairing`);
     const nonceI = randomBytes(32).toString('hex');
     writer.send({ type: 'pair-commit', commit: pairingCommit(nonceI) });

@@ -3,13 +3,14 @@
  * confirms the code, and pinning the peer once both sides confirmed.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Connector } from './manager.js';
+import type { Connector } from './drivers.js';
 import { runPairingInitiator, runPairingResponder, type PairingIo } from './pairing.js';
 
-/** A pairing as `p2pd pair --list --json` shows it. */
-export interface PairingView {
+/** A pairing waiting to finish. Field names are a stable interface (`p2pd pair --list --json`). */
+export interface PairingRecord {
   /** What `p2pd pair --confirm <id>` takes. */
   id: string;
   direction: 'out' | 'in';
@@ -20,6 +21,18 @@ export interface PairingView {
   state: 'connecting' | 'confirm' | 'waiting-peer';
   createdAt: string;
   expiresAt: string;
+}
+
+/** The old name, kept so that cli/ builds until it imports the record from control/. */
+export type PairingView = PairingRecord;
+
+export type PairingOutcome = 'paired' | 'rejected' | 'expired' | 'cancelled' | 'failed';
+
+export interface PairingEvents {
+  /** A pairing was added to the pending list, or its state or code changed. */
+  pairing: [PairingRecord];
+  /** A pairing left the pending list. */
+  'pairing-end': [{ id: string; outcome: PairingOutcome }];
 }
 
 export interface PairingPolicy {
@@ -35,11 +48,11 @@ export interface TrustPort {
 const MAX_PENDING = 8;
 
 interface Pending {
-  view: PairingView;
+  view: PairingRecord;
   decide: (ok: boolean) => void;
 }
 
-export class PairingManager {
+export class PairingManager extends EventEmitter<PairingEvents> {
   readonly #log: Logger;
   readonly #connector: Connector;
   readonly #trust: TrustPort;
@@ -51,6 +64,7 @@ export class PairingManager {
     deps: { logger: Logger; connector: Connector; trust: TrustPort; policy: PairingPolicy },
     options: { localId: string; localName: string; software: string; timeoutMs: number; handshakeTimeoutMs: number; idleTimeoutMs: number },
   ) {
+    super();
     this.#log = deps.logger;
     this.#connector = deps.connector;
     this.#trust = deps.trust;
@@ -61,7 +75,7 @@ export class PairingManager {
   /** Pairs with the peer `query` names; `onCode` hears the code as soon as it is known. */
   async initiate(
     query: string,
-    options: { signal: AbortSignal; name?: string; onCode: (view: PairingView) => void },
+    options: { signal: AbortSignal; name?: string; onCode: (view: PairingRecord) => void },
   ): Promise<{ peer: { id: string; name: string }; code: string }> {
     // A timer of our own: on Node 20 an AbortSignal.timeout() inside AbortSignal.any() can be
     // garbage-collected and never fire.
@@ -77,7 +91,7 @@ export class PairingManager {
 
   async #initiate(
     query: string,
-    options: { signal: AbortSignal; name?: string; onCode: (view: PairingView) => void },
+    options: { signal: AbortSignal; name?: string; onCode: (view: PairingRecord) => void },
     caller: AbortSignal,
   ): Promise<{ peer: { id: string; name: string }; code: string }> {
     const signal = options.signal;
@@ -97,8 +111,7 @@ export class PairingManager {
           handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
           idleTimeoutMs: this.#opts.idleTimeoutMs,
           onCode: (code) => {
-            pending.view.code = code;
-            pending.view.state = 'confirm';
+            this.#change(pending, { code, state: 'confirm' });
             options.onCode({ ...pending.view });
             return pending.decision;
           },
@@ -106,11 +119,12 @@ export class PairingManager {
       );
       this.#trust.trust({ id: conn.peer.id, name });
       this.#log.info({ peer: conn.peer.id, peerName: name }, 'paired: peer trusted');
+      this.#end(pending, null);
       return { peer: { id: conn.peer.id, name }, code: result.code };
     } catch (err) {
-      throw this.#timeoutAware(err, signal, caller);
-    } finally {
-      this.#pending.delete(pending.view.id);
+      const e = this.#timeoutAware(err, signal, caller);
+      this.#end(pending, e);
+      throw e;
     }
   }
 
@@ -130,33 +144,35 @@ export class PairingManager {
         peerName: name,
         commit: request.commit,
         onCode: (code) => {
-          pending.view.code = code;
-          pending.view.state = 'confirm';
+          this.#change(pending, { code, state: 'confirm' });
           this.#log.info({ peer: request.peerId, peerName: name, pairing: pending.view.id }, 'pairing request: compare the code in `p2pd pair --list`, then `p2pd pair --confirm <id>`');
           return pending.decision;
         },
       });
       this.#trust.trust({ id: request.peerId, name });
       this.#log.info({ peer: request.peerId, peerName: name }, 'paired: peer trusted');
+      this.#end(pending, null);
+    } catch (err) {
+      this.#end(pending, err);
+      throw err;
     } finally {
       clearTimeout(timer);
-      this.#pending.delete(pending.view.id);
     }
   }
 
-  list(): PairingView[] {
+  list(): PairingRecord[] {
     return [...this.#pending.values()].map((p) => ({ ...p.view, peer: { ...p.view.peer } }));
   }
 
   /** A person's verdict on a pairing's code; without an id, the only one waiting. */
-  answer(id: string | undefined, ok: boolean): PairingView {
+  answer(id: string | undefined, ok: boolean): PairingRecord {
     const waiting = [...this.#pending.values()].filter((p) => p.view.state === 'confirm');
     const pending = id === undefined ? (waiting.length === 1 ? waiting[0] : undefined) : this.#pending.get(id);
     if (pending === undefined || pending.view.state !== 'confirm') {
       const why = id === undefined && waiting.length > 1 ? 'several pairings wait: name one' : `no pairing waits for confirmation${id === undefined ? '' : ` with the id ${id}`}`;
       throw new P2pdError('PAIRING_NOT_FOUND', `${why}; \`p2pd pair --list\` shows them`, { details: { id: id ?? null } });
     }
-    pending.view.state = 'waiting-peer';
+    this.#change(pending, { state: 'waiting-peer' });
     pending.decide(ok);
     return { ...pending.view };
   }
@@ -172,7 +188,7 @@ export class PairingManager {
       fail = reject;
     });
     decision.catch(() => undefined);
-    const view: PairingView = {
+    const view: PairingRecord = {
       id,
       direction,
       peer,
@@ -183,7 +199,19 @@ export class PairingManager {
     };
     const pending = { view, decide, decision, fail };
     this.#pending.set(id, pending);
+    this.emit('pairing', { ...view, peer: { ...view.peer } });
     return pending;
+  }
+
+  #change(pending: Pending, change: Partial<Pick<PairingRecord, 'code' | 'state'>>): void {
+    Object.assign(pending.view, change);
+    this.emit('pairing', { ...pending.view, peer: { ...pending.view.peer } });
+  }
+
+  /** Takes a pairing off the pending list; `error` null when both sides confirmed. */
+  #end(pending: Pending, error: unknown): void {
+    if (!this.#pending.delete(pending.view.id)) return;
+    this.emit('pairing-end', { id: pending.view.id, outcome: error === null ? 'paired' : outcomeOf(toP2pdError(error, 'CONNECTION_LOST')) });
   }
 
   #timeoutAware(err: unknown, combined: AbortSignal, caller: AbortSignal): P2pdError {
@@ -192,4 +220,11 @@ export class PairingManager {
     }
     return toP2pdError(err, 'CONNECTION_LOST');
   }
+}
+
+function outcomeOf(e: P2pdError): PairingOutcome {
+  if (e.code === 'PAIRING_REJECTED') return 'rejected';
+  if (e.code === 'TIMEOUT') return 'expired';
+  if (e.code === 'TRANSFER_CANCELLED') return 'cancelled';
+  return 'failed';
 }

@@ -6,21 +6,17 @@
 import { createHash } from 'node:crypto';
 import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
-import { P2pdError, toP2pdError } from '../errors.js';
-import { BLOCK_SIZE, PROTOCOL_VERSION, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
+import { faultSide, isRefusal, isRetryable, P2pdError, toP2pdError } from '../errors.js';
+import { BLOCK_SIZE, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
+import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
+import type { OfferLimits } from './admission.js';
 import type { InboxStore, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
 import type { PairingIo } from './pairing.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
-export interface ReceiveLimits {
-  maxOfferFiles: number;
-  /** 0 = no limit */
-  maxOfferBytes: number;
-  /** 0 = no limit */
-  maxFileSize: number;
-}
+export type ReceiveLimits = OfferLimits;
 
 export interface IncomingOffer {
   transferId: string;
@@ -102,16 +98,11 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const next = (): Promise<DecodedEvent> => nextMessage(events, writer, 'the sender closed the connection before the transfer finished');
 
   try {
-    writer.preface();
-    writer.send({ type: 'hello', name: options.localName, software: options.software, features: options.pairing === undefined ? ['resume'] : ['resume', 'pairing'] });
-
-    const preface = await next();
-    if (preface.type !== 'preface') throw new P2pdError('PROTOCOL_UNEXPECTED', 'expected the preface');
-    if (preface.version !== PROTOCOL_VERSION) {
-      throw new P2pdError('PROTOCOL_VERSION', `the sender speaks protocol version ${preface.version}; this p2pd speaks ${PROTOCOL_VERSION}`);
-    }
-    const hello = await next();
-    if (hello.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${hello.type}`);
+    const hello = await exchangeHello(
+      { writer, next },
+      { name: options.localName, software: options.software, features: options.pairing === undefined ? ['resume'] : ['resume', 'pairing'] },
+      'sender',
+    );
     // The handshake lasts until the peer says what it wants (OFFER or PAIR_COMMIT): before that
     // it is not authorised, and PINGs alone must not keep a stranger connected.
     let first: DecodedEvent | undefined = await next();
@@ -251,9 +242,9 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     return { ok, transferId, files: outcomes, bytes: progress.bytesDone };
   } catch (err) {
     let e = signal.aborted ? toP2pdError(signal.reason ?? err) : toP2pdError(err, 'CONNECTION_LOST');
-    // Data proven wrong is not kept; a connection cut in the middle of a frame (TRUNCATED) is just
-    // a lost connection, and what arrived before it is good.
-    if (e.code === 'SIZE_MISMATCH' || e.code === 'HASH_MISMATCH' || (e.code.startsWith('PROTOCOL_') && e.code !== 'PROTOCOL_TRUNCATED')) {
+    // Data the peer proved wrong (size, hash, protocol) is not kept; a cut connection (even in the
+    // middle of a frame) or a timeout may heal, and what arrived before it is good.
+    if (faultSide(e.code) === 'peer' && !isRetryable(e.code)) {
       keepPartial = false;
     }
     if (e.code === 'DISK_FULL') {
@@ -261,7 +252,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       e = new P2pdError('DISK_FULL', `${options.localName}'s inbox is full: its disk has no space left for ${current?.entry.path ?? 'the data'}`, { cause: e });
     }
     if (!socket.destroyed && !signal.aborted && !isFromPeer(e)) {
-      if (prepared === undefined && e.code !== 'CONNECTION_LOST' && transferId !== '' && isRefusal(e)) {
+      if (prepared === undefined && e.code !== 'CONNECTION_LOST' && transferId !== '' && isRefusal(e.code)) {
         writer.send({ type: 'answer', accept: false, code: e.code, message: e.message });
       } else {
         writer.send({ type: 'error', code: e.code, message: e.message });
@@ -328,17 +319,3 @@ function checkOfferLimits(totalFiles: number, totalBytes: number, limits: Receiv
 function refuseUnless(cond: boolean, code: 'OFFER_INVALID', message: string): void {
   if (!cond) throw new P2pdError(code, message);
 }
-
-/** Refusals of an offer are answered with ANSWER accept=false rather than an ERROR frame. */
-function isRefusal(e: P2pdError): boolean {
-  return (
-    e.code === 'OFFER_TOO_LARGE' ||
-    e.code === 'OFFER_INVALID' ||
-    e.code === 'NAME_INVALID' ||
-    e.code === 'DISK_FULL' ||
-    e.code === 'INSUFFICIENT_SPACE' ||
-    e.code === 'INBOX_UNWRITABLE' ||
-    e.code === 'PEER_REFUSED'
-  );
-}
-

@@ -4,10 +4,12 @@
  */
 import { fileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
-import { P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
+import { faultSide, P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
 import { encodeOffer } from '../protocol/codec.js';
-import { BLOCK_SIZE, PROTOCOL_VERSION, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
-import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, readEvents } from './frame-io.js';
+import { BLOCK_SIZE, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
+import { bothSupport } from '../protocol/handshake.js';
+import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, nextMessage, readEvents } from './frame-io.js';
+import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { FileSource, SessionOptions } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
@@ -81,30 +83,17 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs });
 
   let peerResumes = false;
+  const events = readEvents(socket, heartbeat.touch)[Symbol.asyncIterator]();
+  const closedEarly = 'the receiver closed the connection before the transfer finished';
   const reader = (async () => {
-    let sawPreface = false;
-    let sawHello = false;
-    for await (const event of readEvents(socket, heartbeat.touch)) {
-      if (!sawPreface) {
-        sawPreface = true;
-        if (event.type !== 'preface') throw new P2pdError('PROTOCOL_UNEXPECTED', 'expected the preface');
-        if (event.version !== PROTOCOL_VERSION) {
-          throw new P2pdError('PROTOCOL_VERSION', `the receiver speaks protocol version ${event.version}; this p2pd speaks ${PROTOCOL_VERSION}`);
-        }
-        continue;
-      }
-      if (!sawHello && event.type !== 'error') {
-        if (event.type !== 'hello') throw new P2pdError('PROTOCOL_UNEXPECTED', `expected HELLO, got ${event.type}`);
-        sawHello = true;
-        peerResumes = event.features.includes('resume');
-        clearTimeout(handshakeTimer);
-        options.onPeerHello?.(event.name);
-        handshake.resolve();
-        continue;
-      }
-      handleEvent(event);
-    }
-    throw new P2pdError('CONNECTION_LOST', 'the receiver closed the connection before the transfer finished');
+    const local = { name: options.localName, software: options.software, features: ['resume'] as const };
+    const hello = await exchangeHello({ writer, next: () => nextMessage(events, writer, closedEarly) }, local, 'receiver');
+    peerResumes = bothSupport(local, hello, 'resume');
+    clearTimeout(handshakeTimer);
+    options.onPeerHello?.(hello.name);
+    handshake.resolve();
+    for (let r = await events.next(); r.done !== true; r = await events.next()) handleEvent(r.value);
+    throw new P2pdError('CONNECTION_LOST', closedEarly);
   })();
   reader.catch(fail);
 
@@ -145,8 +134,6 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   }
 
   try {
-    writer.preface();
-    writer.send({ type: 'hello', name: options.localName, software: options.software, features: ['resume'] });
     await race(handshake.promise, failure.promise);
     progress.phase = 'waiting';
     report();
@@ -247,9 +234,10 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   }
 }
 
-/** Errors this side caused and should tell the receiver about (rather than ones the peer sent). */
+/** Failures of this side or of the receiver are worth telling it; a broken link or a decision is not. */
 function isLocalFault(e: P2pdError): boolean {
-  return e.code === 'SOURCE_CHANGED' || e.code === 'SOURCE_NOT_FOUND' || e.code.startsWith('PROTOCOL_') || e.code === 'TIMEOUT' || e.code === 'INTERNAL';
+  const side = faultSide(e.code);
+  return side === 'local' || side === 'peer';
 }
 
 function outcome(index: number, path: string, ok: boolean, code?: ErrorCode | string, message?: string): FileOutcome {

@@ -2,17 +2,37 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ERROR_CODES, EXIT, P2pdError, isErrorCode, toP2pdError, type ErrorCode } from '../../src/errors.js';
+import { ERROR_CODES, EXIT, P2pdError, faultSide, isErrorCode, isPermanent, isRefusal, isRetryable, toP2pdError, type ErrorCode } from '../../src/errors.js';
 
 const doc = readFileSync(fileURLToPath(new URL('../../../docs/ERRORS.md', import.meta.url)), 'utf8');
 
-/** Rows "| `CODE` | exit | meaning |" of the code tables. */
-function documentedCodes(): Map<string, { exit: number; meaning: string }> {
-  const rows = new Map<string, { exit: number; meaning: string }>();
-  for (const match of doc.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*(\d+)\s*\|(.*)\|\s*$/gm)) {
-    const [, code, exit, meaning] = match as unknown as [string, string, string, string];
-    assert.ok(!rows.has(code), `docs/ERRORS.md lists ${code} twice`);
-    rows.set(code, { exit: Number(exit), meaning: meaning.trim() });
+interface CodeRow {
+  exit: number;
+  side: string;
+  retried: boolean;
+  refusal: boolean;
+  permanent: boolean;
+  meaning: string;
+}
+
+/** Rows "| `CODE` | exit | side | retried | refusal | permanent | meaning |" of the code tables. */
+function documentedCodes(): Map<string, CodeRow> {
+  const rows = new Map<string, CodeRow>();
+  const flag = (cell: string): boolean => {
+    assert.ok(cell === 'yes' || cell === '—', `a flag cell reads "${cell}"`);
+    return cell === 'yes';
+  };
+  for (const match of doc.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*(\d+)\s*\|([^|]*)\|([^|]*)\|([^|]*)\|([^|]*)\|(.*)\|\s*$/gm)) {
+    const [, code, exit, side, retried, refusal, permanent, meaning] = match as unknown as string[];
+    assert.ok(!rows.has(code!), `docs/ERRORS.md lists ${code} twice`);
+    rows.set(code!, {
+      exit: Number(exit),
+      side: side!.trim(),
+      retried: flag(retried!.trim()),
+      refusal: flag(refusal!.trim()),
+      permanent: flag(permanent!.trim()),
+      meaning: meaning!.trim(),
+    });
   }
   return rows;
 }
@@ -33,6 +53,11 @@ describe('docs/ERRORS.md mirrors ERROR_CODES', () => {
       assert.ok(row !== undefined, `docs/ERRORS.md has no row for ${code}`);
       assert.equal(row.exit, info.exit, `exit status of ${code}`);
       assert.equal(row.meaning, info.summary, `meaning of ${code}`);
+      const c = code as ErrorCode;
+      assert.equal(row.side, faultSide(c), `side of ${code}`);
+      assert.equal(row.retried, isRetryable(c), `retried of ${code}`);
+      assert.equal(row.refusal, isRefusal(c), `refusal of ${code}`);
+      assert.equal(row.permanent, isPermanent(c), `permanent of ${code}`);
     }
   });
 
@@ -117,5 +142,27 @@ describe('toP2pdError', () => {
     assert.equal(toP2pdError(original), original);
     assert.equal(toP2pdError(new Error('boom')).code, 'INTERNAL');
     assert.equal(toP2pdError('a string', 'SOURCE_NOT_FOUND').code, 'SOURCE_NOT_FOUND');
+  });
+});
+
+describe('the facts of the error table', () => {
+  test('what is retried may heal by itself, and nothing retried is permanent', () => {
+    const retried = (Object.keys(ERROR_CODES) as ErrorCode[]).filter(isRetryable).sort();
+    assert.deepEqual(retried, ['CONNECTION_LOST', 'DAEMON_NOT_RUNNING', 'PEER_BUSY', 'PEER_UNREACHABLE', 'SOURCE_CHANGED', 'TIMEOUT', 'TLS_FAILED']);
+    for (const code of retried) assert.equal(isPermanent(code), false, code);
+  });
+
+  test('refusals are what a receiver answers an offer with, and none is retried', () => {
+    const refusals = (Object.keys(ERROR_CODES) as ErrorCode[]).filter(isRefusal).sort();
+    assert.deepEqual(refusals, ['DISK_FULL', 'INBOX_UNWRITABLE', 'INSUFFICIENT_SPACE', 'NAME_INVALID', 'OFFER_INVALID', 'OFFER_TOO_LARGE', 'PEER_NOT_TRUSTED', 'PEER_REFUSED']);
+    for (const code of refusals) assert.equal(isRetryable(code), false, code);
+  });
+
+  test('a broken link is the network\'s doing, a protocol breach the peer\'s', () => {
+    assert.equal(faultSide('CONNECTION_LOST'), 'network');
+    assert.equal(faultSide('PROTOCOL_TRUNCATED'), 'network');
+    assert.equal(faultSide('PROTOCOL_UNEXPECTED'), 'peer');
+    assert.equal(faultSide('SOURCE_CHANGED'), 'local');
+    assert.equal(faultSide('PEER_REFUSED'), 'policy');
   });
 });

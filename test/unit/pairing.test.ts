@@ -105,6 +105,26 @@ describe('pairing', () => {
     assert.notEqual(seen.initiator, seen.responder);
   });
 
+  it('a peer of another protocol version is PROTOCOL_VERSION, and it is told so', async () => {
+    const [a, b] = duplexPair();
+    b.write(encodePreface(2));
+    b.write(encodeMessage({ type: 'hello', name: 'future', software: 'p2pd/9', features: ['pairing'] }));
+    const heard = (async () => {
+      const seen: string[] = [];
+      for await (const e of readEvents(b)) {
+        seen.push(e.type === 'error' ? `error:${e.code}` : e.type);
+        if (e.type === 'error') break;
+      }
+      return seen;
+    })();
+    await assert.rejects(initiatorOn(a, { localId: ID_I, peerId: ID_R, decide: async () => true }), (err: { code?: string }) => {
+      assert.equal(err.code, 'PROTOCOL_VERSION');
+      return true;
+    });
+    assert.deepEqual(await heard, ['preface', 'hello', 'error:PROTOCOL_VERSION']);
+    b.destroy();
+  });
+
   it('the code depends on both ids and both nonces', () => {
     const n1 = '11'.repeat(32);
     const n2 = '22'.repeat(32);

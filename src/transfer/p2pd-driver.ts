@@ -1,0 +1,116 @@
+/**
+ * The p2pd protocol as a session driver: dials through the Connector and runs the sender, or runs
+ * the receiver on an accepted connection, with admission through the manager's gate. A pairing
+ * that arrives on an incoming connection goes to the pairing callback.
+ */
+import type { Logger } from '../log.js';
+import type { Admission, OfferSummary } from './admission.js';
+import type { AttemptResult, Connector, InboundConnection, InboundResult, InboundSession, OutgoingAttempt, SessionDriver } from './drivers.js';
+import type { PairingIo } from './pairing.js';
+import type { InboxStore } from './ports.js';
+import { runReceiver, type IncomingOffer } from './receiver.js';
+import { runSender } from './sender.js';
+
+export interface P2pdDriverOptions {
+  localName: string;
+  /** "p2pd/<version>", sent in HELLO. */
+  software: string;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Keep a partial file when the inbox's disk fills up (resume later) instead of deleting it. */
+  keepPartialOnDiskFull: boolean;
+}
+
+/** Runs the responder side of a pairing that arrives on an incoming connection. */
+export type PairingResponder = (request: { peerId: string; helloName: string; commit: string; io: PairingIo }) => Promise<void>;
+
+export class P2pdDriver implements SessionDriver {
+  readonly protocol = 'p2pd';
+  readonly #log: Logger;
+  readonly #connector: Connector;
+  readonly #inbox: InboxStore;
+  readonly #pairing: PairingResponder | undefined;
+  readonly #opts: P2pdDriverOptions;
+
+  constructor(deps: { logger: Logger; connector: Connector; inbox: InboxStore; pairing?: PairingResponder }, options: P2pdDriverOptions) {
+    this.#log = deps.logger;
+    this.#connector = deps.connector;
+    this.#inbox = deps.inbox;
+    this.#pairing = deps.pairing;
+    this.#opts = { ...options };
+  }
+
+  /** Timeouts and the disk-full rule may change while running (SIGHUP). */
+  configure(options: Partial<Pick<P2pdDriverOptions, 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'keepPartialOnDiskFull'>>): void {
+    Object.assign(this.#opts, options);
+  }
+
+  async send(attempt: OutgoingAttempt): Promise<AttemptResult> {
+    const { signal } = attempt;
+    const conn = await this.#connector.connect(attempt.query, { signal });
+    // The session reads errors through its iterator; once it has ended, a late reset from the
+    // peer must not become an unhandled 'error' event that takes the daemon down.
+    conn.socket.on('error', (err) => this.#log.debug({ transfer: attempt.transferId, err: err.message }, 'socket error'));
+    attempt.onConnected(conn.peer);
+    const result = await runSender(
+      { socket: conn.socket, source: attempt.source },
+      {
+        transferId: attempt.transferId,
+        localName: this.#opts.localName,
+        software: this.#opts.software,
+        signal,
+        handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
+        idleTimeoutMs: this.#opts.idleTimeoutMs,
+        onProgress: attempt.onProgress,
+        onResume: attempt.onResume,
+        onFileResult: attempt.onFileResult,
+        baseProgress: attempt.baseProgress,
+      },
+    );
+    return { ok: result.ok, files: result.files };
+  }
+
+  async receive(connection: InboundConnection, session: InboundSession): Promise<InboundResult> {
+    const peer = connection.peer;
+    const pairing = this.#pairing;
+    let admission: Admission | undefined;
+    const result = await runReceiver(
+      { socket: connection.stream, store: this.#inbox },
+      {
+        peerId: peer.id,
+        localName: this.#opts.localName,
+        software: this.#opts.software,
+        signal: session.signal,
+        handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
+        idleTimeoutMs: this.#opts.idleTimeoutMs,
+        limits: session.limits,
+        ...(pairing === undefined
+          ? {}
+          : { pairing: (r: { peerName: string; commit: string; io: PairingIo }) => pairing({ peerId: peer.id, helloName: r.peerName, commit: r.commit, io: r.io }) }),
+        authorize: (hello) => {
+          admission = session.greet({ id: peer.id, claimedName: hello.name, protocol: this.protocol, verified: peer.verified });
+        },
+        onOffer: (offer) => session.offer(summarize(offer)),
+        onProgress: session.onProgress,
+        onResume: session.onResume,
+        nameOf: (helloName) => admission?.name ?? helloName,
+        keepPartialOnDiskFull: this.#opts.keepPartialOnDiskFull,
+        onFile: session.onFile,
+      },
+    );
+    return result.paired === true ? { files: [], bytes: 0, noTransfer: true } : { files: result.files, bytes: result.bytes };
+  }
+}
+
+function summarize(offer: IncomingOffer): OfferSummary {
+  let largestFile = 0;
+  for (const e of offer.entries) if (e.kind === 'file' && e.size > largestFile) largestFile = e.size;
+  return {
+    transferId: offer.transferId,
+    files: offer.filesTotal,
+    entries: offer.entries.length,
+    bytes: offer.totalBytes,
+    largestFile,
+    names: offer.entries.slice(0, 20).map((e) => e.path),
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The manager's own record of a transfer, running or ended. The history in state.json stores
+ * these records as they are, and `p2pd status --json` shows the same fields: the field names are
+ * a stable interface.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FileOutcome } from './progress.js';
+
+export type TransferState =
+  | 'queued'
+  | 'connecting'
+  | 'waiting'
+  | 'sending'
+  | 'receiving'
+  | 'verifying'
+  | 'retrying'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
+
+export interface TransferRecord {
+  id: string;
+  direction: 'out' | 'in';
+  peer: { id: string | null; name: string };
+  state: TransferState;
+  filesTotal: number;
+  filesDone: number;
+  filesFailed: number;
+  bytesTotal: number;
+  bytesDone: number;
+  /** Average rate since data started flowing. */
+  bytesPerSecond: number;
+  startedAt: string;
+  endedAt: string | null;
+  error: { code: string; message: string } | null;
+  /** Attempts made so far (outgoing); a send interrupted by something that may heal is retried. */
+  attempts: number;
+  /** Bytes of the files that were not sent again because the receiver kept them (resume). */
+  resumedFrom: number;
+  /** When the next attempt of a send in state "retrying" starts. */
+  nextAttemptAt: string | null;
+  /** Per-file outcomes (in finished transfers; at most MAX_FILES_IN_RECORD). */
+  files?: FileOutcome[];
+}
+
+/** Where ended transfers go (state.json in the daemon). */
+export interface HistoryStore {
+  add(record: TransferRecord): void;
+  list(): TransferRecord[];
+}
+
+export const MAX_FILES_IN_RECORD = 1000;
+
+export function newRecord(id: string, direction: 'out' | 'in', peer: { id: string | null; name: string }): TransferRecord {
+  return {
+    id,
+    direction,
+    peer: { id: peer.id, name: peer.name },
+    state: 'queued',
+    filesTotal: 0,
+    filesDone: 0,
+    filesFailed: 0,
+    bytesTotal: 0,
+    bytesDone: 0,
+    bytesPerSecond: 0,
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    error: null,
+    attempts: direction === 'out' ? 1 : 0,
+    resumedFrom: 0,
+    nextAttemptAt: null,
+  };
+}
+
+export function withoutFiles(record: TransferRecord): TransferRecord {
+  const { files: _files, ...rest } = record;
+  return { ...rest };
+}
+
+/** Short, unambiguous, easy to type: 10 base32 characters (50 bits). */
+export function newTransferId(): string {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
+  const bytes = randomBytes(10);
+  let s = '';
+  for (const b of bytes) s += alphabet[b & 31];
+  return s;
+}
+
+/** A running transfer as the manager tracks it (not exported from transfer/). */
+export interface Tracked {
+  record: TransferRecord;
+  controller: AbortController;
+  done: Promise<TransferRecord>;
+  /** When data started flowing in the current attempt. */
+  dataStartedAt: number | null;
+  lastEmit: number;
+  /** Ends a retry wait early. */
+  wake: (() => void) | undefined;
+  /** bytesDone when data started flowing in the current attempt. */
+  rateBase: number;
+}
