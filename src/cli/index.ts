@@ -147,7 +147,7 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
       track(['service'], 'service <install|uninstall|status>', SERVICE_SUBCOMMANDS, (y) => serviceCommands(y, run, track)),
     )
     .command('completion', 'print a bash/zsh completion script', leaf('completion'), run(async () => {
-      (parser as unknown as Introspect).showCompletionScript(undefined, 'completion');
+      (parser as unknown as Introspect).showCompletionScript('p2pd', 'completion');
       return EXIT.OK;
     }))
     .completion(COMPLETION_SCRIPT, false)
