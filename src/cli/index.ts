@@ -18,6 +18,7 @@ import { answerCommand, incomingCommand } from './commands/incoming.js';
 import { pairAnswerCommand, pairCommand, pairListCommand } from './commands/pair.js';
 import { safe } from './format.js';
 import { usageError, wantsJson, type UsageContext } from './usage.js';
+import { completeArgument } from './complete.js';
 
 export type { CliDeps } from './context.js';
 
@@ -30,6 +31,8 @@ export type Track = (path: string[], usage: string, commands: readonly string[],
 const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'pair', 'accept', 'reject', 'cancel', 'service', 'completion'] as const;
 /** yargs' own completion command; `completion` is ours so that `completion --help` shows help. */
 const COMPLETION_SCRIPT = 'completion-script';
+/** The option the completion script calls p2pd with. */
+const COMPLETION_KEY = 'get-yargs-completions';
 
 interface Introspect {
   getOptions(): { key: Record<string, unknown>; boolean: string[]; string: string[]; array: string[] };
@@ -49,7 +52,11 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
     Object.assign(where, { path, usage, commands: [...commands] });
     return build === undefined ? y : build(y);
   };
-  const parser = buildParser(argv, deps, run, track);
+  let completing: Promise<void> | undefined;
+  const parser = buildParser(argv, deps, run, track).completion(COMPLETION_SCRIPT, false, (current: string, args: { _?: unknown[] }, defaults: Parameters<typeof completeArgument>[3], done: (list: string[]) => void) => {
+    const ctx = new CliContext(deps, args as GlobalArgs);
+    completing = completeArgument(ctx, current, (args._ ?? []).map(String), defaults, done);
+  });
   const introspect = parser as unknown as Introspect;
   parser.check((args) => checkValues(argv, args, introspect), true);
   parser.fail((msg, err) => {
@@ -64,9 +71,13 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
 
   try {
     await parser.parseAsync();
+    await completing;
   } catch (err) {
     internal ??= err;
   }
+  // Tab completion runs nothing: yargs also parses the words typed so far as a command line,
+  // and would find them incomplete (or complete enough to run).
+  if (argv.includes(`--${COMPLETION_KEY}`)) return internal === undefined ? EXIT.OK : report(deps, false, internal);
   if (internal !== undefined) return report(deps, wantsJson(argv), internal);
   if (problems.length > 0) return report(deps, wantsJson(argv), usageError(problems, argv, where), where.path);
   if (chosen === undefined) return EXIT.OK; // --help, --version, the completion script
@@ -150,7 +161,6 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
       (parser as unknown as Introspect).showCompletionScript('p2pd', 'completion');
       return EXIT.OK;
     }))
-    .completion(COMPLETION_SCRIPT, false)
     .demandCommand(1, 'name a command: p2pd --help lists them')
     .strict()
     .version(deps.version)

@@ -186,6 +186,19 @@ describe('Ctrl-C on a foreground send', { timeout: 180_000 }, () => {
       id = st.transfers.find((t) => t.state === 'waiting')?.id ?? '';
       return id !== '';
     }, 20_000, 'the send to wait for an answer');
+    // Tab completion knows what the daemons know: the peer, the waiting transfer, the offer.
+    const complete = async (d: TestDaemon, words: string[]): Promise<string[]> => {
+      const r = await cli(['--get-yargs-completions', 'p2pd', ...words], { env: { P2PD_CONFIG: d.configPath } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      return r.stdout.split('\n').filter((l) => l !== '');
+    };
+    assert.ok((await complete(sender, ['send', ''])).includes(R));
+    assert.deepEqual(await complete(sender, ['send', 'nobody-']), []);
+    assert.deepEqual(await complete(sender, ['cancel', '']), [id]);
+    const { offers } = await receiver.json<{ offers: Array<{ id: string }> }>(['incoming']);
+    assert.deepEqual(await complete(receiver, ['accept', '']), offers.map((o) => o.id));
+    assert.ok((await complete(sender, ['se'])).includes('send'), 'commands still complete');
     child.kill('SIGINT');
     assert.equal(await exited, 130, stderr);
     assert.equal(stdout, '');
