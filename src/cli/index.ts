@@ -28,6 +28,8 @@ export type Wrap = (fn: Command) => (args: object) => void;
 /** Wraps a yargs builder so that a usage error knows which command it is about. */
 export type Track = (path: string[], usage: string, commands: readonly string[], build?: (y: Argv) => Argv) => (y: Argv) => Argv;
 
+type Complete = (current: string, args: { _?: unknown[] }, defaults: Parameters<typeof completeArgument>[3], done: (list: string[]) => void) => void;
+
 const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'pair', 'accept', 'reject', 'cancel', 'service', 'completion'] as const;
 /** yargs' own completion command; `completion` is ours so that `completion --help` shows help. */
 const COMPLETION_SCRIPT = 'completion-script';
@@ -53,10 +55,10 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
     return build === undefined ? y : build(y);
   };
   let completing: Promise<void> | undefined;
-  const parser = buildParser(argv, deps, run, track).completion(COMPLETION_SCRIPT, false, (current: string, args: { _?: unknown[] }, defaults: Parameters<typeof completeArgument>[3], done: (list: string[]) => void) => {
-    const ctx = new CliContext(deps, args as GlobalArgs);
-    completing = completeArgument(ctx, current, (args._ ?? []).map(String), defaults, done);
-  });
+  const complete: Complete = (current, args, defaults, done) => {
+    completing = completeArgument(new CliContext(deps, args as GlobalArgs), current, (args._ ?? []).map(String), defaults, done);
+  };
+  const parser = buildParser(argv, deps, run, track).completion(COMPLETION_SCRIPT, false, complete);
   const introspect = parser as unknown as Introspect;
   parser.check((args) => checkValues(argv, args, introspect), true);
   parser.fail((msg, err) => {
