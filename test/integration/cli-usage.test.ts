@@ -142,7 +142,7 @@ describe('a reader that goes away', { timeout: 120_000 }, () => {
   let d: TestDaemon;
   before(async () => {
     d = await TestDaemon.create({ name: `pipe-${tag}` });
-    await d.start();
+    await d.start(60_000);
   });
   after(() => d?.destroy());
 
@@ -166,8 +166,8 @@ describe('Ctrl-C on a foreground send', { timeout: 180_000 }, () => {
   before(async () => {
     sender = await TestDaemon.create({ name: S });
     receiver = await TestDaemon.create({ name: R, accept: 'ask' as 'trusted', extra: { askTimeoutSeconds: 60 } });
-    await Promise.all([sender.start(), receiver.start()]);
-    await sender.waitForPeer(R);
+    await Promise.all([sender.start(60_000), receiver.start(60_000)]);
+    await sender.waitForPeer(R, 60_000);
   });
   after(async () => Promise.all([sender?.destroy(), receiver?.destroy()]));
 

@@ -215,7 +215,7 @@ describe('Ctrl-C on a foreground send', () => {
         assert.ok(Date.now() < deadline, 'no progress shown');
         await new Promise((r) => setTimeout(r, 10));
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 200));
       interrupt!();
       const status = await done;
       assert.equal(status, 130);
