@@ -66,6 +66,19 @@ process.on('uncaughtException', (err) => {
   process.exit(70);
 });
 
+/**
+ * A reader that went away (`p2pd peers | head -1`) is not a bug: what is left to print goes
+ * nowhere and the command ends as it would have, without a stack trace.
+ */
+function quietWhenClosed(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    throw err;
+  });
+}
+quietWhenClosed(process.stdout);
+quietWhenClosed(process.stderr);
+
 function currentUserName(): string {
   try {
     return userInfo().username;
@@ -89,6 +102,10 @@ const status = await runCli(process.argv.slice(2), {
   mainScript: fileURLToPath(import.meta.url),
   uid: process.getuid?.() ?? -1,
   userName: currentUserName(),
+  onInterrupt: (handler) => {
+    process.on('SIGINT', handler);
+    return () => process.off('SIGINT', handler);
+  },
   runDaemon,
 });
 process.exitCode = status;

@@ -28,6 +28,11 @@ export interface CliDeps {
   /** The user running the CLI: process.getuid() (-1 where there is none) and the user name. */
   uid: number;
   userName: string;
+  /**
+   * Calls `handler` on Ctrl-C (SIGINT) instead of letting it kill the process, until the returned
+   * function is called. Absent: Ctrl-C does what it always does.
+   */
+  onInterrupt?: (handler: () => void) => () => void;
   /** Runs the daemon in the foreground until it is told to stop; resolves with an exit status. */
   runDaemon: (loaded: LoadedConfig, reload: () => LoadedConfig) => Promise<number>;
 }

@@ -66,6 +66,12 @@ export class ProgressBar {
     this.#drawn = true;
   }
 
+  /** Leaves the last state drawn on its own line (after Ctrl-C: it shows how far the send got). */
+  end(): void {
+    if (this.#drawn) this.#out.write('\n');
+    this.#drawn = false;
+  }
+
   done(): void {
     if (this.#drawn) this.#out.write('\r\x1b[2K');
     this.#drawn = false;

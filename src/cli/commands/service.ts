@@ -31,7 +31,10 @@ import {
 } from '../../service/index.js';
 import type { CliContext } from '../context.js';
 
-type Wrap = (fn: (ctx: CliContext) => Promise<number>) => (args: object) => Promise<void>;
+type Wrap = (fn: (ctx: CliContext) => Promise<number>) => (args: object) => void;
+type Track = (path: string[], usage: string, commands: readonly string[], build?: (y: Argv) => Argv) => (y: Argv) => Argv;
+
+export const SERVICE_SUBCOMMANDS = ['install', 'uninstall', 'status'] as const;
 
 interface ServiceArgs {
   system?: boolean;
@@ -39,23 +42,38 @@ interface ServiceArgs {
 }
 
 /** The sub-commands of `p2pd service`, registered on its yargs builder. */
-export function serviceCommands(y: Argv, run: Wrap): Argv {
+export function serviceCommands(y: Argv, run: Wrap, track: Track): Argv {
   const system = { type: 'boolean', default: false, describe: `the system service under the account ${SERVICE_ACCOUNT} (Linux; needs root)` } as const;
   const dryRun = { type: 'boolean', default: false, describe: 'print what would be written and run, and do nothing' } as const;
   return y
     .command(
       'install',
       'write and enable the service for this platform and user: a systemd user unit, a system unit (--system) or a launchd agent',
-      (c) => c.option('system', system).option('dry-run', dryRun),
+      track(['service', 'install'], 'service install', [], (c) =>
+        c
+          .option('system', system)
+          .option('dry-run', dryRun)
+          .check((a) => {
+            if (a.system === true && a.config !== undefined) {
+              throw new P2pdError('USAGE', `--system always uses ${SYSTEM_CONFIG_PATH}; leave out --config and edit that file instead`);
+            }
+            return true;
+          }, false),
+      ),
       run((ctx) => serviceInstallCommand(ctx)),
     )
     .command(
       'uninstall',
       'stop and disable the service and remove its unit; config and files stay',
-      (c) => c.option('system', system).option('dry-run', dryRun),
+      track(['service', 'uninstall'], 'service uninstall', [], (c) => c.option('system', system).option('dry-run', dryRun)),
       run((ctx) => serviceUninstallCommand(ctx)),
     )
-    .command('status', 'whether the service is installed, enabled and running', (c) => c.option('system', system), run((ctx) => serviceStatusCommand(ctx)))
+    .command(
+      'status',
+      'whether the service is installed, enabled and running',
+      track(['service', 'status'], 'service status', [], (c) => c.option('system', system)),
+      run((ctx) => serviceStatusCommand(ctx)),
+    )
     .demandCommand(1, 'name what to do: p2pd service install, uninstall or status');
 }
 
@@ -81,9 +99,6 @@ function needRoot(ctx: CliContext, t: ServiceTarget, verb: string, dryRun: boole
 export async function serviceInstallCommand(ctx: CliContext): Promise<number> {
   const { system, dryRun } = options(ctx);
   const t = target(ctx, system);
-  if (system && ctx.args.config !== undefined) {
-    throw new P2pdError('USAGE', `--system always uses ${SYSTEM_CONFIG_PATH}; leave out --config and edit that file instead`);
-  }
   needRoot(ctx, t, 'installing', dryRun);
   const dir = templateDir(ctx.deps.mainScript);
   const templates = readTemplates(dir);

@@ -11,14 +11,31 @@ export async function sendCommand(ctx: CliContext, peer: string, paths: string[]
   if (paths.length === 0) throw new P2pdError('USAGE', 'name at least one file or directory to send');
   const absolute = paths.map((p) => resolve(ctx.deps.cwd, p));
   const bar = new ProgressBar(ctx.deps.stderr, { enabled: !ctx.json });
+  // Ctrl-C hangs up on the daemon, which cancels a foreground send: say so on a line of its own.
+  const interrupted = new AbortController();
+  const release = detach ? undefined : ctx.deps.onInterrupt?.(() => interrupted.abort());
+  let last: TransferView | undefined;
   let result: SendResultView;
   try {
     result = await ctx.client().request<SendResultView>(
       'send',
       { peer, paths: absolute, detach, queue },
-      { onEvent: (event, data) => event === 'progress' && bar.update(data as TransferView), connectTimeoutMs: 5000 },
+      {
+        signal: interrupted.signal,
+        connectTimeoutMs: 5000,
+        onEvent: (event, data) => {
+          if (event !== 'progress') return;
+          last = data as TransferView;
+          bar.update(last);
+        },
+      },
     );
+  } catch (err) {
+    if (!interrupted.signal.aborted) throw err;
+    bar.end();
+    throw interruptedError(last);
   } finally {
+    release?.();
     bar.done();
   }
   for (const s of result.skipped) ctx.err(`skipped ${safe(s.path)}: ${s.reason}`);
@@ -32,6 +49,15 @@ export async function sendCommand(ctx: CliContext, peer: string, paths: string[]
   }
   if (detach) return EXIT.OK;
   return transferExit(t);
+}
+
+function interruptedError(t: TransferView | undefined): P2pdError {
+  const what = t === undefined ? 'the send is cancelled' : `transfer ${t.id} to ${safe(t.peer.name)} is cancelled`;
+  return new P2pdError(
+    'TRANSFER_CANCELLED',
+    `interrupted: ${what}: a \`p2pd send\` that is interrupted cancels its transfer. To leave a transfer running after the command returns, send with --detach.`,
+    t === undefined ? {} : { details: { id: t.id } },
+  );
 }
 
 function printOutcome(ctx: CliContext, t: TransferView): void {
