@@ -83,7 +83,9 @@ export class Daemon {
       await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
       const identity: Identity = await loadOrCreateIdentity({ dir: config.stateDir, signal });
       const state = new StateStore({ logger: log.child({ part: 'state' }) }, { dir: config.stateDir, historySize: config.historySize });
-      const peers = new PeerTable();
+      const peers = new PeerTable({ isTrusted: (id) => state.getTrusted(id) !== undefined });
+      // A flood of announcements is one log line per source and minute, not one per fake peer.
+      peers.on('flood', (f) => log.warn({ source: f.source, refused: f.refused, reason: f.reason }, 'mDNS announcements refused (too many new peers)'));
       const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize };
       const inbox = config.inboxPerPeer
         ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
