@@ -15,6 +15,7 @@ import { PeerTable } from '../discovery/peer-table.js';
 import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
+import { PARTIAL_DIR_NAME } from '../store/safe-name.js';
 import { StateStore } from '../store/state.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
@@ -137,7 +138,7 @@ export class Daemon {
       this.#stops.push({ name: 'onReceive', stop: async () => onReceive.stop() });
 
       const outbox: Outbox = new Outbox(
-        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }), peers: outboxPeers({ state }) },
+        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), peers: outboxPeers({ state }) },
         { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
       );
 
@@ -160,7 +161,7 @@ export class Daemon {
       );
       this.#stops.push({ name: 'jobs', stop: () => scheduler.stop() });
 
-      const sends = new SendQueue({ manager, state, logger: log.child({ part: 'queue' }) });
+      const sends = new SendQueue({ manager, state, logger: log.child({ part: 'queue' }) }, { protect: ownFiles(config) });
       let port = 0;
       let ready = false;
       const idView = (): IdView => ({
@@ -356,6 +357,11 @@ function managerLimits(
       maxFileSize: config.limits.maxFileSize,
     },
   };
+}
+
+/** What a send must never carry: the state directory (the private key) and the inbox's partial files. */
+function ownFiles(config: Readonly<Config>): string[] {
+  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME)];
 }
 
 /** Bytes available to this user in the file system that holds `dir`. */
