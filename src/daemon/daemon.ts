@@ -16,6 +16,7 @@ import { named, ServiceRunner, stopOnly, type Service, type ServiceRunnerOptions
 import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
+import { PARTIAL_DIR_NAME } from '../store/safe-name.js';
 import { StateStore } from '../store/state.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
@@ -92,7 +93,9 @@ export class Daemon {
       await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
       const identity: Identity = await loadOrCreateIdentity({ dir: config.stateDir, signal });
       const state = new StateStore({ logger: log.child({ part: 'state' }) }, { dir: config.stateDir, historySize: config.historySize });
-      const peers = new PeerTable();
+      const peers = new PeerTable({ isTrusted: (id) => state.getTrusted(id) !== undefined });
+      // A flood of announcements is one log line per source and minute, not one per fake peer.
+      peers.on('flood', (f) => log.warn({ source: f.source, refused: f.refused, reason: f.reason }, 'mDNS announcements refused (too many new peers)'));
       const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize };
       const inbox = config.inboxPerPeer
         ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
@@ -143,7 +146,7 @@ export class Daemon {
       manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
 
       const outbox: Outbox = new Outbox(
-        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }), peers: outboxPeers({ state }) },
+        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), peers: outboxPeers({ state }) },
         { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
       );
 
@@ -165,7 +168,7 @@ export class Daemon {
         },
       );
 
-      const sends = new SendQueue({ manager, state, logger: log.child({ part: 'queue' }) });
+      const sends = new SendQueue({ manager, state, logger: log.child({ part: 'queue' }) }, { protect: ownFiles(config) });
       let port = 0;
       let ready = false;
       const idView = (): IdView => ({
@@ -399,6 +402,11 @@ function driverLimits(config: Readonly<Config>): Pick<P2pdDriverOptions, 'handsh
     handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
     idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
   };
+}
+
+/** What a send must never carry: the state directory (the private key) and the inbox's partial files. */
+function ownFiles(config: Readonly<Config>): string[] {
+  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME)];
 }
 
 /** Bytes available to this user in the file system that holds `dir`. */

@@ -7,7 +7,7 @@ import { scanLocalPaths } from '../store/local-source.js';
 import type { StateStore } from '../store/state.js';
 import type { TransferManager } from '../transfer/manager.js';
 
-export function outboxSender(deps: { manager: TransferManager; peers: PeerTable; state: StateStore }): OutboxSender {
+export function outboxSender(deps: { manager: TransferManager; peers: PeerTable; state: StateStore }, options: { protect: readonly string[] }): OutboxSender {
   const candidates = (): Array<{ id: string; name: string; trusted: boolean }> => [
     ...deps.peers.list().map((p) => ({ id: p.id, name: p.name, trusted: deps.state.getTrusted(p.id) !== undefined })),
     ...deps.state.trusted().map((t) => ({ id: t.id, name: t.name, trusted: true })),
@@ -16,7 +16,7 @@ export function outboxSender(deps: { manager: TransferManager; peers: PeerTable;
     async send(peer, paths, { signal }): Promise<SendOutcome> {
       let id: string | null = null;
       try {
-        const source = await scanLocalPaths(paths, { signal });
+        const source = await scanLocalPaths(paths, { signal, protect: options.protect });
         // The outbox keeps its own retry schedule (and moves items to .failed), so no retries here.
         const started = deps.manager.send({ peer, source, retry: 'never' });
         id = started.id;

@@ -1,16 +1,17 @@
 /** The peers `p2pd peers` shows: those seen over mDNS and those trusted, merged by id. */
 import type { PeerView } from '../control/api.js';
 import type { PeerTable } from '../discovery/peer-table.js';
-import { displayNames } from '../discovery/resolve.js';
+import { displayNames, imitatedName } from '../discovery/resolve.js';
 import type { StateStore } from '../store/state.js';
 
 export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
-  const seen = table.list();
-  const trusted = state.trusted();
-  const ids = new Set([...seen.map((p) => p.id), ...trusted.map((t) => t.id)]);
+  const seen = new Map(table.list().map((p) => [p.id, p]));
+  const trusted = new Map(state.trusted().map((t) => [t.id, t]));
+  const trustedList = [...trusted.values()];
+  const ids = new Set([...seen.keys(), ...trusted.keys()]);
   const named = [...ids].map((id) => {
-    const s = seen.find((p) => p.id === id);
-    const t = trusted.find((p) => p.id === id);
+    const s = seen.get(id);
+    const t = trusted.get(id);
     return { id, name: s?.name ?? t?.name ?? id.slice(0, 7), s, t };
   });
   const display = displayNames(named);
@@ -25,7 +26,8 @@ export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
       trustedName: t?.name ?? null,
       online: s !== undefined,
       lastSeen: s === undefined ? null : new Date(s.lastSeen).toISOString(),
-      impersonates: t === undefined ? (trusted.find((x) => x.name.toLowerCase() === name.toLowerCase())?.name ?? null) : null,
+      // A stranger whose name is, or looks like, a trusted peer's name or short id.
+      impersonates: t === undefined ? imitatedName(name, trustedList) : null,
     }))
     .sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
 }

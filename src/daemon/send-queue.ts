@@ -14,11 +14,14 @@ export class SendQueue {
   readonly #manager: TransferManager;
   readonly #state: StateStore;
   readonly #log: Logger;
+  readonly #protect: readonly string[];
 
-  constructor(deps: { manager: TransferManager; state: StateStore; logger: Logger }) {
+  /** `protect`: paths never sent (the daemon's own state and partial files). */
+  constructor(deps: { manager: TransferManager; state: StateStore; logger: Logger }, options: { protect: readonly string[] } = { protect: [] }) {
     this.#manager = deps.manager;
     this.#state = deps.state;
     this.#log = deps.logger;
+    this.#protect = options.protect;
   }
 
   /** Starts a send of `paths` (absolute) to `peer` and keeps it in the state until it ends. */
@@ -27,11 +30,12 @@ export class SendQueue {
     paths: string[],
     options: { signal?: AbortSignal; id?: string; retry?: 'connected' | 'always' } = {},
   ): Promise<{ id: string; done: Promise<TransferRecord>; source: LocalSource }> {
-    const source = await scanLocalPaths(paths, options.signal === undefined ? {} : { signal: options.signal });
+    const protect = this.#protect;
+    const source = await scanLocalPaths(paths, options.signal === undefined ? { protect } : { signal: options.signal, protect });
     const started = this.#manager.send({
       peer,
       source,
-      rescan: (signal) => scanLocalPaths(paths, { signal }),
+      rescan: (signal) => scanLocalPaths(paths, { signal, protect }),
       retry: options.retry ?? 'connected',
       ...(options.id === undefined ? {} : { id: options.id }),
     });

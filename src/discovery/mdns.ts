@@ -14,6 +14,7 @@ type ServiceRecord = ReturnType<Service['records']>[number];
 import type { Logger } from '../log.js';
 import type { Service as LifecycleService } from '../lifecycle.js';
 import { P2pdError } from '../errors.js';
+import { isPeerId } from '../transport/peer-id.js';
 import type { PeerSighting, PeerAddress } from './peer-table.js';
 
 export const SERVICE_TYPE = 'p2pd';
@@ -33,6 +34,8 @@ export interface MdnsOptions {
 interface Responder {
   iface: string;
   address: string;
+  /** Whether an announced address lies on this responder's interface. */
+  onLink: (host: string) => boolean;
   bonjour: Bonjour;
   service: Service;
   browser: Browser | undefined;
@@ -41,6 +44,8 @@ interface Responder {
 export interface InterfaceAddress {
   iface: string;
   address: string;
+  /** Dotted IPv4 netmask, where the system gives one: announced addresses must lie in this subnet. */
+  netmask?: string;
 }
 
 /** The IPv4 addresses mDNS runs on, from the `interfaces` setting. */
@@ -49,7 +54,7 @@ export function pickInterfaces(wanted: readonly string[], ifaces = networkInterf
   for (const [name, addrs] of Object.entries(ifaces)) {
     if (wanted.length > 0 && !wanted.includes(name)) continue;
     const v4 = (addrs ?? []).find((a) => a.family === 'IPv4' && (wanted.length > 0 || !a.internal));
-    if (v4 !== undefined) out.push({ iface: name, address: v4.address });
+    if (v4 !== undefined) out.push({ iface: name, address: v4.address, ...(v4.netmask ? { netmask: v4.netmask } : {}) });
   }
   const missing = wanted.filter((w) => !out.some((o) => o.iface === w));
   if (missing.length > 0) {
@@ -153,7 +158,7 @@ export class MdnsDiscovery implements LifecycleService {
       { name: service.host, type: 'A', ttl: 120, data: target.address },
     ];
     service.on('error', (err: unknown) => log.warn({ err }, 'mDNS publish error'));
-    const responder: Responder = { iface: target.iface, address: target.address, bonjour, service, browser: undefined };
+    const responder: Responder = { iface: target.iface, address: target.address, onLink: onLinkCheck(target), bonjour, service, browser: undefined };
     responder.browser = this.#browse(responder);
     log.info({ address: target.address, instance: this.instanceName, host: this.hostName }, 'announcing over mDNS');
     return responder;
@@ -172,7 +177,7 @@ export class MdnsDiscovery implements LifecycleService {
   }
 
   #onUp(r: Responder, svc: Service): void {
-    const sighting = sightingFromService(svc, r.iface);
+    const sighting = sightingFromService(svc, r.iface, r.onLink);
     if (sighting === null) {
       this.#log.debug({ instance: String(svc.name).slice(0, 80) }, 'ignored a malformed mDNS announcement');
       return;
@@ -182,17 +187,21 @@ export class MdnsDiscovery implements LifecycleService {
   }
 }
 
-const PEER_ID_RE = /^[A-Z2-7]{52}$/;
-
 function parseTxt(svc: Service): { id: string; name: string | undefined } | null {
   const txt = (svc.txt ?? {}) as Record<string, unknown>;
   const id = typeof txt.id === 'string' ? txt.id : undefined;
-  if (id === undefined || !PEER_ID_RE.test(id)) return null;
+  // Canonical ids only: a 52-character string that no key can have would fail later, at send.
+  if (id === undefined || !isPeerId(id)) return null;
   return { id, name: typeof txt.n === 'string' ? txt.n : undefined };
 }
 
-/** Everything in an announcement is checked: a hostile responder can put anything there. */
-export function sightingFromService(svc: Service, via: string): PeerSighting | null {
+/**
+ * Everything in an announcement is checked: a hostile responder can put anything there. Only
+ * IPv4 addresses on the interface the announcement came in on are kept (`onLink`): a peer on
+ * this link cannot be reached at a loopback, another subnet or a multicast address, and dialing
+ * one would let a stranger point this daemon at services of the machine or of other networks.
+ */
+export function sightingFromService(svc: Service, via: string, onLink: (host: string) => boolean = () => true): PeerSighting | null {
   const txt = parseTxt(svc);
   if (txt === null) return null;
   if (!Number.isInteger(svc.port) || svc.port < 1 || svc.port > 65535) return null;
@@ -204,9 +213,10 @@ export function sightingFromService(svc: Service, via: string): PeerSighting | n
   for (const a of svc.addresses ?? []) {
     if (typeof a === 'string' && !a.toLowerCase().startsWith('fe80:')) hosts.add(a);
   }
-  const addresses: PeerAddress[] = [...hosts].filter(isIpAddress).map((host) => ({ host, port: svc.port }));
+  const addresses: PeerAddress[] = [...hosts].filter((h) => isIpv4(h) && onLink(h)).map((host) => ({ host, port: svc.port }));
   if (addresses.length === 0) return null;
-  return { id: txt.id, name, addresses, via };
+  const source = svc.referer?.address;
+  return { id: txt.id, name, addresses, via, ...(typeof source === 'string' ? { source } : {}) };
 }
 
 /** Peer names are shown in terminals and logs: no control, bidi or format characters, short. */
@@ -218,6 +228,26 @@ export function cleanPeerName(raw: string): string {
     .slice(0, 63);
 }
 
-function isIpAddress(s: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
+function isIpv4(s: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split('.').every((o) => Number(o) <= 255);
+}
+
+function ipv4ToInt(s: string): number {
+  return s.split('.').reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+}
+
+/**
+ * Addresses of the interface's subnet, minus its network and broadcast addresses; on an
+ * interface without a netmask (never seen on Linux), the interface's own /24.
+ */
+export function onLinkCheck(target: InterfaceAddress): (host: string) => boolean {
+  const mask = ipv4ToInt(target.netmask ?? '255.255.255.0');
+  const net = ipv4ToInt(target.address) & mask;
+  return (host) => {
+    if (!isIpv4(host)) return false;
+    const h = ipv4ToInt(host);
+    if ((h & mask) >>> 0 !== net >>> 0) return false;
+    const hostPart = (h & ~mask) >>> 0;
+    return mask === 0xffffffff || (hostPart !== 0 && hostPart !== (~mask >>> 0)) || mask >>> 0 === 0xfffffffe;
+  };
 }

@@ -2,10 +2,17 @@
  * The files a user asked to send: walks the given paths into offer entries and reads their bytes.
  * Symlinks named on the command line are followed; symlinks and special files found inside a
  * directory are skipped (and reported), so a send never leaves the tree the user chose.
+ *
+ * The tree may be writable by someone else, who can swap a file for a symlink or a FIFO between
+ * the scan and the read: every file is opened without following a final symlink and without
+ * blocking, and what was opened must be the very file that was scanned (type, device, inode,
+ * size, mtime), or the file fails with SOURCE_CHANGED. A FIFO can therefore never stall the
+ * daemon's event loop or its shutdown.
  */
-import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
 import { P2pdError } from '../errors.js';
 import { DATA_CHUNK, type OfferEntry } from '../protocol/messages.js';
 import type { FileSource } from '../transfer/ports.js';
@@ -15,9 +22,27 @@ export interface LocalSource extends FileSource {
   readonly skipped: ReadonlyArray<{ path: string; reason: string }>;
 }
 
-export async function scanLocalPaths(paths: readonly string[], options: { signal?: AbortSignal } = {}): Promise<LocalSource> {
+export interface ScanOptions {
+  signal?: AbortSignal;
+  /**
+   * Paths that are never sent, nor any directory holding them (the daemon's state directory with
+   * its private key, the inbox's partial files): a send that names or contains one is refused.
+   */
+  protect?: readonly string[];
+}
+
+interface Scanned {
+  /** The path to open, and whether a final symlink may be followed (only for paths the user named). */
+  path: string;
+  follow: boolean;
+  dev: number;
+  ino: number;
+}
+
+export async function scanLocalPaths(paths: readonly string[], options: ScanOptions = {}): Promise<LocalSource> {
   const entries: OfferEntry[] = [];
-  const absolute: string[] = [];
+  const absolute: Scanned[] = [];
+  const guard = await protectedSet(options.protect ?? []);
   const skipped: Array<{ path: string; reason: string }> = [];
   const topNames = new Set<string>();
   if (paths.length === 0) throw new P2pdError('USAGE', 'nothing to send: name at least one file or directory');
@@ -33,12 +58,14 @@ export async function scanLocalPaths(paths: readonly string[], options: { signal
     const top = basename(p.replace(/[/\\]+$/, '')) || 'root';
     if (topNames.has(top)) throw new P2pdError('USAGE', `two of the paths are called "${top}"; send them separately`, { details: { path: p } });
     topNames.add(top);
+    guard(p, st);
+    await guard.inside(p);
     if (st.isFile()) {
       entries.push(fileEntry(top, st, resolve(p)));
-      absolute.push(p);
+      absolute.push({ path: p, follow: true, dev: st.dev, ino: st.ino });
     } else if (st.isDirectory()) {
       entries.push(dirEntry(top, st));
-      absolute.push(p);
+      absolute.push({ path: p, follow: true, dev: st.dev, ino: st.ino });
       await walk(p, top);
     } else {
       throw new P2pdError('SOURCE_UNSUPPORTED', `${p} is neither a regular file nor a directory`, { details: { path: p } });
@@ -62,12 +89,13 @@ export async function scanLocalPaths(paths: readonly string[], options: { signal
         const abs = join(d, name);
         const relPath = `${r}/${name}`;
         const st = await lstat(abs);
+        guard(abs, st);
         if (st.isFile()) {
           entries.push(fileEntry(relPath, st, resolve(abs)));
-          absolute.push(abs);
+          absolute.push({ path: abs, follow: false, dev: st.dev, ino: st.ino });
         } else if (st.isDirectory()) {
           entries.push(dirEntry(relPath, st));
-          absolute.push(abs);
+          absolute.push({ path: abs, follow: false, dev: st.dev, ino: st.ino });
           subdirs.push({ dir: abs, rel: relPath });
         } else {
           skipped.push({ path: abs, reason: st.isSymbolicLink() ? 'symlink' : 'special-file' });
@@ -82,25 +110,31 @@ export async function scanLocalPaths(paths: readonly string[], options: { signal
     skipped,
     read(index: number, opts: { signal: AbortSignal }): AsyncIterable<Buffer> {
       const entry = entries[index];
-      const path = absolute[index];
-      if (entry === undefined || path === undefined || entry.kind !== 'file') {
+      const scanned = absolute[index];
+      if (entry === undefined || scanned === undefined || entry.kind !== 'file') {
         throw new P2pdError('INTERNAL', `entry ${index} is not a file`);
       }
-      return readFileChunks(path, entry, opts.signal);
+      return readFileChunks(scanned, entry, opts.signal);
     },
   };
 }
 
-async function* readFileChunks(path: string, entry: OfferEntry, signal: AbortSignal): AsyncGenerator<Buffer> {
+async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const path = scanned.path;
   let fh;
   try {
-    fh = await open(path, 'r');
+    // O_NONBLOCK: opening a FIFO swapped in for the file returns at once instead of waiting for a
+    // writer; regular files ignore it. O_NOFOLLOW: a symlink swapped in inside the tree fails.
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | (scanned.follow ? 0 : constants.O_NOFOLLOW));
   } catch (err) {
-    throw new P2pdError('SOURCE_NOT_FOUND', `${path} can no longer be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENXIO') throw changed(path);
+    throw new P2pdError('SOURCE_NOT_FOUND', `${path} can no longer be read: ${code ?? String(err)}`, { cause: err });
   }
   try {
     const before = await fh.stat();
-    if (!before.isFile() || before.size !== entry.size || before.mtimeMs !== entry.mtimeMs) throw changed(path);
+    const same = before.isFile() && before.dev === scanned.dev && before.ino === scanned.ino;
+    if (!same || before.size !== entry.size || before.mtimeMs !== entry.mtimeMs) throw changed(path);
     // One buffer per chunk (it goes to the socket without a copy, so it cannot be reused), and
     // the next read starts before this chunk is handed on, so the disk works while we send.
     const readChunk = async (position: number): Promise<Buffer> => {
@@ -130,6 +164,44 @@ async function* readFileChunks(path: string, entry: OfferEntry, signal: AbortSig
   } finally {
     await fh.close();
   }
+}
+
+/** A check that refuses any path that is, or holds, one of `protect` (compared by device and inode). */
+interface Guard {
+  (path: string, st: { dev: number; ino: number }): void;
+  /** Refuses a path named by the user that lies inside a protected one. */
+  inside(path: string): Promise<void>;
+}
+
+async function protectedSet(protect: readonly string[]): Promise<Guard> {
+  const keys = new Map<string, string>();
+  const roots: string[] = [];
+  for (const p of protect) {
+    const real = await realpath(p).catch(() => undefined);
+    if (real !== undefined) roots.push(real);
+    // Every directory on the way to a protected path holds it: sending any of them would send it.
+    for (let dir = resolve(p), last = ''; dir !== last; last = dir, dir = resolve(dir, '..')) {
+      const st = await lstat(dir).catch(() => undefined);
+      if (st !== undefined) keys.set(`${st.dev}:${st.ino}`, resolve(p));
+    }
+  }
+  const refuse = (path: string, hit: string): never => {
+    throw new P2pdError(
+      'SOURCE_UNSUPPORTED',
+      `${path} is, holds or lies in ${hit}, p2pd's own state (its private key, partial files): it is never sent; name the files you want to send instead`,
+      { details: { path, protected: hit } },
+    );
+  };
+  const guard = ((path: string, st: { dev: number; ino: number }): void => {
+    const hit = keys.get(`${st.dev}:${st.ino}`);
+    if (hit !== undefined) refuse(path, hit);
+  }) as Guard;
+  guard.inside = async (path) => {
+    const real = await realpath(path).catch(() => resolve(path));
+    const hit = roots.find((r) => real === r || real.startsWith(r + sep));
+    if (hit !== undefined) refuse(path, hit);
+  };
+  return guard;
 }
 
 function changed(path: string): P2pdError {

@@ -22,9 +22,9 @@ describe('PeerTable', () => {
     t.seen({ id: ID_A, name: 'alice', addresses: [{ host: '10.0.0.2', port: 1 }], via: 'eth0' });
     assert.deepEqual(ups, [ID_A]);
     assert.deepEqual(t.get(ID_A)!.addresses.map((a) => a.host), ['10.0.0.2', '10.0.0.1']);
-    // a restart on another port drops the old addresses
+    // a restart on another port puts the new address first; the old one expires on its own
     t.seen({ id: ID_A, name: 'alice', addresses: [{ host: '10.0.0.2', port: 2 }], via: 'eth0' });
-    assert.deepEqual(t.get(ID_A)!.addresses, [{ host: '10.0.0.2', port: 2 }]);
+    assert.deepEqual(t.get(ID_A)!.addresses[0], { host: '10.0.0.2', port: 2 });
     t.seen({ id: ID_B, name: 'bob', addresses: [{ host: '10.0.0.3', port: 1 }], via: 'eth0' });
     now = 10_000;
     t.seen({ id: ID_B, name: 'bob', addresses: [{ host: '10.0.0.3', port: 1 }], via: 'eth0' });
@@ -65,7 +65,13 @@ describe('mDNS announcements are hostile input', () => {
   const svc = (over: Record<string, unknown>) =>
     ({ name: 'x', port: 4000, txt: { id: ID_A, v: '1', n: 'alice' }, referer: { address: '10.0.0.9' }, addresses: [], ...over }) as never;
   it('a good announcement becomes a sighting at the sender address', () => {
-    assert.deepEqual(sightingFromService(svc({}), 'eth0'), { id: ID_A, name: 'alice', addresses: [{ host: '10.0.0.9', port: 4000 }], via: 'eth0' });
+    assert.deepEqual(sightingFromService(svc({}), 'eth0'), {
+      id: ID_A,
+      name: 'alice',
+      addresses: [{ host: '10.0.0.9', port: 4000 }],
+      via: 'eth0',
+      source: '10.0.0.9',
+    });
   });
   it('a bad id, port or empty name is ignored', () => {
     assert.equal(sightingFromService(svc({ txt: { id: 'nope', n: 'a' } }), 'e'), null);
