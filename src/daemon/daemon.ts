@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
-import { ControlServer } from '../control/server.js';
-import type { IdView } from '../control/api.js';
+import { Dispatcher } from '../control/dispatcher.js';
+import { UnixSocketTransport } from '../control/unix-transport.js';
+import type { IdView } from '../control/views.js';
 import { MdnsDiscovery } from '../discovery/mdns.js';
 import { PeerTable } from '../discovery/peer-table.js';
 import { Outbox } from '../outbox/index.js';
@@ -22,6 +23,8 @@ import { TransferManager, type ManagerOptions } from '../transfer/manager.js';
 import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
+import { peerViews } from './peers-view.js';
+import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
@@ -92,6 +95,7 @@ export class Daemon {
       const connector = peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
       const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
       let outboxRef: Outbox | undefined;
+      let eventsRef: DaemonEvents | undefined;
       const pairings = new PairingManager(
         {
           logger: log.child({ part: 'pairing' }),
@@ -100,6 +104,7 @@ export class Daemon {
           trust: {
             trust: (peer) => {
               state.trust(peer);
+              eventsRef?.peersChanged();
               void outboxRef?.ensurePeerFolder(peer.name);
             },
           },
@@ -172,7 +177,21 @@ export class Daemon {
         inbox: config.inbox,
         controlSocket: config.controlSocket,
       });
-      const control = new ControlServer(
+      const events = new DaemonEvents(
+        {
+          logger: log.child({ part: 'events' }),
+          sources: {
+            peers,
+            peerViews: () => peerViews(peers, state),
+            transfers: manager,
+            outbox: () => outbox.queue(),
+            offers: () => manager.incoming(),
+            pairings: () => pairings.list(),
+          },
+        },
+      );
+      eventsRef = events;
+      const dispatcher = new Dispatcher(
         {
           logger: log.child({ part: 'control' }),
           handlers: controlHandlers({
@@ -186,15 +205,23 @@ export class Daemon {
             identityView: idView,
             startedAt,
             pid: this.#pid,
-            isReady: () => ready,
+            peersChanged: () => events.peersChanged(),
+            watch: (params, ctx) => events.watch(params, ctx),
           }),
         },
-        { path: config.controlSocket },
+        { isReady: () => ready },
       );
+      const control = new UnixSocketTransport({ logger: log.child({ part: 'control' }), dispatcher }, { path: config.controlSocket });
       // The control socket is also the single-instance lock: take it before touching the inbox,
       // whose start-up cleans partial files that a running daemon may be writing.
       await control.start({ signal });
-      this.#stops.push({ name: 'control', stop: () => control.stop() });
+      this.#stops.push({
+        name: 'control',
+        stop: async () => {
+          await control.stop();
+          await events.stop();
+        },
+      });
 
       if (inbox instanceof Inbox) await inbox.start({ signal });
       else await mkdir(config.inbox, { recursive: true, mode: 0o700 });
@@ -238,6 +265,7 @@ export class Daemon {
       scheduler.start();
 
       this.#parts = { manager, scheduler, onReceive };
+      events.start();
       ready = true;
       await sends.restore();
       log.info(
