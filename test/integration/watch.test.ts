@@ -103,4 +103,13 @@ describe('watch', { timeout: 120_000 }, () => {
     );
     await stale.stop();
   });
+
+  it('`p2pd watch` prints the stream: JSON lines with --json, sentences without', async () => {
+    const json = await bob.cli(['watch', '--json'], 3000);
+    const first = JSON.parse(json.stdout.split('\n')[0]!) as { event: string; data: { epoch: string; peers: unknown[] } };
+    assert.equal(first.event, 'snapshot');
+    assert.ok(Array.isArray(first.data.peers));
+    const human = await bob.cli(['watch'], 3000);
+    assert.match(human.stdout, /now: \d+ peers online/);
+  });
 });
