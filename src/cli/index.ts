@@ -12,6 +12,7 @@ import { serviceCommands } from './commands/service.js';
 import { answerCommand, incomingCommand } from './commands/incoming.js';
 import { pairAnswerCommand, pairCommand, pairListCommand } from './commands/pair.js';
 import { safe } from './format.js';
+import { uiCommand } from './commands/ui.js';
 
 export type { CliDeps } from './context.js';
 
@@ -31,7 +32,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
     .usage('$0 <command> [options]\n\nSend files to the machines on your network, encrypted and verified.')
     .option('config', { type: 'string', describe: 'JSON config file (default: $P2PD_CONFIG, then $XDG_CONFIG_HOME/p2pd/config.json)', global: true })
     .option('json', { type: 'boolean', describe: 'print one JSON document on stdout (for scripts)', global: true })
-    .command('daemon', 'run the daemon in the foreground (what the service runs)', {}, run(async (ctx) => deps.runDaemon(ctx.config(), () => ctx.readConfig())))
+    .command('daemon', 'run the daemon in the foreground (what the service runs)', {}, run(async (ctx) => deps.runDaemon(ctx.config(), (file) => ctx.readConfig(file))))
     .command('id', "show this daemon's name and identity fingerprint", {}, run(idCommand))
     .command('peers', 'list the peers this daemon sees and the trusted ones', {}, run(peersCommand))
     .command(
@@ -88,8 +89,26 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
     .command(
       'accept <offer-id>',
       'accept a waiting offer: its files land in the inbox',
-      (y) => y.positional('offer-id', { type: 'string', demandOption: true }),
-      run((ctx) => answerCommand(ctx, String((ctx.args as { offerId?: string }).offerId), true)),
+      (y) =>
+        y
+          .positional('offer-id', { type: 'string', demandOption: true })
+          .option('to', { type: 'string', describe: 'a folder inside the inbox to put the files in' })
+          .option('rename', { type: 'string', array: true, describe: 'save file <index> under another name: <index>=<name> (repeatable)' })
+          .option('skip', { type: 'string', array: true, describe: 'do not take file <index> (repeatable)' }),
+      run((ctx) => {
+        const a = ctx.args as { offerId?: string; to?: string; rename?: string[]; skip?: string[] };
+        return answerCommand(ctx, String(a.offerId), true, {
+          ...(a.to === undefined ? {} : { to: a.to }),
+          ...(a.rename === undefined ? {} : { rename: a.rename.map(String) }),
+          ...(a.skip === undefined ? {} : { skip: a.skip.map(String) }),
+        });
+      }),
+    )
+    .command(
+      'ui',
+      'print the address of the web dashboard, with a one-time login token',
+      (y) => y.option('open', { type: 'boolean', default: false, describe: 'open it in the default browser' }),
+      run((ctx) => uiCommand(ctx, (ctx.args as { open?: boolean }).open === true)),
     )
     .command(
       'reject <offer-id>',

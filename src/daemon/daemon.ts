@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
 import { Dispatcher } from '../control/dispatcher.js';
 import { UnixSocketTransport } from '../control/unix-transport.js';
+import { HttpTransport } from '../control/http-transport.js';
+import { UiSessions } from '../control/ui-sessions.js';
 import type { IdView } from '../control/views.js';
 import { MdnsDiscovery } from '../discovery/mdns.js';
 import { PeerTable } from '../discovery/peer-table.js';
@@ -26,6 +28,7 @@ import { peerConnector } from './connector.js';
 import { peerViews } from './peers-view.js';
 import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
+import { DASHBOARD_ASSETS, dashboardAuthenticate, dashboardHandlers } from './dashboard.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { incomingPolicy } from './policy.js';
@@ -36,6 +39,8 @@ export interface DaemonDeps {
   logger: Logger;
   version: string;
   pid: number;
+  /** Loads a config file as at start; the dashboard's settings page checks its writes with it. */
+  loadConfigFile?: (file: string) => LoadedConfig;
 }
 
 export interface RunningInfo {
@@ -44,7 +49,7 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer'] as const;
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer', 'dashboard'] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -60,6 +65,7 @@ export class Daemon {
   #loaded: LoadedConfig;
   readonly #version: string;
   readonly #pid: number;
+  readonly #loadConfigFile: DaemonDeps['loadConfigFile'];
   /** Stop steps of the parts started so far, keyed by part. */
   readonly #stops: Array<{ name: string; stop: () => Promise<void> }> = [];
   #stopping: Promise<void> | undefined;
@@ -70,6 +76,7 @@ export class Daemon {
     this.#loaded = loaded;
     this.#version = deps.version;
     this.#pid = deps.pid;
+    this.#loadConfigFile = deps.loadConfigFile;
   }
 
   get #config(): Readonly<Config> {
@@ -191,10 +198,22 @@ export class Daemon {
         },
       );
       eventsRef = events;
+      const sessions = new UiSessions();
+      let dashboard: HttpTransport | undefined;
       const dispatcher = new Dispatcher(
         {
           logger: log.child({ part: 'control' }),
-          handlers: controlHandlers({
+          authenticate: dashboardAuthenticate(sessions),
+          handlers: {
+            ...dashboardHandlers({
+              sessions,
+              origin: () => (dashboard === undefined ? null : dashboard.origin),
+              config: () => this.#config,
+              configFile: () => this.#loaded.file,
+              loadConfigFile: this.#loadConfigFile,
+              apply: (loaded) => this.reload(loaded),
+            }),
+            ...controlHandlers({
             manager,
             pairings,
             sends,
@@ -208,6 +227,7 @@ export class Daemon {
             peersChanged: () => events.peersChanged(),
             watch: (params, ctx) => events.watch(params, ctx),
           }),
+          },
         },
         { isReady: () => ready },
       );
@@ -218,10 +238,24 @@ export class Daemon {
       this.#stops.push({
         name: 'control',
         stop: async () => {
+          await dashboard?.stop();
           await control.stop();
           await events.stop();
         },
       });
+      if (config.dashboard.enabled) {
+        dashboard = new HttpTransport(
+          { logger: log.child({ part: 'dashboard' }), dispatcher },
+          {
+            port: config.dashboard.port,
+            portExplicit: this.#loaded.dashboardPortExplicit === true,
+            assetsDir: DASHBOARD_ASSETS,
+            stagingDir: join(config.stateDir, 'dashboard-uploads'),
+            staging: { reserveBytes: config.limits.minFreeSpace },
+          },
+        );
+        await dashboard.start({ signal });
+      }
 
       if (inbox instanceof Inbox) await inbox.start({ signal });
       else await mkdir(config.inbox, { recursive: true, mode: 0o700 });
