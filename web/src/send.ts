@@ -10,6 +10,7 @@ function PathPicker({ onPick }: { onPick: (paths: string[]) => void }) {
   const [dir, setDir] = useState<any>(null);
   const [chosen, setChosen] = useState<Set<string>>(new Set());
   const [error, setError] = useState<string | null>(null);
+  const [typed, setTyped] = useState('');
   const open = async (path?: string): Promise<void> => {
     try {
       setDir(await call('browse', path === undefined ? {} : { path }));
@@ -31,6 +32,10 @@ function PathPicker({ onPick }: { onPick: (paths: string[]) => void }) {
   return html`<fieldset class="picker">
     <legend>Files this machine already has (nothing is copied)</legend>
     <p><strong class="path">${dir.path}</strong> ${dir.parent !== null && html`<button onClick=${() => open(dir.parent)}>Up</button>`}</p>
+    <p><label>Go to folder <input type="text" value=${typed} placeholder="/home/…" onInput=${(e: any) => setTyped(e.currentTarget.value)}
+      onKeyDown=${(e: KeyboardEvent) => {
+        if (e.key === 'Enter' && typed.startsWith('/')) void open(typed);
+      }} /></label></p>
     <ul class="entries">
       ${dir.entries.map(
         (e: any) => html`<li key=${e.name}>

@@ -50,7 +50,8 @@ export function SettingsScreen({ notify }: { notify: { enabled: boolean; enable:
     }
   };
   const set = (patch: object): void => setDraft({ ...draft, ...patch });
-  return html`<form onSubmit=${save} class="settings">
+  // The daemon checks values exactly as at start and says what is wrong; no second set of rules here.
+  return html`<form onSubmit=${save} class="settings" noValidate>
     <fieldset>
       <legend>Who may send files here</legend>
       ${[
