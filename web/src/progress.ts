@@ -24,8 +24,7 @@ function TransferRow({ t }: { t: any }) {
   const retry = retries.get(t.id);
   const label = `${t.direction === 'out' ? 'To' : 'From'} ${t.peer.name}`;
   return html`<li class=${`transfer ${t.state}`} data-transfer=${t.id}>
-    <div><strong>${t.direction === 'out' ? '↑ to ' : '↓ from '}<span class="name">${t.peer.name}</span></strong>
-      — <span class="state">${STATE_WORDS[t.state] ?? t.state}</span></div>
+    <div><strong>${t.direction === 'out' ? '↑ to ' : '↓ from '}<span class="name">${t.peer.name}</span></strong>${' — '}<span class="state">${STATE_WORDS[t.state] ?? t.state}</span></div>
     <${Bar} done=${t.bytesDone} total=${t.bytesTotal} label=${`${label}: overall progress`} />
     <div class="muted small">
       ${bytes(t.bytesDone)} of ${bytes(t.bytesTotal)} · file ${Math.min(t.filesDone + t.filesFailed + (ended ? 0 : 1), t.filesTotal)} of ${t.filesTotal}
