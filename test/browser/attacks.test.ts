@@ -37,7 +37,7 @@ describe('attacks on the dashboard', { timeout: 90_000 }, () => {
     await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
     evilOrigin = `http://127.0.0.1:${(evil.address() as { port: number }).port}`;
     // evil.test resolves to 127.0.0.1 in this browser: a DNS-rebinding attacker's name.
-    [browser] = await Promise.all([launch(['--host-resolver-rules=MAP evil.test 127.0.0.1']), daemon.start()]);
+    [browser] = await Promise.all([launch(['--host-resolver-rules=MAP evil.test 127.0.0.1']), daemon.start(60_000)]);
     const t = await uiToken(daemon);
     origin = t.origin;
     port = Number(new URL(origin).port);

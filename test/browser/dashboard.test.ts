@@ -31,7 +31,8 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
   before(async () => {
     alice = await TestDaemon.create({ name: A, accept: 'ask' as 'trusted' });
     bob = await TestDaemon.create({ name: B, accept: 'ask' as 'trusted', extra: { askTimeoutSeconds: 60 } });
-    [browser] = await Promise.all([launch(), alice.start(), bob.start()]);
+    // A loaded CI machine may take a while to start two daemons.
+    [browser] = await Promise.all([launch(), alice.start(60_000), bob.start(60_000)]);
   });
   after(async () => {
     await browser?.close();
