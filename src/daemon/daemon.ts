@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
 import { Dispatcher } from '../control/dispatcher.js';
 import { UnixSocketTransport } from '../control/unix-transport.js';
-import { HttpTransport } from '../control/http-transport.js';
+import type { HttpTransport } from '../control/http-transport.js';
 import { UiSessions } from '../control/ui-sessions.js';
 import type { IdView } from '../control/views.js';
 import { MdnsDiscovery } from '../discovery/mdns.js';
@@ -28,7 +28,7 @@ import { peerConnector } from './connector.js';
 import { peerViews } from './peers-view.js';
 import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
-import { DASHBOARD_ASSETS, dashboardAuthenticate, dashboardHandlers } from './dashboard.js';
+import { dashboardAuthenticate, dashboardHandlers, dashboardTransport } from './dashboard.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { incomingPolicy } from './policy.js';
@@ -200,20 +200,19 @@ export class Daemon {
       eventsRef = events;
       const sessions = new UiSessions();
       let dashboard: HttpTransport | undefined;
+      const dashboardDeps = {
+        sessions,
+        origin: () => (dashboard === undefined ? null : dashboard.origin),
+        config: () => this.#config,
+        configFile: () => this.#loaded.file,
+        loadConfigFile: this.#loadConfigFile,
+        apply: (loaded: LoadedConfig) => this.reload(loaded),
+      };
       const dispatcher = new Dispatcher(
         {
           logger: log.child({ part: 'control' }),
           authenticate: dashboardAuthenticate(sessions),
-          handlers: {
-            ...dashboardHandlers({
-              sessions,
-              origin: () => (dashboard === undefined ? null : dashboard.origin),
-              config: () => this.#config,
-              configFile: () => this.#loaded.file,
-              loadConfigFile: this.#loadConfigFile,
-              apply: (loaded) => this.reload(loaded),
-            }),
-            ...controlHandlers({
+          handlers: { ...dashboardHandlers(dashboardDeps), ...controlHandlers({
             manager,
             pairings,
             sends,
@@ -226,8 +225,7 @@ export class Daemon {
             pid: this.#pid,
             peersChanged: () => events.peersChanged(),
             watch: (params, ctx) => events.watch(params, ctx),
-          }),
-          },
+          }) },
         },
         { isReady: () => ready },
       );
@@ -243,19 +241,8 @@ export class Daemon {
           await events.stop();
         },
       });
-      if (config.dashboard.enabled) {
-        dashboard = new HttpTransport(
-          { logger: log.child({ part: 'dashboard' }), dispatcher },
-          {
-            port: config.dashboard.port,
-            portExplicit: this.#loaded.dashboardPortExplicit === true,
-            assetsDir: DASHBOARD_ASSETS,
-            stagingDir: join(config.stateDir, 'dashboard-uploads'),
-            staging: { reserveBytes: config.limits.minFreeSpace },
-          },
-        );
-        await dashboard.start({ signal });
-      }
+      dashboard = dashboardTransport({ logger: log.child({ part: 'dashboard' }), dispatcher }, this.#loaded);
+      await dashboard?.start({ signal });
 
       if (inbox instanceof Inbox) await inbox.start({ signal });
       else await mkdir(config.inbox, { recursive: true, mode: 0o700 });

@@ -7,7 +7,9 @@ import { homedir } from 'node:os';
 import { readdir, lstat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Authenticate, MethodHandlers } from '../control/dispatcher.js';
+import type { Authenticate, Dispatcher, MethodHandlers } from '../control/dispatcher.js';
+import { HttpTransport } from '../control/http-transport.js';
+import type { Logger } from '../log.js';
 import { RUNTIME_LIMIT_KEYS } from '../control/methods.js';
 import type { UiSessions } from '../control/ui-sessions.js';
 import type { BrowseEntryView, SettingsView } from '../control/views.js';
@@ -18,6 +20,20 @@ import { writeSettings } from './settings-file.js';
 
 /** Where `npm run build` puts the client: dist/web, next to dist/src. */
 export const DASHBOARD_ASSETS = fileURLToPath(new URL('../../web/', import.meta.url));
+
+/** The dashboard's HTTP transport as the config asks for it; undefined when it is off. */
+export function dashboardTransport(deps: { logger: Logger; dispatcher: Dispatcher }, loaded: LoadedConfig): HttpTransport | undefined {
+  const config = loaded.config;
+  if (!config.dashboard.enabled) return undefined;
+  return new HttpTransport(deps, {
+    port: config.dashboard.port,
+    portExplicit: loaded.dashboardPortExplicit === true,
+    assetsDir: DASHBOARD_ASSETS,
+    stagingDir: join(config.stateDir, 'dashboard-uploads'),
+    // Uploads must not eat the room the inbox keeps free (they usually share a disk).
+    staging: { reserveBytes: config.limits.minFreeSpace },
+  });
+}
 
 /** Most entries a `browse` answer lists. */
 const MAX_BROWSE_ENTRIES = 5000;
