@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { TestDaemon, waitFor } from '../helpers/daemons.js';
@@ -89,6 +89,29 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     assert.deepEqual(await readFile(join(bob.inbox, `accepted-${tag}.txt`)), await readFile(file));
   });
 
+  it('cancels a waiting send from the Progress screen, then retries it', async () => {
+    await screen(pageA, 'Send');
+    await pageA.getByLabel('Send to').selectOption({ label: B });
+    const name = `retried-${tag}.txt`;
+    const file = join(alice.dir, name);
+    await writeFile(file, 'sent twice');
+    await pageA.locator('input[type=file][multiple]').setInputFiles(file);
+    await pageA.getByRole('button', { name: `Send 1 file to ${B}` }).click();
+    await pageB.locator('[data-offer]').waitFor({ timeout: 15_000 });
+    await screen(pageA, 'Progress');
+    const row = pageA.locator('.transfer.waiting');
+    await row.getByRole('button', { name: `Cancel transfer To ${B}` }).click();
+    const cancelled = pageA.locator('.transfer.cancelled');
+    await cancelled.waitFor({ timeout: 10_000 });
+    await pageB.locator('[data-offer]').waitFor({ state: 'detached', timeout: 10_000 });
+    await cancelled.getByRole('button', { name: `Retry transfer To ${B}` }).click();
+    const offer = pageB.locator('[data-offer]');
+    await offer.waitFor({ timeout: 15_000 });
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    await waitFor(async () => (await readdir(bob.inbox)).includes(name), 20_000, 'the retried file');
+    assert.equal(await readFile(join(bob.inbox, name), 'utf8'), 'sent twice');
+  });
+
   it('pairs by code, confirmed on both dashboards', async () => {
     await screen(pageB, 'Peers');
     const cardA = pageA.locator(`[data-peer="${B}"]`);
@@ -142,6 +165,15 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     await pageA.locator('input[type=file][multiple]').setInputFiles(chosen);
     await pageA.getByRole('button', { name: `Send 1 file to ${B}` }).click();
     await waitFor(async () => (await readdir(bob.inbox)).includes(`chosen-${tag}.txt`), 20_000, 'the chosen file');
+    // A whole folder keeps its structure.
+    const folder = join(alice.dir, `folder-${tag}`);
+    await mkdir(join(folder, 'inner'), { recursive: true });
+    await writeFile(join(folder, 'a.txt'), 'a');
+    await writeFile(join(folder, 'inner', 'b.txt'), 'b');
+    await pageA.locator('input[type=file][webkitdirectory]').setInputFiles(folder);
+    await pageA.getByRole('button', { name: `Send 2 files to ${B}` }).click();
+    await waitFor(async () => (await readdir(join(bob.inbox, `folder-${tag}`, 'inner')).catch((): string[] => [])).includes('b.txt'), 20_000, 'the folder');
+    assert.equal(await readFile(join(bob.inbox, `folder-${tag}`, 'a.txt'), 'utf8'), 'a');
     const picked = `picked-${tag}.txt`;
     await writeFile(join(alice.dir, picked), 'from the path picker');
     await pageA.getByRole('button', { name: 'Files on this machine…' }).click();

@@ -146,3 +146,22 @@ describe('settings written back', () => {
     }
   });
 });
+
+describe('p2pd accept options', () => {
+  it('become the accept method\'s params', async () => {
+    const { acceptParams } = await import('../../src/cli/commands/incoming.js');
+    assert.deepEqual(acceptParams('T1', {}), { id: 'T1' });
+    assert.deepEqual(acceptParams('T1', { to: 'photos', rename: ['2=notes.txt', '0=a=b.txt'], skip: ['3', '2'] }), {
+      id: 'T1',
+      to: 'photos',
+      files: [
+        { index: 0, rename: 'a=b.txt' },
+        { index: 2, rename: 'notes.txt', skip: true },
+        { index: 3, skip: true },
+      ],
+    });
+    for (const bad of [{ rename: ['x=y'] }, { rename: ['2'] }, { rename: ['2='] }, { skip: ['-1'] }]) {
+      assert.throws(() => acceptParams('T1', bad), (e: P2pdError) => e.code === 'USAGE', JSON.stringify(bad));
+    }
+  });
+});
