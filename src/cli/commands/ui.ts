@@ -11,9 +11,12 @@ export async function uiCommand(ctx: CliContext, openIt: boolean): Promise<numbe
     return 0;
   }
   const seconds = Math.max(0, Math.round((Date.parse(r.expiresAt) - Date.now()) / 1000));
-  if (openIt && (await openInBrowser(ctx, r.url))) {
-    ctx.out(`Opened the dashboard in your browser (${r.origin}).`);
-    return 0;
+  if (openIt) {
+    if (await openInBrowser(ctx, r.url)) {
+      ctx.out(`Opened the dashboard in your browser (${r.origin}).`);
+      return 0;
+    }
+    ctx.err('Could not open a browser here (no desktop session?).');
   }
   ctx.out(`Open this address in a browser on this machine within ${seconds} s (it works once):\n\n  ${r.url}\n`);
   return 0;
@@ -41,13 +44,15 @@ async function openInBrowser(ctx: CliContext, url: string): Promise<boolean> {
   return new Promise((resolve) => {
     const child = spawn(opener, [file], { stdio: 'ignore', detached: true });
     child.once('error', () => resolve(false));
-    // xdg-open says within moments whether it found a browser; one still running has started it.
-    const timer = setTimeout(() => resolve(true), 5000);
-    timer.unref();
+    // xdg-open says within moments whether it found a browser; one still running has started it
+    // (and is left to run on its own).
+    const timer = setTimeout(() => {
+      child.unref();
+      resolve(true);
+    }, 5000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve(code === 0);
     });
-    child.unref();
   });
 }
