@@ -148,7 +148,8 @@ export class HttpTransport {
       this.#checkSameOrigin(req);
       const caller = this.#caller(req);
       if (url.pathname.startsWith('/api/') && req.method === 'POST') {
-        await this.#api(req, res, decodeURIComponent(url.pathname.slice(5)), caller);
+        // Method names are plain ASCII: no decoding, so a malformed escape is just an unknown method.
+        await this.#api(req, res, url.pathname.slice(5), caller);
       } else if (url.pathname === '/upload' || url.pathname.startsWith('/upload/')) {
         await this.#authorize(caller);
         await this.#staging.handle(req, res, url.pathname.slice(7), caller);
