@@ -11,6 +11,7 @@ import { cancelCommand, sendCommand, statusCommand } from './commands/transfers.
 import { serviceCommands } from './commands/service.js';
 import { answerCommand, incomingCommand } from './commands/incoming.js';
 import { pairAnswerCommand, pairCommand, pairListCommand } from './commands/pair.js';
+import { watchCommand } from './commands/watch.js';
 import { safe } from './format.js';
 import { uiCommand } from './commands/ui.js';
 
@@ -66,6 +67,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
     )
     .command('status', 'show transfers in progress and recent ones, both directions', {}, run(statusCommand))
     .command('incoming', 'list offers waiting for your answer', {}, run(incomingCommand))
+    .command('watch', 'follow peers, transfers, offers, pairings and the outbox as they change (until Ctrl-C)', {}, run((ctx) => watchCommand(ctx)))
     .command(
       'pair [peer]',
       'trust a peer by comparing a six-digit code on both screens',

@@ -183,7 +183,8 @@ export class UnixSocketTransport {
 
   /** Starts what may start, and reads on only while the client keeps up. */
   #flow(conn: Connection): void {
-    while (conn.lines.length > 0 && conn.inFlight < this.#limits.maxInFlight && !conn.socket.destroyed) {
+    // A stalled client gets no more answers queued: lines already read wait with the rest.
+    while (conn.lines.length > 0 && conn.inFlight < this.#limits.maxInFlight && !conn.stalled && !conn.socket.destroyed) {
       void this.#handle(conn, conn.lines.shift()!);
     }
     const hold = conn.lines.length > 0 || conn.inFlight >= this.#limits.maxInFlight || conn.stalled;

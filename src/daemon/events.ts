@@ -36,6 +36,8 @@ export interface DaemonEventsOptions {
   capacity?: number;
 }
 
+const PEER_COALESCE_MS = 100;
+
 /** Published state per key, as JSON, so a poll can tell what changed. */
 type Seen = Map<string, string>;
 
@@ -48,7 +50,14 @@ export class DaemonEvents {
   readonly #seen = { peers: new Map() as Seen, outbox: new Map() as Seen, offers: new Map() as Seen, pairings: new Map() as Seen };
   #timer: NodeJS.Timeout | undefined;
   #polls = 0;
-  readonly #onPeers = (): void => queueMicrotask(() => this.peersChanged());
+  #peerTimer: NodeJS.Timeout | undefined;
+  /** Many peers may come and go at once (a flood of announcements): one comparison per 100 ms. */
+  readonly #onPeers = (): void => {
+    this.#peerTimer ??= setTimeout(() => {
+      this.#peerTimer = undefined;
+      this.peersChanged();
+    }, PEER_COALESCE_MS);
+  };
   readonly #onUpdate = (r: TransferRecord): void => void this.log.publish('transfer', { transfer: transferView(r, { withFiles: false }) });
   readonly #onEnd = (r: TransferRecord): void => void this.log.publish('transfer-end', { transfer: transferView(r, { withFiles: false }) });
 
@@ -74,6 +83,8 @@ export class DaemonEvents {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#peerTimer);
+    this.#peerTimer = undefined;
     this.#src.peers.off('up', this.#onPeers);
     this.#src.peers.off('down', this.#onPeers);
     this.#src.transfers.off('update', this.#onUpdate);

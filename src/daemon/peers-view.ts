@@ -5,12 +5,15 @@ import { displayNames } from '../discovery/resolve.js';
 import type { StateStore } from '../store/state.js';
 
 export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
-  const seen = table.list();
-  const trusted = state.trusted();
-  const ids = new Set([...seen.map((p) => p.id), ...trusted.map((t) => t.id)]);
+  // Maps, not finds: the table may hold thousands of peers, and `watch` recomputes this list.
+  const seen = new Map(table.list().map((p) => [p.id, p]));
+  const trusted = new Map(state.trusted().map((t) => [t.id, t]));
+  const trustedByName = new Map<string, string>();
+  for (const t of trusted.values()) if (!trustedByName.has(t.name.toLowerCase())) trustedByName.set(t.name.toLowerCase(), t.name);
+  const ids = new Set([...seen.keys(), ...trusted.keys()]);
   const named = [...ids].map((id) => {
-    const s = seen.find((p) => p.id === id);
-    const t = trusted.find((p) => p.id === id);
+    const s = seen.get(id);
+    const t = trusted.get(id);
     return { id, name: s?.name ?? t?.name ?? id.slice(0, 7), s, t };
   });
   const display = displayNames(named);
@@ -25,7 +28,7 @@ export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
       trustedName: t?.name ?? null,
       online: s !== undefined,
       lastSeen: s === undefined ? null : new Date(s.lastSeen).toISOString(),
-      impersonates: t === undefined ? (trusted.find((x) => x.name.toLowerCase() === name.toLowerCase())?.name ?? null) : null,
+      impersonates: t === undefined ? (trustedByName.get(name.toLowerCase()) ?? null) : null,
     }))
     .sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
 }

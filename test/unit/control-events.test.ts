@@ -148,7 +148,8 @@ describe('daemon events and the watch method', () => {
       manager.emit('end', transfer('t1', 'done', 100));
       world.peers = [peer('ALICE'), peer('BOB')];
       peersTable.emit('up');
-      await new Promise((r) => setImmediate(r));
+      peersTable.emit('up'); // coalesced: one comparison, one event
+      await new Promise((r) => setTimeout(r, 150));
       events.peersChanged(); // nothing changed in peers since: no event
 
       const names = w.got.slice(1).map((g) => g.event);
