@@ -210,7 +210,7 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
 
   it('fits a phone-sized window', async () => {
     const { page } = await openDashboard(browser, alice, { width: 390, height: 844 });
-    await page.locator(`[data-peer="${B}"]`).waitFor({ timeout: 10_000 });
+    await page.locator(`[data-peer="${B}"]`).waitFor({ timeout: 30_000 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `nothing sticks out sideways (${overflow} px)`);
     await screenshot(page, 'phone');
