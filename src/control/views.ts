@@ -13,17 +13,7 @@ export interface ErrorView {
 }
 
 /** Stable values; a value a client does not know means "still running" unless `endedAt` is set. */
-export type TransferState =
-  | 'queued'
-  | 'connecting'
-  | 'waiting'
-  | 'sending'
-  | 'receiving'
-  | 'verifying'
-  | 'retrying'
-  | 'done'
-  | 'failed'
-  | 'cancelled';
+export type TransferState = 'queued' | 'connecting' | 'waiting' | 'sending' | 'receiving' | 'verifying' | 'retrying' | 'done' | 'failed' | 'cancelled';
 
 /** One file's outcome in a finished transfer. */
 export interface FileOutcomeView {
@@ -111,6 +101,11 @@ export interface OutboxItemView {
   transferId: string | null;
   /** ISO time the item was first seen. */
   since: string;
+  /**
+   * Only for an item of a group folder (`@<group>/`): each member's state. The item moves to
+   * `.sent/` once every member has it.
+   */
+  members?: Array<{ id: string; name: string; state: 'done' | 'pending' | 'failed'; transferId: string | null; lastError: ErrorView | null }>;
 }
 
 /** A periodic job as `p2pd status --json` shows it. */
@@ -185,6 +180,42 @@ export interface PeersResultView {
 export interface SendResultView {
   transfer: TransferView;
   skipped: Array<{ path: string; reason: string }>;
+}
+
+/** How a send to several peers ended: every peer got every file, some did, or none did. */
+export type FanoutOutcome = 'done' | 'partial' | 'failed';
+
+/** The result of `send-many`: one transfer per peer, in the order the peers were named. */
+export interface SendManyResultView {
+  transfers: TransferView[];
+  skipped: Array<{ path: string; reason: string }>;
+  /** `queued` only with `detach`, where the transfers have not ended yet. */
+  outcome: FanoutOutcome | 'queued';
+}
+
+/** A member of a group: its id, and the name it is known by now (trusted name, else announced). */
+export interface GroupMemberView {
+  id: string;
+  name: string;
+  trusted: boolean;
+  online: boolean;
+}
+
+export interface GroupView {
+  name: string;
+  members: GroupMemberView[];
+  createdAt: string;
+}
+
+export interface GroupsResultView {
+  groups: GroupView[];
+}
+
+/** `group-add` and `group-remove`: the group as it is now (null once its last member is removed). */
+export interface GroupChangeResultView {
+  group: GroupView | null;
+  /** Ids added or removed by this call. */
+  changed: string[];
 }
 
 export interface TrustResultView {

@@ -30,6 +30,7 @@ import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
+import { groupOutboxSender } from './outbox-groups.js';
 import { incomingPolicy } from './policy.js';
 import { Scheduler } from './scheduler.js';
 import { SendQueue } from './send-queue.js';
@@ -50,7 +51,19 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer'] as const;
+const RESTART_KEYS = [
+  'name',
+  'port',
+  'inbox',
+  'outbox',
+  'stateDir',
+  'controlSocket',
+  'interfaces',
+  'discovery',
+  'delivery',
+  'historySize',
+  'inboxPerPeer',
+] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -152,8 +165,9 @@ export class Daemon {
       );
       manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
 
+      const outboxGroups = groupOutboxSender(outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), { state, peers }, { dir: config.outbox });
       const outbox: Outbox = new Outbox(
-        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), peers: outboxPeers({ state }) },
+        { logger: log.child({ part: 'outbox' }), sender: outboxGroups, peers: outboxPeers({ state }) },
         { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
       );
 
@@ -189,19 +203,17 @@ export class Daemon {
         inbox: config.inbox,
         controlSocket: config.controlSocket,
       });
-      const events = new DaemonEvents(
-        {
-          logger: log.child({ part: 'events' }),
-          sources: {
-            peers,
-            peerViews: () => peerViews(peers, state),
-            transfers: manager,
-            outbox: () => outbox.queue(),
-            offers: () => manager.incoming(),
-            pairings: () => pairings.list(),
-          },
+      const events = new DaemonEvents({
+        logger: log.child({ part: 'events' }),
+        sources: {
+          peers,
+          peerViews: () => peerViews(peers, state),
+          transfers: manager,
+          outbox: () => outbox.queue(),
+          offers: () => manager.incoming(),
+          pairings: () => pairings.list(),
         },
-      );
+      });
       eventsRef = events;
       const dispatcher = new Dispatcher(
         {
@@ -218,6 +230,7 @@ export class Daemon {
             startedAt,
             pid: this.#pid,
             peersChanged: () => events.peersChanged(),
+            outboxMembers: (path) => outboxGroups.members(path),
             watch: (params, ctx) => events.watch(params, ctx),
           }),
         },
@@ -233,7 +246,9 @@ export class Daemon {
           await events.stop();
         },
       };
-      const discovery = config.discovery.enabled ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port }) : undefined;
+      const discovery = config.discovery.enabled
+        ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port })
+        : undefined;
       const expiry = config.discovery.enabled ? new PeerExpiry({ peers }, { expireMs: config.discovery.expireSeconds * 1000 }) : undefined;
       peers.on('up', (p) => {
         log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
@@ -262,7 +277,10 @@ export class Daemon {
         jobs: scheduler,
       };
       // Until `ready` below, every control method answers "still starting".
-      this.#services = new ServiceRunner({ onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') }, serviceOrder(services));
+      this.#services = new ServiceRunner(
+        { onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') },
+        serviceOrder(services),
+      );
       if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon was stopped while starting');
       await this.#services.start({ signal });
 

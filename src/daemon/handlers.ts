@@ -13,6 +13,8 @@ import { peerViews } from './peers-view.js';
 import type { SendQueue } from './send-queue.js';
 import type { Outbox } from '../outbox/index.js';
 import type { JobView as JobRecord } from './scheduler.js';
+import { fanoutHandlers } from './fanout.js';
+import type { MemberProgress } from './outbox-groups.js';
 import { jobView, offerView, outboxItemView, pairingView, transferView, type TransferRecord } from './views.js';
 
 export interface HandlerDeps {
@@ -28,6 +30,8 @@ export interface HandlerDeps {
   jobs: () => JobRecord[];
   /** Tells the `watch` stream that trust changed a peer. */
   peersChanged: () => void;
+  /** Each member's state of an outbox item of a group folder (`@lab/…`); undefined for others. */
+  outboxMembers?: (path: string) => MemberProgress[] | undefined;
   /** The `watch` method: streams events until the caller hangs up. */
   watch: (params: WatchParams, ctx: CallContext<'watch'>) => Promise<null>;
 }
@@ -35,19 +39,46 @@ export interface HandlerDeps {
 /** The ready gate and params checks are the dispatcher's (control/dispatcher.ts). */
 export function controlHandlers(deps: HandlerDeps): MethodHandlers {
   const { manager, peers, state } = deps;
-  return makeHandlers(deps, manager, peers, state);
+  const fanout = fanoutHandlers({
+    manager,
+    sends: deps.sends,
+    peers,
+    state,
+    selfId: () => deps.identityView().id,
+    ensureGroupFolder: (group) => deps.outbox.ensurePeerFolder(`@${group}`),
+  });
+  return { ...makeHandlers(deps, manager, peers, state), ...fanout };
 }
 
-function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): MethodHandlers {
+function makeHandlers(
+  deps: HandlerDeps,
+  manager: TransferManager,
+  peers: PeerTable,
+  state: StateStore,
+): Omit<MethodHandlers, keyof ReturnType<typeof fanoutHandlers>> {
   const findPeer = (query: string): PeerView => {
     const views = peerViews(peers, state);
     const fullId = parsePeerId(query);
     if (fullId !== null && !views.some((v) => v.id === fullId)) {
       // A full id read aloud by its owner may be trusted before the peer was ever seen.
       const short = fullId.slice(0, 7);
-      return { id: fullId, shortId: short, name: short, displayName: short, addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null, impersonates: null };
+      return {
+        id: fullId,
+        shortId: short,
+        name: short,
+        displayName: short,
+        addresses: [],
+        trusted: false,
+        trustedName: null,
+        online: false,
+        lastSeen: null,
+        impersonates: null,
+      };
     }
-    const hit = resolvePeer(query, views.map((v) => ({ ...v, name: v.name })));
+    const hit = resolvePeer(
+      query,
+      views.map((v) => ({ ...v, name: v.name })),
+    );
     return views.find((v) => v.id === hit.id)!;
   };
 
@@ -129,7 +160,11 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
           peersOnline: peers.list().length,
         },
         transfers: manager.list().map((r) => transferView(r)),
-        outbox: deps.outbox.queue().map(outboxItemView),
+        outbox: deps.outbox.queue().map((item) => {
+          const view = outboxItemView(item);
+          const members = deps.outboxMembers?.(item.path);
+          return members === undefined ? view : { ...view, members };
+        }),
         jobs: deps.jobs().map(jobView),
       };
     },

@@ -1,0 +1,189 @@
+/** Sending to several peers: groups in the state, resolving targets, outcomes and exit statuses, `@group` outbox items. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StateStore } from '../../src/store/state.js';
+import { silentLogger } from '../../src/log.js';
+import { PeerTable } from '../../src/discovery/peer-table.js';
+import { fanoutOutcome, sendTargets } from '../../src/daemon/fanout.js';
+import { groupOutboxSender } from '../../src/daemon/outbox-groups.js';
+import { fanoutExit, splitPeers } from '../../src/cli/commands/send-many.js';
+import { EXIT, P2pdError } from '../../src/errors.js';
+import type { OutboxSender, SendOutcome } from '../../src/outbox/index.js';
+
+const id = (c: string): string => c.repeat(51) + 'Q';
+const [A, B, C, SELF] = [id('A'), id('B'), id('C'), id('D')];
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'p2pd-fanout-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const openState = (dir: string): StateStore => new StateStore({ logger: silentLogger() }, { dir, historySize: 10 });
+
+function world(dir: string): { state: StateStore; peers: PeerTable } {
+  const state = openState(dir);
+  const peers = new PeerTable();
+  peers.seen({ id: A, name: 'alice', addresses: [{ host: '10.0.0.1', port: 1 }], via: 'test' });
+  peers.seen({ id: B, name: 'bob', addresses: [{ host: '10.0.0.2', port: 1 }], via: 'test' });
+  peers.seen({ id: C, name: 'bob', addresses: [{ host: '10.0.0.3', port: 1 }], via: 'test' });
+  return { state, peers };
+}
+
+const code = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof P2pdError);
+    return err.code;
+  }
+  assert.fail('no error');
+};
+
+describe('groups in the state', () => {
+  it('are written at once, kept across instances, and removed with their last member', async () => {
+    await withDir(async (dir) => {
+      const s = openState(dir);
+      assert.equal(s.setGroup('lab', [A, B, A])?.members.length, 2);
+      await s.flush();
+      const again = openState(dir);
+      assert.deepEqual(again.getGroup('lab')?.members, [A, B]);
+      assert.equal(again.setGroup('lab', []), undefined);
+      await again.flush();
+      assert.equal(openState(dir).getGroup('lab'), undefined);
+      assert.deepEqual(openState(dir).groups(), []);
+    });
+  });
+});
+
+describe('sendTargets', () => {
+  it('resolves every name before anything happens, and refuses an ambiguous or unknown one', async () => {
+    await withDir(async (dir) => {
+      const { state, peers } = world(dir);
+      const deps = { state, peers, selfId: () => SELF };
+      assert.deepEqual(sendTargets({ peers: ['alice', `bob#${C.slice(0, 5)}`, 'alice'] }, deps), [A, C]);
+      assert.equal(
+        code(() => sendTargets({ peers: ['alice', 'bob'] }, deps)),
+        'PEER_AMBIGUOUS',
+      );
+      assert.equal(
+        code(() => sendTargets({ peers: ['alice', 'zed'] }, deps)),
+        'PEER_NOT_FOUND',
+      );
+      assert.equal(
+        code(() => sendTargets({ group: 'lab' }, deps)),
+        'GROUP_NOT_FOUND',
+      );
+      assert.equal(
+        code(() => sendTargets({}, deps)),
+        'USAGE',
+      );
+      assert.equal(
+        code(() => sendTargets({ group: 'lab', allTrusted: true }, deps)),
+        'USAGE',
+      );
+      assert.equal(
+        code(() => sendTargets({ allTrusted: true }, deps)),
+        'PEER_NOT_FOUND',
+      );
+    });
+  });
+
+  it('takes a group by its stored ids and --all-trusted from the trusted list', async () => {
+    await withDir(async (dir) => {
+      const { state, peers } = world(dir);
+      state.setGroup('lab', [C, A]);
+      state.trust({ id: B, name: 'bobby' });
+      const deps = { state, peers, selfId: () => SELF };
+      assert.deepEqual(sendTargets({ group: 'lab' }, deps), [C, A]);
+      assert.deepEqual(sendTargets({ allTrusted: true }, deps), [B]);
+      // A peer that now announces a member's name does not join: ids were stored.
+      peers.seen({ id: SELF.replace('D', 'E'), name: 'alice', addresses: [{ host: '10.0.0.9', port: 1 }], via: 'test' });
+      assert.deepEqual(sendTargets({ group: 'lab' }, deps), [C, A]);
+      assert.equal(
+        code(() => sendTargets({ group: 'lab' }, { ...deps, selfId: () => A })),
+        'USAGE',
+      );
+    });
+  });
+});
+
+describe('outcome of a send to several peers', () => {
+  it('is done only when every transfer is, failed when none is', () => {
+    assert.equal(fanoutOutcome(['done', 'done']), 'done');
+    assert.equal(fanoutOutcome(['done', 'failed']), 'partial');
+    assert.equal(fanoutOutcome(['done', 'cancelled', 'done']), 'partial');
+    assert.equal(fanoutOutcome(['failed', 'cancelled']), 'failed');
+    assert.equal(fanoutOutcome([]), 'failed');
+  });
+
+  it('maps to exit statuses: 0, PARTIAL (3) and FAILURE (1)', () => {
+    assert.equal(fanoutExit('done'), 0);
+    assert.equal(fanoutExit('queued'), 0);
+    assert.equal(fanoutExit('partial'), EXIT.PARTIAL);
+    assert.equal(fanoutExit('failed'), EXIT.FAILURE);
+    assert.notEqual(EXIT.PARTIAL, EXIT.FAILURE);
+  });
+
+  it('splits a,b,c and refuses empty names', () => {
+    assert.deepEqual(splitPeers('bob, carol,dave'), ['bob', 'carol', 'dave']);
+    assert.throws(
+      () => splitPeers('bob,,carol'),
+      (e: unknown) => e instanceof P2pdError && e.code === 'USAGE',
+    );
+    assert.throws(
+      () => splitPeers('bob,'),
+      (e: unknown) => e instanceof P2pdError && e.code === 'USAGE',
+    );
+  });
+});
+
+describe('outbox @group items', () => {
+  it('are done only when every member has them; members that have them are not sent again', async () => {
+    await withDir(async (dir) => {
+      const { state, peers } = world(dir);
+      state.setGroup('lab', [A, B]);
+      const online = new Set([A]);
+      const calls: string[] = [];
+      const inner: OutboxSender = {
+        async send(peer): Promise<SendOutcome> {
+          calls.push(peer);
+          return { ok: true, transferId: `t-${peer.slice(0, 1)}` };
+        },
+        isOnline: (peer) => online.has(peer),
+      };
+      const sender = groupOutboxSender(inner, { state, peers }, { dir });
+      await mkdir(join(dir, '@lab'));
+      const abs = join(dir, '@lab', 'x.txt');
+      await writeFile(abs, 'x');
+      const signal = new AbortController().signal;
+      assert.equal(sender.isOnline('@lab'), true);
+      const first = await sender.send('@lab', [abs], { signal });
+      assert.equal(first.ok, false);
+      assert.deepEqual(calls, [A]);
+      // `members` is keyed by the path relative to the outbox dir.
+      assert.deepEqual(
+        sender.members('@lab/x.txt')?.map((m) => [m.id, m.state]),
+        [
+          [A, 'done'],
+          [B, 'pending'],
+        ],
+      );
+      online.delete(A);
+      assert.equal(sender.isOnline('@lab'), false);
+      online.add(B);
+      const second = await sender.send('@lab', [abs], { signal });
+      assert.equal(second.ok, true);
+      assert.deepEqual(calls, [A, B]);
+      assert.equal(sender.members('bob/x.txt'), undefined);
+      const missing = await sender.send('@nope', [abs], { signal });
+      assert.equal(missing.ok === false && missing.code, 'GROUP_NOT_FOUND');
+    });
+  });
+});
