@@ -13,7 +13,17 @@ export interface ErrorView {
 }
 
 /** Stable values; a value a client does not know means "still running" unless `endedAt` is set. */
-export type TransferState = 'queued' | 'connecting' | 'waiting' | 'sending' | 'receiving' | 'verifying' | 'retrying' | 'done' | 'failed' | 'cancelled';
+export type TransferState =
+  | 'queued'
+  | 'connecting'
+  | 'waiting'
+  | 'sending'
+  | 'receiving'
+  | 'verifying'
+  | 'retrying'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
 
 /** One file's outcome in a finished transfer. */
 export interface FileOutcomeView {
@@ -105,7 +115,7 @@ export interface OutboxItemView {
    * Only for an item of a group folder (`@<group>/`): each member's state. The item moves to
    * `.sent/` once every member has it.
    */
-  members?: Array<{ id: string; name: string; state: 'done' | 'pending' | 'failed'; transferId: string | null; lastError: ErrorView | null }>;
+  members?: OutboxMemberView[];
 }
 
 /** A periodic job as `p2pd status --json` shows it. */
@@ -216,6 +226,15 @@ export interface GroupChangeResultView {
   group: GroupView | null;
   /** Ids added or removed by this call. */
   changed: string[];
+}
+
+/** One member's state of an outbox item of a group folder. */
+export interface OutboxMemberView {
+  id: string;
+  name: string;
+  state: 'done' | 'pending' | 'failed';
+  transferId: string | null;
+  lastError: ErrorView | null;
 }
 
 export interface TrustResultView {

@@ -51,19 +51,7 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = [
-  'name',
-  'port',
-  'inbox',
-  'outbox',
-  'stateDir',
-  'controlSocket',
-  'interfaces',
-  'discovery',
-  'delivery',
-  'historySize',
-  'inboxPerPeer',
-] as const;
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer'] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -165,6 +153,7 @@ export class Daemon {
       );
       manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
 
+      // `@<group>/` folders send to every member (outbox-groups.ts).
       const outboxGroups = groupOutboxSender(outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), { state, peers }, { dir: config.outbox });
       const outbox: Outbox = new Outbox(
         { logger: log.child({ part: 'outbox' }), sender: outboxGroups, peers: outboxPeers({ state }) },
@@ -203,17 +192,19 @@ export class Daemon {
         inbox: config.inbox,
         controlSocket: config.controlSocket,
       });
-      const events = new DaemonEvents({
-        logger: log.child({ part: 'events' }),
-        sources: {
-          peers,
-          peerViews: () => peerViews(peers, state),
-          transfers: manager,
-          outbox: () => outbox.queue(),
-          offers: () => manager.incoming(),
-          pairings: () => pairings.list(),
+      const events = new DaemonEvents(
+        {
+          logger: log.child({ part: 'events' }),
+          sources: {
+            peers,
+            peerViews: () => peerViews(peers, state),
+            transfers: manager,
+            outbox: () => outbox.queue(),
+            offers: () => manager.incoming(),
+            pairings: () => pairings.list(),
+          },
         },
-      });
+      );
       eventsRef = events;
       const dispatcher = new Dispatcher(
         {
@@ -246,9 +237,7 @@ export class Daemon {
           await events.stop();
         },
       };
-      const discovery = config.discovery.enabled
-        ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port })
-        : undefined;
+      const discovery = config.discovery.enabled ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port }) : undefined;
       const expiry = config.discovery.enabled ? new PeerExpiry({ peers }, { expireMs: config.discovery.expireSeconds * 1000 }) : undefined;
       peers.on('up', (p) => {
         log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
@@ -277,10 +266,7 @@ export class Daemon {
         jobs: scheduler,
       };
       // Until `ready` below, every control method answers "still starting".
-      this.#services = new ServiceRunner(
-        { onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') },
-        serviceOrder(services),
-      );
+      this.#services = new ServiceRunner({ onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') }, serviceOrder(services));
       if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon was stopped while starting');
       await this.#services.start({ signal });
 
