@@ -21,8 +21,8 @@ import { Lan, lanUnavailable } from '../helpers/lan.js';
 
 const HOSTS = Number(process.env.P2PD_LAN_FANOUT_HOSTS ?? 30);
 const BOUND_MS = Number(process.env.P2PD_LAN_FANOUT_BOUND_S ?? 240) * 1000;
-/** Daemons started at once: more only makes a loaded 2-core machine slower at everything. */
-const START_BATCH = 4;
+/** Daemons started at once: on a loaded 2-core machine, several starting together starve each other. */
+const START_BATCH = Number(process.env.P2PD_LAN_FANOUT_START_BATCH ?? 1);
 const FILE_BYTES = 4 * 1024 * 1024;
 
 const why = lanUnavailable();
