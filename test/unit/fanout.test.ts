@@ -10,6 +10,8 @@ import { PeerTable } from '../../src/discovery/peer-table.js';
 import { fanoutOutcome, sendTargets } from '../../src/daemon/fanout.js';
 import { groupOutboxSender } from '../../src/daemon/outbox-groups.js';
 import { fanoutExit, splitPeers } from '../../src/cli/commands/send-many.js';
+import { MultiProgress } from '../../src/cli/multi-progress.js';
+import type { TransferView } from '../../src/control/views.js';
 import { EXIT, P2pdError } from '../../src/errors.js';
 import type { OutboxSender, SendOutcome } from '../../src/outbox/index.js';
 
@@ -141,6 +143,44 @@ describe('outcome of a send to several peers', () => {
       () => splitPeers('bob,'),
       (e: unknown) => e instanceof P2pdError && e.code === 'USAGE',
     );
+  });
+});
+
+describe('MultiProgress', () => {
+  const view = (id: string, name: string, state: string, done: number): TransferView =>
+    ({
+      id,
+      peer: { id: null, name },
+      state,
+      bytesDone: done,
+      bytesTotal: 100,
+      bytesPerSecond: 0,
+      filesDone: 0,
+      filesTotal: 1,
+      resumedFrom: 0,
+      attempts: 1,
+      error: null,
+      nextAttemptAt: null,
+    }) as unknown as TransferView;
+
+  it('draws one line per peer plus a total, redrawn in place', () => {
+    let written = '';
+    const out = { isTTY: true, columns: 100, write: (t: string) => ((written += t), true) };
+    const bars = new MultiProgress(out as never);
+    bars.update(view('t1', 'bob', 'sending', 50));
+    bars.update(view('t2', 'carol', 'done', 100));
+    assert.match(written, /bob/);
+    assert.match(written, /carol/);
+    assert.match(written, /total: 1\/2 peers done/);
+    assert.ok(written.includes('\x1b[2A'), 'the second draw goes back over the two lines of the first');
+    assert.equal(MultiProgress.totalText([view('a', 'x', 'failed', 0), view('b', 'y', 'done', 100)]).startsWith('total: 1/2 peers done, 1 failed'), true);
+  });
+
+  it('is silent when stderr is not a terminal', () => {
+    let written = '';
+    const bars = new MultiProgress({ isTTY: false, write: (t: string) => ((written += t), true) } as never);
+    bars.update(view('t1', 'bob', 'sending', 50));
+    assert.equal(written, '');
   });
 });
 
