@@ -12,6 +12,8 @@ import { groupOutboxSender } from '../../src/daemon/outbox-groups.js';
 import { fanoutExit, splitPeers } from '../../src/cli/commands/send-many.js';
 import { MultiProgress } from '../../src/cli/multi-progress.js';
 import type { TransferView } from '../../src/control/views.js';
+import { runCli, type CliDeps } from '../../src/cli/index.js';
+import { FakeControl, transferView } from '../helpers/fake-control.js';
 import { EXIT, P2pdError } from '../../src/errors.js';
 import type { OutboxSender, SendOutcome } from '../../src/outbox/index.js';
 
@@ -23,11 +25,18 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   try {
     await fn(dir);
   } finally {
+    // Writes the stores started in the background must end before their directory goes.
+    await Promise.all(opened.splice(0).map((st) => st.flush().catch(() => undefined)));
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-const openState = (dir: string): StateStore => new StateStore({ logger: silentLogger() }, { dir, historySize: 10 });
+const opened: StateStore[] = [];
+const openState = (dir: string): StateStore => {
+  const st = new StateStore({ logger: silentLogger() }, { dir, historySize: 10 });
+  opened.push(st);
+  return st;
+};
 
 function world(dir: string): { state: StateStore; peers: PeerTable } {
   const state = openState(dir);
@@ -225,5 +234,59 @@ describe('outbox @group items', () => {
       const missing = await sender.send('@nope', [abs], { signal });
       assert.equal(missing.ok === false && missing.code, 'GROUP_NOT_FOUND');
     });
+  });
+});
+
+describe('the CLI routes a send to several peers to send-many', () => {
+  class Out {
+    text = '';
+    isTTY = false;
+    columns = 100;
+    write(chunk: string): boolean {
+      this.text += chunk;
+      return true;
+    }
+  }
+  const many = { transfers: [transferView({ state: 'done' }), transferView({ id: 't2', state: 'failed' })], skipped: [], outcome: 'partial' };
+
+  it('a,b / --group / --all-trusted become one send-many request; a single peer stays `send`', async () => {
+    const fake = await FakeControl.start();
+    try {
+      fake.answer = (req, reply) => reply({ result: req.method === 'send-many' ? many : { transfer: transferView({ state: 'done' }), skipped: [] } });
+      const file = join(fake.dir, 'a.txt');
+      await writeFile(file, 'x');
+      const cli = async (argv: string[]): Promise<number> => {
+        const deps = {
+          stdout: new Out(),
+          stderr: new Out(),
+          env: {},
+          cwd: fake.dir,
+          home: fake.dir,
+          hostname: 'h',
+          version: '0',
+          platform: 'linux',
+          execPath: process.execPath,
+          mainScript: 'main.js',
+          uid: 0,
+          userName: 'u',
+          runDaemon: async () => 0,
+        };
+        return runCli([...argv, '--config', fake.configPath], deps as unknown as CliDeps);
+      };
+      assert.equal(await cli(['send', 'bob,carol', 'a.txt', '--json']), EXIT.PARTIAL);
+      assert.deepEqual(fake.requests.at(-1), { method: 'send-many', params: { peers: ['bob', 'carol'], paths: [file], detach: false, queue: false } });
+      assert.equal(await cli(['send', '--group', 'lab', 'a.txt']), EXIT.PARTIAL);
+      assert.deepEqual(fake.requests.at(-1)?.params, { group: 'lab', paths: [file], detach: false, queue: false });
+      assert.equal(await cli(['send', 'a.txt', '--all-trusted']), EXIT.PARTIAL);
+      assert.deepEqual(fake.requests.at(-1)?.params, { allTrusted: true, paths: [file], detach: false, queue: false });
+      const before = fake.requests.length;
+      assert.equal(await cli(['send', '--group', 'lab', '--all-trusted', 'a.txt']), EXIT.USAGE);
+      assert.equal(await cli(['send', 'bob,,carol', 'a.txt']), EXIT.USAGE);
+      assert.equal(fake.requests.length, before, 'a usage error sends nothing');
+      assert.equal(await cli(['send', 'bob', 'a.txt']), 0);
+      assert.equal(fake.requests.at(-1)?.method, 'send');
+    } finally {
+      await fake.stop();
+    }
   });
 });
