@@ -20,6 +20,8 @@ export const EXIT = {
   PROTOCOL: 76,
   NOPERM: 77,
   CONFIG: 78,
+  /** A send to several peers reached some of them but not all. */
+  PARTIAL: 3,
   CANCELLED: 130,
 } as const;
 
@@ -105,6 +107,9 @@ export const ERROR_CODES = {
   TRANSFER_CANCELLED: { side: 'policy', exit: EXIT.CANCELLED, summary: 'The transfer was cancelled by a user on either side or by shutdown.' },
   TRANSFER_NOT_FOUND: { side: 'local', exit: EXIT.FAILURE, summary: 'No transfer has that id.' },
   TRANSFER_FAILED: { side: 'peer', exit: EXIT.FAILURE, summary: 'Some files of the transfer did not arrive verified; see each file\'s code.' },
+  SEND_PARTIAL: { side: 'peer', exit: EXIT.PARTIAL, summary: 'A send to several peers reached some of them but not every peer got every file; see each transfer.' },
+  SEND_ALL_FAILED: { side: 'peer', exit: EXIT.FAILURE, summary: 'A send to several peers reached none of them completely; see each transfer.' },
+  GROUP_NOT_FOUND: { side: 'local', exit: EXIT.USAGE, summary: 'No group of peers has that name; `p2pd group list` shows them.' },
 
   // p2pd service install | uninstall | status
   SERVICE_NEEDS_ROOT: { side: 'local', exit: EXIT.NOPERM, summary: 'Installing or removing the system service (`--system`) needs root: run the command with sudo.' },

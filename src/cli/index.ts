@@ -17,6 +17,8 @@ import { SERVICE_SUBCOMMANDS, serviceCommands } from './commands/service.js';
 import { answerCommand, incomingCommand } from './commands/incoming.js';
 import { pairAnswerCommand, pairCommand, pairListCommand } from './commands/pair.js';
 import { watchCommand } from './commands/watch.js';
+import { GROUP_SUBCOMMANDS, groupCommands } from './commands/group.js';
+import { sendManyCommand, splitPeers } from './commands/send-many.js';
 import { safe } from './format.js';
 import { usageError, wantsJson, type UsageContext } from './usage.js';
 import { completeArgument } from './complete.js';
@@ -32,7 +34,7 @@ export type Track = (path: string[], usage: string, commands: readonly string[],
 
 type Complete = (current: string, args: { _?: unknown[] }, defaults: Parameters<typeof completeArgument>[3], done: (list: string[]) => void) => void;
 
-const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'watch', 'pair', 'accept', 'reject', 'ui', 'cancel', 'service', 'completion'] as const;
+const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'watch', 'pair', 'accept', 'reject', 'ui', 'cancel', 'group', 'service', 'completion'] as const;
 /** yargs' own completion command; `completion` is ours so that `completion --help` shows help. */
 const COMPLETION_SCRIPT = 'completion-script';
 /** The option the completion script calls p2pd with. */
@@ -95,6 +97,8 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
 
 function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Argv {
   const leaf = (name: string, usage = name, build?: (y: Argv) => Argv): ((y: Argv) => Argv) => track([name], usage, [], build);
+  // With --group or --all-trusted, `send` takes no peer: every word after it is a path.
+  const fanout = isFanoutSend(argv);
   const parser: Argv = yargs(argv)
     .scriptName('p2pd')
     .usage('$0 <command> [options]\n\nSend files to the machines on your network, encrypted and verified.')
@@ -120,20 +124,18 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
       run((ctx) => untrustCommand(ctx, String(arg(ctx, 'peer')))),
     )
     .command(
-      'send <peer> <paths..>',
-      'send files and directories to a peer; exits 0 only when every file arrived verified',
-      leaf('send', 'send <peer> <paths..>', (y) =>
-        y
-          .positional('peer', { type: 'string', demandOption: true, describe: 'name, name#short-id, full id, or host:port' })
+      fanout ? 'send <paths..>' : 'send <peer> <paths..>',
+      'send files and directories to a peer (or several: a,b,c, --group, --all-trusted); exits 0 only when every file arrived verified',
+      leaf('send', fanout ? 'send <paths..>' : 'send <peer> <paths..>', (y) =>
+        (fanout ? y : y.positional('peer', { type: 'string', demandOption: true, describe: 'name, name#short-id, full id, or host:port; several as a,b,c' }))
           // default: undefined, or the help shows "[required] [default: []]"
           .positional('paths', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'files and directories' })
           .option('detach', { type: 'boolean', default: false, describe: 'start the transfer and return at once' })
-          .option('queue', { type: 'boolean', default: false, describe: 'if the peer is offline, wait for it (retrying with backoff) instead of failing' }),
+          .option('queue', { type: 'boolean', default: false, describe: 'if the peer is offline, wait for it (retrying with backoff) instead of failing' })
+          .option('group', { type: 'string', requiresArg: true, describe: 'send to every member of this group (then no <peer>)' })
+          .option('all-trusted', { type: 'boolean', describe: 'send to every trusted peer (then no <peer>)' }),
       ),
-      run((ctx) => {
-        const a = ctx.args as { peer?: string; paths?: string[]; detach?: boolean; queue?: boolean };
-        return sendCommand(ctx, String(a.peer), (a.paths ?? []).map(String), a.detach === true, a.queue === true);
-      }),
+      run((ctx) => sendHandler(ctx, fanout)),
     )
     .command('status', 'show transfers in progress and recent ones, both directions', leaf('status'), run(statusCommand))
     .command('incoming', 'list offers waiting for your answer', leaf('incoming'), run(incomingCommand))
@@ -177,6 +179,11 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
       run((ctx) => cancelCommand(ctx, String(arg(ctx, 'transferId')))),
     )
     .command(
+      'group',
+      'manage groups of peers to send to at once (send --group, outbox/@<group>/)',
+      track(['group'], 'group <add|remove|list>', GROUP_SUBCOMMANDS, (y) => groupCommands(y, run, track)),
+    )
+    .command(
       'service',
       'install, remove or inspect p2pd as a service (systemd, launchd)',
       track(['service'], 'service <install|uninstall|status>', SERVICE_SUBCOMMANDS, (y) => serviceCommands(y, run, track)),
@@ -193,6 +200,28 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
     .wrap(Math.min(100, deps.stdout.columns ?? 100))
     .exitProcess(false);
   return parser;
+}
+
+function sendHandler(ctx: CliContext, fanout: boolean): Promise<number> {
+  const a = ctx.args as { peer?: string; paths?: string[]; detach?: boolean; queue?: boolean; group?: string; allTrusted?: boolean };
+  const paths = (a.paths ?? []).map(String);
+  const detach = a.detach === true;
+  const queue = a.queue === true;
+  if (fanout) {
+    if (a.group !== undefined && a.allTrusted === true) throw new P2pdError('USAGE', '--group and --all-trusted do not go together: use one');
+    if (a.group === undefined && a.allTrusted !== true) throw new P2pdError('USAGE', 'name the peer to send to, --group <group>, or --all-trusted');
+    return sendManyCommand(ctx, a.group !== undefined ? { group: String(a.group) } : { allTrusted: true }, paths, detach, queue);
+  }
+  const peer = String(a.peer);
+  if (peer.includes(',')) return sendManyCommand(ctx, { peers: splitPeers(peer) }, paths, detach, queue);
+  return sendCommand(ctx, peer, paths, detach, queue);
+}
+
+/** Whether the command line is a `send` to a group or to every trusted peer (no <peer> word then). */
+function isFanoutSend(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  const words = end === -1 ? argv : argv.slice(0, end);
+  return words.some((w) => /^--(group|all-trusted|allTrusted)(=|$)/.test(w) && !/=false$/.test(w));
 }
 
 function arg(ctx: CliContext, name: string): unknown {

@@ -6,6 +6,9 @@
 import type { WatchStreamEvents } from './events.js';
 import type {
   AnswerResultView,
+  GroupChangeResultView,
+  GroupsResultView,
+  SendManyResultView,
   CancelResultView,
   IdView,
   IncomingResultView,
@@ -44,6 +47,23 @@ export interface SendParams extends PeerParams {
   detach?: boolean;
   /** Keep trying while the peer is offline (otherwise an offline peer fails the send at once). */
   queue?: boolean;
+}
+
+/** Exactly one of `peers`, `group` and `allTrusted` says whom to send to. */
+export interface SendManyParams {
+  /** What the user typed for each peer; every one is resolved before anything is sent. */
+  peers?: string[];
+  group?: string;
+  allTrusted?: boolean;
+  paths: string[];
+  detach?: boolean;
+  queue?: boolean;
+}
+
+export interface GroupParams {
+  group: string;
+  /** `group-add`: required, at least one. `group-remove`: without it, the whole group. */
+  peers?: string[];
 }
 
 export interface IdParams {
@@ -121,6 +141,10 @@ export interface ControlMethods {
   trust: { params: TrustParams; result: TrustResultView; events: NoEvents };
   untrust: { params: PeerParams; result: UntrustResultView; events: NoEvents };
   send: { params: SendParams; result: SendResultView; events: { progress: TransferView } };
+  'send-many': { params: SendManyParams; result: SendManyResultView; events: { progress: TransferView } };
+  groups: { params: NoParams; result: GroupsResultView; events: NoEvents };
+  'group-add': { params: GroupParams; result: GroupChangeResultView; events: NoEvents };
+  'group-remove': { params: GroupParams; result: GroupChangeResultView; events: NoEvents };
   status: { params: NoParams; result: StatusView; events: NoEvents };
   cancel: { params: IdParams; result: CancelResultView; events: NoEvents };
   incoming: { params: NoParams; result: IncomingResultView; events: NoEvents };
@@ -163,6 +187,13 @@ interface ParamSchema {
 const nonEmpty = { type: 'string', pattern: '\\S', description: 'a non-empty string' };
 const optionalString = { type: 'string', description: 'a string' };
 const flag = { type: 'boolean', description: 'true or false' };
+const absolutePaths = { type: 'array', minItems: 1, items: { type: 'string', pattern: '^/' }, description: 'a non-empty list of absolute paths' };
+const peerList = { type: 'array', minItems: 1, items: { type: 'string', pattern: '\\S' }, description: 'a non-empty list of non-empty strings' };
+const groupName = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+  description: 'a group name: letters, digits, ".", "_" and "-", 64 at most, starting with a letter or digit',
+};
 
 function params(properties: ParamSchema['properties'], required: string[] = []): ParamSchema {
   return { type: 'object', properties, required, additionalProperties: true };
@@ -187,6 +218,10 @@ export const METHOD_SCHEMAS: { readonly [M in MethodName]: ParamSchema } = {
     },
     ['peer', 'paths'],
   ),
+  'send-many': params({ peers: peerList, group: groupName, allTrusted: flag, paths: absolutePaths, detach: flag, queue: flag }, ['paths']),
+  groups: params({}),
+  'group-add': params({ group: groupName, peers: peerList }, ['group', 'peers']),
+  'group-remove': params({ group: groupName, peers: peerList }, ['group']),
   status: params({}),
   cancel: params({ id: nonEmpty }, ['id']),
   incoming: params({}),

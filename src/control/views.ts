@@ -111,6 +111,11 @@ export interface OutboxItemView {
   transferId: string | null;
   /** ISO time the item was first seen. */
   since: string;
+  /**
+   * Only for an item of a group folder (`@<group>/`): each member's state. The item moves to
+   * `.sent/` once every member has it.
+   */
+  members?: OutboxMemberView[];
 }
 
 /** A periodic job as `p2pd status --json` shows it. */
@@ -185,6 +190,51 @@ export interface PeersResultView {
 export interface SendResultView {
   transfer: TransferView;
   skipped: Array<{ path: string; reason: string }>;
+}
+
+/** How a send to several peers ended: every peer got every file, some did, or none did. */
+export type FanoutOutcome = 'done' | 'partial' | 'failed';
+
+/** The result of `send-many`: one transfer per peer, in the order the peers were named. */
+export interface SendManyResultView {
+  transfers: TransferView[];
+  skipped: Array<{ path: string; reason: string }>;
+  /** `queued` only with `detach`, where the transfers have not ended yet. */
+  outcome: FanoutOutcome | 'queued';
+}
+
+/** A member of a group: its id, and the name it is known by now (trusted name, else announced). */
+export interface GroupMemberView {
+  id: string;
+  name: string;
+  trusted: boolean;
+  online: boolean;
+}
+
+export interface GroupView {
+  name: string;
+  members: GroupMemberView[];
+  createdAt: string;
+}
+
+export interface GroupsResultView {
+  groups: GroupView[];
+}
+
+/** `group-add` and `group-remove`: the group as it is now (null once its last member is removed). */
+export interface GroupChangeResultView {
+  group: GroupView | null;
+  /** Ids added or removed by this call. */
+  changed: string[];
+}
+
+/** One member's state of an outbox item of a group folder. */
+export interface OutboxMemberView {
+  id: string;
+  name: string;
+  state: 'done' | 'pending' | 'failed';
+  transferId: string | null;
+  lastError: ErrorView | null;
 }
 
 export interface TrustResultView {

@@ -33,6 +33,7 @@ import { controlHandlers } from './handlers.js';
 import { dashboardAuthenticate, dashboardHandlers, dashboardTransport } from './dashboard.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
+import { groupOutboxSender } from './outbox-groups.js';
 import { incomingPolicy } from './policy.js';
 import { Scheduler } from './scheduler.js';
 import { SendQueue } from './send-queue.js';
@@ -159,8 +160,10 @@ export class Daemon {
       );
       manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
 
+      // `@<group>/` folders send to every member (outbox-groups.ts).
+      const outboxGroups = groupOutboxSender(outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), { state, peers }, { dir: config.outbox });
       const outbox: Outbox = new Outbox(
-        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), peers: outboxPeers({ state }) },
+        { logger: log.child({ part: 'outbox' }), sender: outboxGroups, peers: outboxPeers({ state }) },
         { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
       );
 
@@ -236,6 +239,7 @@ export class Daemon {
             startedAt,
             pid: this.#pid,
             peersChanged: () => events.peersChanged(),
+            outboxMembers: (path) => outboxGroups.members(path),
             watch: (params, ctx) => events.watch(params, ctx),
           }) },
         },

@@ -14,6 +14,8 @@ import { peerViews } from './peers-view.js';
 import type { SendQueue } from './send-queue.js';
 import type { Outbox } from '../outbox/index.js';
 import type { JobView as JobRecord } from './scheduler.js';
+import { fanoutHandlers } from './fanout.js';
+import type { MemberProgress } from './outbox-groups.js';
 import { jobView, offerView, outboxItemView, pairingView, transferView, type TransferRecord } from './views.js';
 
 export interface HandlerDeps {
@@ -29,6 +31,8 @@ export interface HandlerDeps {
   jobs: () => JobRecord[];
   /** Tells the `watch` stream that trust changed a peer. */
   peersChanged: () => void;
+  /** Each member's state of an outbox item of a group folder (`@lab/…`); undefined for others. */
+  outboxMembers?: (path: string) => MemberProgress[] | undefined;
   /** The `watch` method: streams events until the caller hangs up. */
   watch: (params: WatchParams, ctx: CallContext<'watch'>) => Promise<null>;
 }
@@ -40,10 +44,21 @@ export type CoreHandlers = Omit<MethodHandlers, DashboardMethod>;
 /** The ready gate and params checks are the dispatcher's (control/dispatcher.ts). */
 export function controlHandlers(deps: HandlerDeps): CoreHandlers {
   const { manager, peers, state } = deps;
-  return makeHandlers(deps, manager, peers, state);
+  const fanout = fanoutHandlers({
+    manager,
+    sends: deps.sends,
+    peers,
+    state,
+    selfId: () => deps.identityView().id,
+    ensureGroupFolder: (group) => deps.outbox.ensurePeerFolder(`@${group}`),
+  });
+  return { ...makeHandlers(deps, manager, peers, state), ...fanout };
 }
 
-function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): CoreHandlers {
+/** The methods this file answers itself; the rest are the dashboard's and fanout.ts's. */
+type OwnHandlers = Omit<CoreHandlers, keyof ReturnType<typeof fanoutHandlers>>;
+
+function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): OwnHandlers {
   const findPeer = (query: string): PeerView => {
     const views = peerViews(peers, state);
     const fullId = parsePeerId(query);
@@ -134,7 +149,11 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
           peersOnline: peers.list().length,
         },
         transfers: manager.list().map((r) => transferView(r)),
-        outbox: deps.outbox.queue().map(outboxItemView),
+        outbox: deps.outbox.queue().map((item) => {
+          const view = outboxItemView(item);
+          const members = deps.outboxMembers?.(item.path);
+          return members === undefined ? view : { ...view, members };
+        }),
         jobs: deps.jobs().map(jobView),
       };
     },

@@ -50,7 +50,8 @@ export function outboxSender(deps: { manager: TransferManager; peers: PeerTable;
 }
 
 export function outboxPeers(deps: { state: StateStore }): OutboxPeers {
-  return { trustedNames: () => deps.state.trusted().map((t) => t.name) };
+  // A group gets its folder too: `@<group>/` sends to every member (outbox-groups.ts).
+  return { trustedNames: () => [...deps.state.trusted().map((t) => t.name), ...deps.state.groups().map((g) => `@${g.name}`)] };
 }
 
 /** Every name a peer can be addressed by, so that a folder named any of them is sent to at once. */
@@ -58,5 +59,7 @@ export function namesOf(peer: { id: string; name: string }, state: StateStore): 
   const names = new Set([peer.name, `${peer.name}#${peer.id.slice(0, 7)}`, peer.id]);
   const trusted = state.getTrusted(peer.id);
   if (trusted !== undefined) names.add(trusted.name);
+  // A member coming online may let a group's items go on.
+  for (const g of state.groups()) if (g.members.includes(peer.id)) names.add(`@${g.name}`);
   return [...names];
 }

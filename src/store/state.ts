@@ -41,8 +41,18 @@ export interface QueuedSend {
   createdAt: string;
 }
 
+/** A named set of peers to send to at once (`p2pd group`, `p2pd send --group`, `outbox/@group/`). */
+export interface PeerGroup {
+  name: string;
+  /** Peer ids, resolved when added: a name is never stored, so a renamed or impostor peer cannot join. */
+  members: string[];
+  createdAt: string;
+}
+
 interface StateShape {
   trusted: Record<string, TrustedPeer>;
+  /** Absent in files written before groups existed. */
+  groups?: Record<string, PeerGroup>;
   history: TransferRecord[];
   queue: QueuedSend[];
   /** Keys this version does not know are kept as they were. */
@@ -185,6 +195,28 @@ export class StateStore implements HistoryStore, Service {
     this.#data.trusted = all;
     this.#changed({ now: true });
     return true;
+  }
+
+  groups(): PeerGroup[] {
+    const g = this.#data.groups;
+    return typeof g === 'object' && g !== null ? Object.values(g) : [];
+  }
+
+  getGroup(name: string): PeerGroup | undefined {
+    return this.groups().find((g) => g.name === name);
+  }
+
+  /** Replaces (or creates) a group; an empty member list removes it. Written at once. */
+  setGroup(name: string, members: readonly string[]): PeerGroup | undefined {
+    const all = Object.fromEntries(this.groups().map((g) => [g.name, g]));
+    const old = all[name];
+    delete all[name];
+    const unique = [...new Set(members)];
+    const group = unique.length === 0 ? undefined : { name, members: unique, createdAt: old?.createdAt ?? new Date().toISOString() };
+    if (group !== undefined) all[name] = group;
+    this.#data.groups = all;
+    this.#changed({ now: true });
+    return group;
   }
 
   add(view: TransferRecord): void {

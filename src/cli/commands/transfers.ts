@@ -101,7 +101,7 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
     ctx.out(
       table(
         ['OUTBOX', 'TO', 'STATE', 'SIZE', 'TRIES', 'LAST ERROR'],
-        s.outbox.map((o) => [safe(o.path), safe(o.peer), o.state, bytes(o.bytes), String(o.attempts), o.lastError ? o.lastError.code : '-']),
+        s.outbox.map((o) => [safe(o.path), safe(o.peer) + membersText(o), o.state, bytes(o.bytes), String(o.attempts), o.lastError ? o.lastError.code : '-']),
       ),
     );
   }
@@ -126,6 +126,12 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
     ),
   );
   return 0;
+}
+
+/** A group item's members: how many have it, e.g. " (1/3 have it)". */
+function membersText(o: StatusView['outbox'][number]): string {
+  if (o.members === undefined) return '';
+  return ` (${o.members.filter((m) => m.state === 'done').length}/${o.members.length} have it)`;
 }
 
 function stateText(t: TransferView): string {
