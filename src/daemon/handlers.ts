@@ -9,6 +9,7 @@ import type { StateStore } from '../store/state.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
 import type { TransferManager } from '../transfer/manager.js';
 import type { TransferRecord } from '../transfer/records.js';
+import type { InboundConnectionView } from '../transfer/admission.js';
 import type { PairingManager, PairingRecord } from '../transfer/pairings.js';
 import { peerViews } from './peers-view.js';
 import type { SendQueue } from './send-queue.js';
@@ -46,16 +47,29 @@ export function controlHandlers(deps: HandlerDeps): Handlers {
 }
 
 function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): Handlers {
-
   const findPeer = (query: string): PeerView => {
     const views = peerViews(peers, state);
     const fullId = parsePeerId(query);
     if (fullId !== null && !views.some((v) => v.id === fullId)) {
       // A full id read aloud by its owner may be trusted before the peer was ever seen.
       const short = fullId.slice(0, 7);
-      return { id: fullId, shortId: short, name: short, displayName: short, addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null, impersonates: null };
+      return {
+        id: fullId,
+        shortId: short,
+        name: short,
+        displayName: short,
+        addresses: [],
+        trusted: false,
+        trustedName: null,
+        online: false,
+        lastSeen: null,
+        impersonates: null,
+      };
     }
-    const hit = resolvePeer(query, views.map((v) => ({ ...v, name: v.name })));
+    const hit = resolvePeer(
+      query,
+      views.map((v) => ({ ...v, name: v.name })),
+    );
     return views.find((v) => v.id === hit.id)!;
   };
 
@@ -128,7 +142,9 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
 
     async status(): Promise<StatusView> {
       const me = deps.identityView();
-      return {
+      // `inbound` (connections that hold resources but are no transfer yet) is additive; the
+      // StatusView type in control/api.ts gains it when the control API is next changed.
+      const view: StatusView & { inbound: InboundConnectionView[] } = {
         daemon: {
           name: me.name,
           id: me.id,
@@ -140,9 +156,11 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
           peersOnline: peers.list().length,
         },
         transfers: manager.list(),
+        inbound: manager.inbound(),
         outbox: deps.outbox.queue(),
         jobs: deps.jobs(),
       };
+      return view;
     },
 
     async cancel(params) {

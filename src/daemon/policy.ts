@@ -17,7 +17,10 @@ export interface PolicySettings {
   acceptOverrides: Readonly<Record<string, PeerAcceptPolicy>>;
 }
 
-export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, options: { settings: () => PolicySettings; localName: string }): IncomingPolicy & PairingPolicy {
+export function incomingPolicy(
+  deps: { state: StateStore; peers: PeerTable },
+  options: { settings: () => PolicySettings; localName: string },
+): IncomingPolicy & PairingPolicy {
   const displayName = (peer: { id: string; helloName: string }): string =>
     deps.state.getTrusted(peer.id)?.name ?? deps.peers.get(peer.id)?.name ?? (cleanPeerName(peer.helloName) || peer.id.slice(0, 7));
 
@@ -36,6 +39,10 @@ export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, op
 
   return {
     displayName,
+    trusted(peer) {
+      // An id its protocol did not prove is never a trusted peer's.
+      return peer.verified !== false && deps.state.getTrusted(peer.id) !== undefined;
+    },
     mayPair(peer) {
       // Pairing is how an unknown peer becomes trusted, so only an explicit "deny" stops it.
       if (policyFor(peer.id) === 'deny') {

@@ -7,11 +7,20 @@
 import { EventEmitter } from 'node:events';
 import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Admission, AdmissionGate, OfferSummary, PendingOffer } from './admission.js';
+import type { Admission, AdmissionGate, InboundConnectionView, OfferSummary, PendingOffer } from './admission.js';
 import type { Connector, InboundConnection, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
-import { MAX_FILES_IN_RECORD, newRecord, newTransferId, withoutFiles, type HistoryStore, type TransferRecord, type TransferState, type Tracked } from './records.js';
+import {
+  MAX_FILES_IN_RECORD,
+  newRecord,
+  newTransferId,
+  withoutFiles,
+  type HistoryStore,
+  type TransferRecord,
+  type TransferState,
+  type Tracked,
+} from './records.js';
 import { runSendLoop, setTotals, type RetryMode, type RetryOptions, type SendLoopHost } from './send-loop.js';
 import { Semaphore } from './semaphore.js';
 
@@ -130,17 +139,32 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     let admission: Admission | undefined;
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
+    // Until its offer is complete (or it turns out to be a pairing, which has deadlines of its
+    // own) a connection is bounded in time whatever it sends: PINGs are no progress.
+    const arrival = this.#gate.arrive({ peerId: peer.id, address: peer.address, protocol: connection.protocol });
+    const offerMs = this.#gate.offerTimeoutMs;
+    const offerTimer = setTimeout(() => {
+      controller.abort(new P2pdError('TIMEOUT', `the sender did not complete its offer within ${Math.round(offerMs / 1000)} s`));
+    }, offerMs);
+    offerTimer.unref();
     try {
       const result = await this.#driver(connection.protocol).receive(connection, {
         signal,
         limits: this.#gate.limits,
-        greet: (sender) => (admission = this.#gate.greet(sender)),
-        offer: async (offer) => {
+        greet: (sender) => (admission = this.#gate.greet(sender, arrival)),
+        phase: (phase) => {
+          arrival.phase(phase);
+          if (phase === 'pairing') clearTimeout(offerTimer);
+        },
+        offer: async (offer, options) => {
           if (admission === undefined) throw new P2pdError('INTERNAL', 'an offer before its sender was admitted');
+          clearTimeout(offerTimer);
+          arrival.leave();
           const t = await this.#openIncoming(offer, admission, { controller, done: settled });
           tracked = t;
           log.info({ transfer: t.record.id, files: offer.files, bytes: offer.bytes, decision: admission.decision }, 'offer');
-          await admission.offer({ ...offer, transferId: t.record.id }, { signal, onWaiting: () => this.#setState(t, 'waiting') });
+          const waitSignal = options?.signal === undefined ? signal : AbortSignal.any([signal, options.signal]);
+          await admission.offer({ ...offer, transferId: t.record.id }, { signal: waitSignal, onWaiting: () => this.#setState(t, 'waiting') });
         },
         onProgress: (p) => {
           if (tracked !== undefined) this.#progress(tracked, p);
@@ -169,6 +193,8 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       else if (this.#gate.noteRefusal({ id: peer.id }, e) === 'repeated') return;
       log.warn({ code: e.code, err: e.message }, 'incoming transfer failed');
     } finally {
+      clearTimeout(offerTimer);
+      arrival.leave();
       admission?.release();
       settle();
     }
@@ -190,10 +216,23 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     const record = newRecord(id, 'in', { id: peerId, name: admission.name });
     record.filesTotal = offer.files;
     record.bytesTotal = offer.bytes;
-    const tracked: Tracked = { record, controller: own.controller, done: own.done.then(() => record), dataStartedAt: null, lastEmit: 0, wake: undefined, rateBase: 0 };
+    const tracked: Tracked = {
+      record,
+      controller: own.controller,
+      done: own.done.then(() => record),
+      dataStartedAt: null,
+      lastEmit: 0,
+      wake: undefined,
+      rateBase: 0,
+    };
     this.#active.set(id, tracked);
     this.#emitUpdate(tracked, true);
     return tracked;
+  }
+
+  /** Inbound connections that are not transfers yet (handshake, offer, pairing), oldest first. */
+  inbound(): InboundConnectionView[] {
+    return this.#gate.inbound();
   }
 
   /** Offers waiting for a user's answer, oldest first. */
