@@ -75,7 +75,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const writer = new FrameWriter(socket);
   // Until its offer is in, a sender that sends only PINGs is making no progress.
   const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs, heartbeatsCount: false });
-  const events = readEvents(socket, heartbeat.touch)[Symbol.asyncIterator]();
+  const events = readEvents(socket, (chunk) => heartbeat.touch(chunk))[Symbol.asyncIterator]();
   const progress: TransferProgress = { phase: 'connecting', filesTotal: 0, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesDone: 0 };
   const report = (): void => options.onProgress?.({ ...progress });
   const outcomes: FileOutcome[] = [];
