@@ -47,29 +47,16 @@ export function controlHandlers(deps: HandlerDeps): Handlers {
 }
 
 function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): Handlers {
+
   const findPeer = (query: string): PeerView => {
     const views = peerViews(peers, state);
     const fullId = parsePeerId(query);
     if (fullId !== null && !views.some((v) => v.id === fullId)) {
       // A full id read aloud by its owner may be trusted before the peer was ever seen.
       const short = fullId.slice(0, 7);
-      return {
-        id: fullId,
-        shortId: short,
-        name: short,
-        displayName: short,
-        addresses: [],
-        trusted: false,
-        trustedName: null,
-        online: false,
-        lastSeen: null,
-        impersonates: null,
-      };
+      return { id: fullId, shortId: short, name: short, displayName: short, addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null, impersonates: null };
     }
-    const hit = resolvePeer(
-      query,
-      views.map((v) => ({ ...v, name: v.name })),
-    );
+    const hit = resolvePeer(query, views.map((v) => ({ ...v, name: v.name })));
     return views.find((v) => v.id === hit.id)!;
   };
 

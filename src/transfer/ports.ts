@@ -18,7 +18,10 @@ export interface InboxStore {
    * reserves where the offer's top-level entries will land. Throws P2pdError NAME_INVALID or
    * OFFER_INVALID; writes nothing under a final name.
    */
-  prepare(offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo }, options: { signal: AbortSignal }): Promise<PreparedTransfer>;
+  prepare(
+    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo },
+    options: { signal: AbortSignal },
+  ): Promise<PreparedTransfer>;
 }
 
 export interface PreparedTransfer {

@@ -223,7 +223,10 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         // The sender may start afresh (offset 0) but may not pick an offset of its own.
         if (e.offset !== 0 && e.offset !== plan?.offset) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a resume offset that was not agreed');
         expected++;
-        const file = await prepared.openFile(e.index, plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset });
+        const file = await prepared.openFile(
+          e.index,
+          plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset },
+        );
         const hash = fileHash(hashList, { prefix: e.offset > 0 ? plan!.prefix : [], onBlock: (d) => file.journal?.(d) });
         progress.bytesDone += e.offset;
         current = { index: e.index, entry: entries[e.index]!, file, hash, received: e.offset };
@@ -327,11 +330,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       if (o.ok) progress.filesDone++;
       else progress.filesFailed++;
       options.onFile?.(o);
-      writer.send(
-        o.ok
-          ? { type: 'file-result', index: o.index, ok: true }
-          : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message },
-      );
+      writer.send(o.ok ? { type: 'file-result', index: o.index, ok: true } : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message });
       report();
     });
     if (pending.length - outcomes.length >= MAX_PENDING_COMMITS) await resultsChain;
