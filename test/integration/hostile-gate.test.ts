@@ -45,8 +45,9 @@ function keepPinging(clients: HostileClient[]): () => void {
 }
 
 describe('hostile gate: strangers cannot hold the incoming slots, pairings expire, withdrawn offers go', { timeout: 120_000 }, () => {
-  describe('with accept: "ask", a 4 s offer deadline and trusted bob', () => {
-    const OFFER_TIMEOUT_S = 4;
+  describe('with accept: "ask", an 8 s offer deadline and trusted bob', () => {
+    // Long enough that a loaded machine still gets every stranger connected and bob through first.
+    const OFFER_TIMEOUT_S = 8;
     let fx: HostileFixture;
     let bob: { identity: Identity; dispose: () => Promise<void> };
 
@@ -73,13 +74,10 @@ describe('hostile gate: strangers cannot hold the incoming slots, pairings expir
       let stopPinging = (): void => undefined;
       try {
         const started = Date.now();
-        for (const identity of keys.list) {
-          const c = await HostileClient.connect(fx.target, identity);
-          const entries = Array.from({ length: 40 }, (_, i) => fileEntry(`stall${fx.marker}-${i}.txt`, 10));
-          // An offer with more entries to come, which never come.
-          c.hello({ name: 'stranger' }).offer(entries, { maxPayload: 400, partial: true });
-          strangers.push(c);
-        }
+        strangers.push(...(await Promise.all(keys.list.map((identity) => HostileClient.connect(fx.target, identity)))));
+        const entries = Array.from({ length: 40 }, (_, i) => fileEntry(`stall${fx.marker}-${i}.txt`, 10));
+        // An offer with more entries to come, which never come.
+        for (const c of strangers) c.hello({ name: 'stranger' }).offer(entries, { maxPayload: 400, partial: true });
         stopPinging = keepPinging(strangers);
         await Promise.all(strangers.map((c) => c.flushed()));
         await sleep(300);
@@ -88,7 +86,7 @@ describe('hostile gate: strangers cannot hold the incoming slots, pairings expir
         const bobStarted = Date.now();
         const name = await goodTransfer(fx.target, bob.identity, fx.inbox);
         const bobMs = Date.now() - bobStarted;
-        assert.ok(bobMs < 2500, `bob waited ${bobMs} ms`);
+        assert.ok(bobMs < 5000, `bob waited ${bobMs} ms`);
 
         // Strangers beyond the per-address bound were refused at once; the rest are still held,
         // and every one held shows in `status --json` as an inbound connection reading its offer.
@@ -175,7 +173,7 @@ describe('hostile gate: strangers cannot hold the incoming slots, pairings expir
     before(async () => {
       alice = await TestDaemon.create({
         name: `alice-${tag}`,
-        extra: { askTimeoutSeconds: 60, limits: { handshakeTimeoutSeconds: 4, connectionsPerMinute: 100_000 } },
+        extra: { askTimeoutSeconds: 60, limits: { handshakeTimeoutSeconds: 10, connectionsPerMinute: 100_000 } },
       });
       bobD = await TestDaemon.create({ name: `bob-${tag}` });
       await Promise.all([alice.start(), bobD.start()]);
@@ -228,15 +226,15 @@ describe('hostile gate: strangers cannot hold the incoming slots, pairings expir
         );
         assert.doesNotMatch(stderr, /PEER_BUSY/);
 
-        // The rest expire at the step deadline (the handshake timeout, 4 s) and are told TIMEOUT.
+        // The rest expire at the step deadline (the handshake timeout, 10 s) and are told TIMEOUT.
         for (const p of listed.slice(1)) {
           const c = clients.find((x) => keys.list[clients.indexOf(x)]!.id === p.peer.id)!;
-          const error = await c.error(8000);
+          const error = await c.error(15_000);
           assert.equal(error.code, 'TIMEOUT');
         }
         await waitFor(
           async () => (await alice.json<{ pairings: PairingJson[] }>(['pair', '--list'])).pairings.every((p) => !ids.has(p.peer.id)),
-          6000,
+          15_000,
           'the stalled pairing requests to expire',
         );
         const own = (await alice.json<{ pairings: PairingJson[] }>(['pair', '--list'])).pairings.find((p) => p.direction === 'out');
