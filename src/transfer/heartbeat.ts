@@ -14,9 +14,9 @@ import { closeWithError, type FrameWriter } from './frame-io.js';
 
 export interface Heartbeat {
   /** Call for every chunk read from the peer, with the events it completed. */
-  touch(events?: readonly DecodedEvent[]): void;
+  touch: (events?: readonly DecodedEvent[]) => void;
   /** Whether PINGs and PONGs count as signs of life (default true). */
-  heartbeatsCount(count: boolean): void;
+  heartbeatsCount: (count: boolean) => void;
   stop(): void;
 }
 
