@@ -99,7 +99,7 @@ export const ERROR_CODES = {
   SOURCE_UNSUPPORTED: { side: 'local', permanent: true, exit: EXIT.NOINPUT, summary: 'A path given to send is neither a regular file nor a directory (symlinks are not followed inside directories).' },
   SOURCE_CHANGED: { side: 'local', retryable: true, exit: EXIT.TEMPFAIL, summary: 'A file changed size while it was being sent; send it again once it is complete.' },
   INSUFFICIENT_SPACE: { side: 'local', refusal: true, exit: EXIT.CANTCREAT, summary: 'The receiver refused an offer that would not fit in its inbox (the message says how much is needed and free).' },
-  OFFER_NOT_FOUND: { side: 'local', exit: EXIT.FAILURE, summary: 'No offer waiting for an answer has that id; `p2pd incoming` lists them.' },
+  OFFER_NOT_FOUND: { side: 'local', exit: EXIT.FAILURE, summary: 'No offer waiting for an answer has that id: it was answered, expired, withdrawn by its sender (the message says which) or never existed; `p2pd incoming` lists them.' },
   DISK_FULL: { side: 'local', refusal: true, exit: EXIT.CANTCREAT, summary: 'The receiver\'s inbox has no room for the data.' },
   INBOX_UNWRITABLE: { side: 'local', refusal: true, exit: EXIT.CANTCREAT, summary: 'The receiver cannot write into its inbox (permissions or a missing directory).' },
 

@@ -35,6 +35,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: st
       maxConcurrentOutgoing: 4,
       handshakeTimeoutSeconds: 10,
       idleTimeoutSeconds: 60,
+      offerTimeoutSeconds: 30,
       minFreeSpace: 100_000_000,
       connectionsPerMinute: 120,
     },

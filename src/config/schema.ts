@@ -65,6 +65,7 @@ const limits: SchemaNode = {
     maxConcurrentOutgoing: integer(1, 256, 'Most outgoing transfers running at once; more wait in a queue.'),
     handshakeTimeoutSeconds: integer(1, 600, 'Seconds within which the TLS and p2pd handshakes must finish.'),
     idleTimeoutSeconds: integer(5, 86_400, 'Seconds without traffic after which a connection is dropped.'),
+    offerTimeoutSeconds: integer(1, 3600, 'Seconds within which an incoming connection must complete its offer; heartbeats do not extend it.'),
     minFreeSpace: integer(0, Number.MAX_SAFE_INTEGER, 'Bytes that must stay free in the inbox after an offer; an offer that would not fit is refused.'),
     connectionsPerMinute: integer(1, 100_000, 'Most new connections one address may open per minute; more are dropped before TLS.'),
   },

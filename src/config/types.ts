@@ -23,6 +23,8 @@ export interface LimitsConfig {
   handshakeTimeoutSeconds: number;
   /** A connection with no traffic for this many seconds is dropped. */
   idleTimeoutSeconds: number;
+  /** Seconds from an incoming connection to its complete offer (or pairing request). */
+  offerTimeoutSeconds: number;
   /** An offer is refused if accepting it would leave less than this many bytes free in the inbox. */
   minFreeSpace: number;
   /** Most new connections one address may open per minute; more are dropped before TLS. */

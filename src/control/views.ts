@@ -175,10 +175,21 @@ export interface StatusView {
     peersOnline: number;
   };
   transfers: TransferView[];
+  /** Inbound connections that hold resources but are no transfer yet (handshake, offer, pairing). */
+  inbound: InboundConnectionView[];
   /** Items waiting in or being sent from the outbox. */
   outbox: OutboxItemView[];
   /** The periodic jobs, their schedules and last runs. */
   jobs: JobView[];
+}
+
+export interface InboundConnectionView {
+  peer: { id: string; name: string };
+  address: string;
+  protocol: string;
+  /** When the connection was accepted (ISO 8601). */
+  since: string;
+  phase: 'handshake' | 'offer' | 'pairing';
 }
 
 // ── results of the methods that answer with more than one view ─────────────────────────────

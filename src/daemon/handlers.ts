@@ -9,6 +9,7 @@ import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
 import type { TransferManager } from '../transfer/manager.js';
+import type { StatusView } from '../control/views.js';
 import type { PairingManager } from '../transfer/pairings.js';
 import { peerViews } from './peers-view.js';
 import type { SendQueue } from './send-queue.js';
@@ -137,7 +138,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
 
     async status() {
       const me = deps.identityView();
-      return {
+      const view: StatusView = {
         daemon: {
           name: me.name,
           id: me.id,
@@ -149,6 +150,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
           peersOnline: peers.list().length,
         },
         transfers: manager.list().map((r) => transferView(r)),
+        inbound: manager.inbound(),
         outbox: deps.outbox.queue().map((item) => {
           const view = outboxItemView(item);
           const members = deps.outboxMembers?.(item.path);
@@ -156,6 +158,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
         }),
         jobs: deps.jobs().map(jobView),
       };
+      return view;
     },
 
     async cancel(params) {

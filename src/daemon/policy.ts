@@ -36,6 +36,10 @@ export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, op
 
   return {
     displayName,
+    trusted(peer) {
+      // An id its protocol did not prove is never a trusted peer's.
+      return peer.verified !== false && deps.state.getTrusted(peer.id) !== undefined;
+    },
     mayPair(peer) {
       // Pairing is how an unknown peer becomes trusted, so only an explicit "deny" stops it.
       if (policyFor(peer.id) === 'deny') {

@@ -20,6 +20,7 @@ export function managerLimits(config: Readonly<Config>): Pick<ManagerOptions, 'r
 export function gateLimits(config: Readonly<Config>): Omit<AdmissionOptions, 'localName'> {
   return {
     askTimeoutMs: config.askTimeoutSeconds * 1000,
+    offerTimeoutMs: config.limits.offerTimeoutSeconds * 1000,
     minFreeSpace: config.limits.minFreeSpace,
     maxConcurrentIncoming: config.limits.maxConcurrentIncoming,
     limits: {

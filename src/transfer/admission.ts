@@ -53,6 +53,28 @@ export interface PendingOffer {
 
 export type OfferOutcome = 'accepted' | 'rejected' | 'expired' | 'cancelled';
 
+/**
+ * An inbound connection that holds resources but is not a transfer yet: still in its handshake,
+ * still reading its offer, or carrying a pairing. Field names are a stable interface
+ * (`p2pd status --json`, `inbound`).
+ */
+export interface InboundConnectionView {
+  peer: { id: string; name: string };
+  address: string;
+  protocol: string;
+  /** When the connection was accepted (ISO 8601). */
+  since: string;
+  phase: 'handshake' | 'offer' | 'pairing';
+}
+
+/** The gate's handle on one inbound connection until it becomes a transfer or ends. */
+export interface Arrival {
+  readonly address: string;
+  phase(phase: InboundConnectionView['phase']): void;
+  /** The connection became a transfer, or ended; safe to call more than once. */
+  leave(): void;
+}
+
 export interface AdmissionEvents {
   /** An offer started waiting for a person. */
   offer: [PendingOffer];
@@ -69,6 +91,11 @@ export interface IncomingPolicy {
   decide(peer: { id: string; helloName: string; verified?: boolean }): 'auto' | 'ask';
   /** The name to show for a peer: the trusted name, the announced one, or the name it claims. */
   displayName(peer: { id: string; helloName: string }): string;
+  /**
+   * Whether this peer is one the user trusts (capacity is kept for those). Without it, a peer
+   * whose offers land at once counts as trusted.
+   */
+  trusted?(peer: { id: string; verified?: boolean }): boolean;
 }
 
 /** How much room the inbox has, for refusing offers that would not fit. */
@@ -91,6 +118,8 @@ export interface AdmissionOptions {
   /** Bytes that must stay free after an offer. */
   minFreeSpace: number;
   maxConcurrentIncoming: number;
+  /** How long a connection may take from its start to a complete offer (or a pairing request); default 30 s. */
+  offerTimeoutMs?: number;
   limits: OfferLimits;
 }
 
@@ -112,6 +141,12 @@ export interface Admission {
 
 /** Offers from unknown peers that may wait for a person's answer at once. */
 export const MAX_PENDING_OFFERS = 32;
+/** Connections of untrusted senders still reading their offer, from one address and in all. */
+export const MAX_OFFERING_PER_ADDRESS = 4;
+export const MAX_OFFERING = 16;
+const DEFAULT_OFFER_TIMEOUT_MS = 30_000;
+/** Offers that ended recently, remembered so that a late `accept` can say what became of them. */
+const ENDED_OFFERS_KEPT = 64;
 /** A refused peer gets one history line per this long, so that refused retries cannot flood it. */
 const REFUSAL_LINE_EVERY_MS = 60_000;
 
@@ -122,7 +157,12 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
   readonly #history: HistoryStore | undefined;
   readonly #opts: AdmissionOptions;
   readonly #pending = new Map<string, { offer: PendingOffer; answer: (accept: boolean) => void }>();
+  readonly #ended = new Map<string, OfferOutcome>();
+  readonly #arrivals = new Set<ArrivalEntry>();
+  readonly #entries = new WeakMap<Arrival, ArrivalEntry>();
   #receiving = 0;
+  /** Of `#receiving`, the slots held by peers the user does not trust. */
+  #receivingUntrusted = 0;
 
   constructor(deps: { logger: Logger; policy: IncomingPolicy; space?: SpaceCheck; history?: HistoryStore }, options: AdmissionOptions) {
     super();
@@ -152,12 +192,71 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
     return this.#policy.displayName({ id: sender.id, helloName: sender.claimedName });
   }
 
-  /** Phase one: may this sender offer anything now? Throws the refusal (PEER_NOT_TRUSTED, PEER_REFUSED, PEER_BUSY). */
-  greet(sender: OfferSender): Admission {
+  /** How long a connection may take to complete its offer. */
+  get offerTimeoutMs(): number {
+    return this.#opts.offerTimeoutMs ?? DEFAULT_OFFER_TIMEOUT_MS;
+  }
+
+  /** Registers an inbound connection (listed by `inbound()` until it becomes a transfer or ends). */
+  arrive(connection: { peerId: string; address: string; protocol: string }): Arrival {
+    const entry: ArrivalEntry = {
+      peer: { id: connection.peerId, name: this.#policy.displayName({ id: connection.peerId, helloName: '' }) },
+      address: connection.address,
+      protocol: connection.protocol,
+      since: new Date().toISOString(),
+      phase: 'handshake',
+      untrusted: false,
+    };
+    this.#arrivals.add(entry);
+    const handle: Arrival = {
+      address: entry.address,
+      phase: (phase) => {
+        entry.phase = phase;
+      },
+      leave: () => {
+        this.#arrivals.delete(entry);
+      },
+    };
+    this.#entries.set(handle, entry);
+    return handle;
+  }
+
+  /** Inbound connections that are not transfers yet, oldest first. */
+  inbound(): InboundConnectionView[] {
+    return [...this.#arrivals].map((a) => ({ peer: { ...a.peer }, address: a.address, protocol: a.protocol, since: a.since, phase: a.phase }));
+  }
+
+  /**
+   * Phase one: may this sender offer anything now? Throws the refusal (PEER_NOT_TRUSTED,
+   * PEER_REFUSED, PEER_BUSY). A trusted sender takes its receiving slot now; any other takes one
+   * only once its offer is complete and decided, and until then counts against the bounds on
+   * connections still reading an offer.
+   */
+  greet(sender: OfferSender, arrival?: Arrival): Admission {
     const decision = this.#policy.decide({ id: sender.id, helloName: sender.claimedName, verified: sender.verified });
-    this.#takeSlot();
-    let holding = true;
+    const trusted = this.#policy.trusted?.({ id: sender.id, verified: sender.verified }) ?? decision === 'auto';
     const name = this.displayName(sender);
+    const entry = arrival === undefined ? undefined : this.#entryOf(arrival);
+    if (entry !== undefined) entry.peer.name = name;
+    let holding = false;
+    if (trusted) {
+      this.#takeSlot(true);
+      holding = true;
+    } else if (entry !== undefined) {
+      this.#checkOffering(entry.address);
+      entry.untrusted = true;
+    }
+    arrival?.phase('offer');
+    const take = (): void => {
+      this.#takeSlot(trusted);
+      holding = true;
+    };
+    const release = (): void => {
+      if (!holding) return;
+      holding = false;
+      this.#receiving--;
+      if (!trusted) this.#receivingUntrusted--;
+    };
     return {
       sender,
       decision,
@@ -165,30 +264,26 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
       offer: async (offer, options) => {
         this.checkLimits(offer);
         await this.#checkSpace(offer.bytes);
-        if (decision === 'auto') return;
+        if (decision === 'auto') {
+          if (!holding) take();
+          return;
+        }
         // An offer waiting for a person holds no receiving slot: strangers' offers must not keep
         // trusted peers out. Their number is bounded instead.
         if (this.#pending.size >= MAX_PENDING_OFFERS) throw new P2pdError('PEER_BUSY', `${this.#opts.localName} has too many offers waiting for an answer`);
-        if (holding) {
-          holding = false;
-          this.#receiving--;
-        }
+        release();
         options.onWaiting?.();
-        await this.#ask(offer, { id: sender.id, name }, options.signal);
-        this.#takeSlot();
-        holding = true;
+        await this.#ask(offer, { id: sender.id, name, trusted }, options.signal);
+        take();
       },
-      release: () => {
-        if (!holding) return;
-        holding = false;
-        this.#receiving--;
-      },
+      release,
     };
   }
 
   /** Both phases at once, for protocols that learn sender and offer together. */
-  async admit(sender: OfferSender, offer: OfferSummary, options: { signal: AbortSignal; onWaiting?: () => void }): Promise<Admission> {
-    const admission = this.greet(sender);
+  async admit(sender: OfferSender, offer: OfferSummary, options: { signal: AbortSignal; onWaiting?: () => void; arrival?: Arrival }): Promise<Admission> {
+    const admission = this.greet(sender, options.arrival);
+    options.arrival?.leave();
     try {
       await admission.offer(offer, options);
       return admission;
@@ -222,7 +317,11 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
   answer(id: string, accept: boolean): PendingOffer {
     const pending = this.#pending.get(id);
     if (pending === undefined) {
-      throw new P2pdError('OFFER_NOT_FOUND', `no offer waiting for an answer has the id ${id}; \`p2pd incoming\` lists them`, { details: { id } });
+      const ended = this.#ended.get(id);
+      const why = ended === undefined ? `no offer waiting for an answer has the id ${id}` : `the offer ${id} ${ENDED_WHY[ended]}`;
+      throw new P2pdError('OFFER_NOT_FOUND', `${why}; \`p2pd incoming\` lists the offers waiting`, {
+        details: { id, ...(ended === undefined ? {} : { outcome: ended }) },
+      });
     }
     pending.answer(accept);
     return pending.offer;
@@ -248,11 +347,38 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
     return 'recorded';
   }
 
-  #takeSlot(): void {
-    if (this.#receiving >= this.#opts.maxConcurrentIncoming) {
+  #takeSlot(trusted: boolean): void {
+    const max = this.#opts.maxConcurrentIncoming;
+    if (this.#receiving >= max) {
       throw new P2pdError('PEER_BUSY', `${this.#opts.localName} is receiving ${this.#receiving} transfers already; try again later`);
     }
+    // Half the slots stay free for trusted peers, so that strangers cannot keep them out.
+    if (!trusted && this.#receivingUntrusted >= untrustedShare(max)) {
+      throw new P2pdError('PEER_BUSY', `${this.#opts.localName} is receiving from ${this.#receivingUntrusted} untrusted peers already; try again later`);
+    }
     this.#receiving++;
+    if (!trusted) this.#receivingUntrusted++;
+  }
+
+  #entryOf(arrival: Arrival): ArrivalEntry | undefined {
+    return this.#entries.get(arrival);
+  }
+
+  /** Bounds the connections of untrusted senders that are still reading an offer. */
+  #checkOffering(address: string): void {
+    let here = 0;
+    let all = 0;
+    for (const a of this.#arrivals) {
+      if (!a.untrusted || a.phase !== 'offer') continue;
+      all++;
+      if (a.address === address) here++;
+    }
+    if (here >= MAX_OFFERING_PER_ADDRESS || all >= MAX_OFFERING) {
+      throw new P2pdError(
+        'PEER_BUSY',
+        `${this.#opts.localName} is reading too many offers from untrusted peers${here >= MAX_OFFERING_PER_ADDRESS ? ' at this address' : ''}; try again later`,
+      );
+    }
   }
 
   async #checkSpace(bytes: number): Promise<void> {
@@ -269,13 +395,13 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
   }
 
   /** Holds an offer until a person answers, the ask timeout passes or the signal aborts. */
-  #ask(summary: OfferSummary, peer: { id: string; name: string }, signal: AbortSignal): Promise<void> {
+  #ask(summary: OfferSummary, peer: { id: string; name: string; trusted: boolean }, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     const now = Date.now();
     const timeoutMs = this.#opts.askTimeoutMs;
     const offer: PendingOffer = {
       id: summary.transferId,
-      peer: { id: peer.id, name: peer.name, trusted: false },
+      peer: { id: peer.id, name: peer.name, trusted: peer.trusted },
       files: summary.files,
       bytes: summary.bytes,
       names: summary.names.slice(0, 20),
@@ -288,6 +414,9 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         this.#pending.delete(offer.id);
+        this.#ended.delete(offer.id);
+        this.#ended.set(offer.id, outcome);
+        if (this.#ended.size > ENDED_OFFERS_KEPT) this.#ended.delete(this.#ended.keys().next().value!);
         this.emit('offer-end', { id: offer.id, outcome });
       };
       const timer = setTimeout(() => {
@@ -310,4 +439,23 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
       this.emit('offer', { ...offer, peer: { ...offer.peer }, names: [...offer.names] });
     });
   }
+}
+
+interface ArrivalEntry extends Omit<InboundConnectionView, 'peer'> {
+  peer: { id: string; name: string };
+  /** Greeted as a sender the user does not trust: counts against the bounds on offers being read. */
+  untrusted: boolean;
+}
+
+/** What `accept` or `reject` on an offer that no longer waits tells the person. */
+const ENDED_WHY: Record<OfferOutcome, string> = {
+  accepted: 'was accepted already',
+  rejected: 'was rejected already',
+  expired: 'expired: nobody answered it in time, and the sender was told',
+  cancelled: 'no longer exists: the sender cancelled it or its connection ended',
+};
+
+/** The receiving slots untrusted senders may hold together: half, but at least one. */
+function untrustedShare(max: number): number {
+  return Math.max(1, Math.floor(max / 2));
 }

@@ -68,12 +68,15 @@ export interface InboundSession {
   limits: Readonly<OfferLimits>;
   /** Admission, phase one: the sender. Throws the refusal; the manager frees the slot at the end. */
   greet(sender: OfferSender): Admission;
+  /** The connection turned out to carry something else than an offer (a pairing, for p2pd). */
+  phase?(phase: 'pairing'): void;
   /**
    * Admission, phase two: the offer, once the protocol has read and checked it. The manager opens
    * the transfer's record (under the sender's `offer.transferId` unless that id is taken here) and
-   * asks the gate. Throws the refusal.
+   * asks the gate. Throws the refusal. `signal` aborts a wait for a person's answer: the sender
+   * cancelled, or its connection ended.
    */
-  offer(offer: OfferSummary): Promise<void>;
+  offer(offer: OfferSummary, options?: { signal?: AbortSignal }): Promise<void>;
   onProgress: (p: TransferProgress) => void;
   onResume: (bytes: number) => void;
   onFile: (outcome: FileOutcome) => void;

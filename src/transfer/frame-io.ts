@@ -114,13 +114,17 @@ function closedError(socket: Writable): P2pdError {
  * Protocol events from a socket, in order. Pulling the next event is what reads more bytes, so a
  * consumer that awaits its disk writes slows the peer down through TCP: backpressure end to end.
  */
-export async function* readEvents(socket: Duplex, onChunk?: () => void, decoder = new FrameDecoder()): AsyncGenerator<DecodedEvent> {
+export async function* readEvents(
+  socket: Duplex,
+  onChunk?: (events: readonly DecodedEvent[]) => void,
+  decoder = new FrameDecoder(),
+): AsyncGenerator<DecodedEvent> {
   try {
     // Leaving the loop on a protocol error must not destroy the socket: the ERROR frame that
     // explains the failure still has to go out.
     for await (const chunk of socket.iterator({ destroyOnReturn: false })) {
-      onChunk?.();
       const events = decoder.push(chunk as Buffer);
+      onChunk?.(events);
       for (const e of events) yield e;
     }
   } catch (err) {

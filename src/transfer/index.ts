@@ -10,6 +10,8 @@ export {
   type Admission,
   type AdmissionEvents,
   type AdmissionOptions,
+  type Arrival,
+  type InboundConnectionView,
   type IncomingPolicy,
   type OfferLimits,
   type OfferOutcome,

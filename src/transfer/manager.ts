@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Admission, AdmissionGate, OfferSummary, PendingOffer } from './admission.js';
+import type { Admission, AdmissionGate, InboundConnectionView, OfferSummary, PendingOffer } from './admission.js';
 import type { Connector, InboundConnection, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
@@ -129,17 +129,32 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     let admission: Admission | undefined;
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
+    // Until its offer is complete (or it turns out to be a pairing, which has deadlines of its
+    // own) a connection is bounded in time whatever it sends: PINGs are no progress.
+    const arrival = this.#gate.arrive({ peerId: peer.id, address: peer.address, protocol: connection.protocol });
+    const offerMs = this.#gate.offerTimeoutMs;
+    const offerTimer = setTimeout(() => {
+      controller.abort(new P2pdError('TIMEOUT', `the sender did not complete its offer within ${Math.round(offerMs / 1000)} s`));
+    }, offerMs);
+    offerTimer.unref();
     try {
       const result = await this.#driver(connection.protocol).receive(connection, {
         signal,
         limits: this.#gate.limits,
-        greet: (sender) => (admission = this.#gate.greet(sender)),
-        offer: async (offer) => {
+        greet: (sender) => (admission = this.#gate.greet(sender, arrival)),
+        phase: (phase) => {
+          arrival.phase(phase);
+          if (phase === 'pairing') clearTimeout(offerTimer);
+        },
+        offer: async (offer, options) => {
           if (admission === undefined) throw new P2pdError('INTERNAL', 'an offer before its sender was admitted');
+          clearTimeout(offerTimer);
+          arrival.leave();
           const t = await this.#openIncoming(offer, admission, { controller, done: settled });
           tracked = t;
           log.info({ transfer: t.record.id, files: offer.files, bytes: offer.bytes, decision: admission.decision }, 'offer');
-          await admission.offer({ ...offer, transferId: t.record.id }, { signal, onWaiting: () => this.#setState(t, 'waiting') });
+          const waitSignal = options?.signal === undefined ? signal : AbortSignal.any([signal, options.signal]);
+          await admission.offer({ ...offer, transferId: t.record.id }, { signal: waitSignal, onWaiting: () => this.#setState(t, 'waiting') });
         },
         onProgress: (p) => {
           if (tracked !== undefined) this.#progress(tracked, p);
@@ -168,6 +183,8 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       else if (this.#gate.noteRefusal({ id: peer.id }, e) === 'repeated') return;
       log.warn({ code: e.code, err: e.message }, 'incoming transfer failed');
     } finally {
+      clearTimeout(offerTimer);
+      arrival.leave();
       admission?.release();
       settle();
     }
@@ -193,6 +210,11 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     this.#active.set(id, tracked);
     this.#emitUpdate(tracked, true);
     return tracked;
+  }
+
+  /** Inbound connections that are not transfers yet (handshake, offer, pairing), oldest first. */
+  inbound(): InboundConnectionView[] {
+    return this.#gate.inbound();
   }
 
   /** Offers waiting for a user's answer, oldest first. */

@@ -22,7 +22,7 @@ export interface P2pdDriverOptions {
 }
 
 /** Runs the responder side of a pairing that arrives on an incoming connection. */
-export type PairingResponder = (request: { peerId: string; helloName: string; commit: string; io: PairingIo }) => Promise<void>;
+export type PairingResponder = (request: { peerId: string; address: string; helloName: string; commit: string; io: PairingIo }) => Promise<void>;
 
 export class P2pdDriver implements SessionDriver {
   readonly protocol = 'p2pd';
@@ -86,11 +86,16 @@ export class P2pdDriver implements SessionDriver {
         limits: session.limits,
         ...(pairing === undefined
           ? {}
-          : { pairing: (r: { peerName: string; commit: string; io: PairingIo }) => pairing({ peerId: peer.id, helloName: r.peerName, commit: r.commit, io: r.io }) }),
+          : {
+              pairing: (r: { peerName: string; commit: string; io: PairingIo }) => {
+                session.phase?.('pairing');
+                return pairing({ peerId: peer.id, address: peer.address, helloName: r.peerName, commit: r.commit, io: r.io });
+              },
+            }),
         authorize: (hello) => {
           admission = session.greet({ id: peer.id, claimedName: hello.name, protocol: this.protocol, verified: peer.verified });
         },
-        onOffer: (offer) => session.offer(summarize(offer)),
+        onOffer: (offer, options) => session.offer(summarize(offer), options),
         onProgress: session.onProgress,
         onResume: session.onResume,
         nameOf: (helloName) => admission?.name ?? helloName,

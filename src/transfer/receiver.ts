@@ -36,8 +36,11 @@ export interface ReceiverOptions extends SessionOptions {
   pairing?: (request: { peerName: string; commit: string; io: PairingIo }) => Promise<void>;
   /** After the peer's HELLO: throw a P2pdError (e.g. PEER_NOT_TRUSTED) to refuse the peer. */
   authorize: (hello: { name: string }) => void | Promise<void>;
-  /** The offer as received and checked, before the answer goes out; throw to refuse it. */
-  onOffer?: (offer: IncomingOffer) => void | Promise<void>;
+  /**
+   * The offer as received and checked, before the answer goes out; throw to refuse it. `signal`
+   * aborts when the sender gives up meanwhile (ERROR, or its connection ends).
+   */
+  onOffer?: (offer: IncomingOffer, options: { signal: AbortSignal }) => void | Promise<void>;
   onProgress?: (p: TransferProgress) => void;
   onFile?: (outcome: FileOutcome) => void;
   /** Keep what arrived of a file when the disk fills up (for a resume once there is room); default true. */
@@ -70,8 +73,9 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const { socket, store } = deps;
   const { signal, limits } = options;
   const writer = new FrameWriter(socket);
-  const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs });
-  const events = readEvents(socket, heartbeat.touch)[Symbol.asyncIterator]();
+  // Until its offer is in, a sender that sends only PINGs is making no progress.
+  const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs, heartbeatsCount: false });
+  const events = readEvents(socket, (chunk) => heartbeat.touch(chunk))[Symbol.asyncIterator]();
   const progress: TransferProgress = { phase: 'connecting', filesTotal: 0, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesDone: 0 };
   const report = (): void => options.onProgress?.({ ...progress });
   const outcomes: FileOutcome[] = [];
@@ -94,8 +98,14 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     setTimeout(() => socket.destroy(reason), 500).unref();
   }, options.handshakeTimeoutMs);
 
+  /** A message read while the offer waited for its answer, handed to the next `next()`. */
+  let ahead: Promise<DecodedEvent> | undefined;
   /** The next event that is not a heartbeat; the end of the stream is a lost connection. */
-  const next = (): Promise<DecodedEvent> => nextMessage(events, writer, 'the sender closed the connection before the transfer finished');
+  const next = (): Promise<DecodedEvent> => {
+    const read = ahead ?? nextMessage(events, writer, 'the sender closed the connection before the transfer finished');
+    ahead = undefined;
+    return read;
+  };
 
   try {
     const hello = await exchangeHello(
@@ -109,6 +119,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     clearTimeout(handshakeTimer);
     if (first.type === 'pair-commit') {
       if (options.pairing === undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'this daemon does not pair');
+      // A pairing waits for people on both sides; its own deadlines bound it.
+      heartbeat.heartbeatsCount(true);
       await options.pairing({ peerName: hello.name, commit: first.commit, io: { send: (m) => void writer.send(m), next } });
       socket.end();
       return { ok: true, transferId: '', files: [], bytes: 0, paired: true };
@@ -158,7 +170,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     progress.bytesTotal = totalBytes;
     progress.phase = 'waiting';
 
-    await options.onOffer?.({ transferId, peerName: hello.name, entries, totalBytes, filesTotal: progress.filesTotal });
+    await waitForAnswer({ transferId, peerName: hello.name, entries, totalBytes, filesTotal: progress.filesTotal });
     prepared = await store.prepare({ transferId, entries, sender: { id: options.peerId, name: options.nameOf?.(hello.name) ?? hello.name } }, { signal });
     // Resume: files the sender identifies (fileId) whose data an earlier attempt kept continue at
     // the last complete block; the journal gives those blocks' digests without reading them.
@@ -273,6 +285,24 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     await Promise.allSettled(pending);
     await resultsChain.catch(() => undefined);
     await prepared?.close().catch(() => undefined);
+  }
+
+  /**
+   * Hands the offer to `onOffer`, which may wait for a person, and meanwhile keeps reading the
+   * connection: a sender that cancels (ERROR) or goes away withdraws its offer at once, instead of
+   * leaving it to be accepted for nothing. PINGs prove the sender alive while it waits.
+   */
+  async function waitForAnswer(offer: IncomingOffer): Promise<void> {
+    if (options.onOffer === undefined) return;
+    heartbeat.heartbeatsCount(true);
+    const gone = new AbortController();
+    const read = nextMessage(events, writer, 'the sender closed the connection while its offer waited for an answer');
+    read.then(
+      () => undefined,
+      (err: unknown) => gone.abort(toP2pdError(err, 'CONNECTION_LOST')),
+    );
+    ahead = read;
+    await options.onOffer(offer, { signal: gone.signal });
   }
 
   async function queueCommit(done: NonNullable<typeof current>, sha256: string): Promise<void> {

@@ -44,7 +44,7 @@ export function cli(
 
 export interface DaemonOptions {
   name: string;
-  accept?: 'trusted' | 'all';
+  accept?: 'trusted' | 'all' | 'ask';
   interfaces?: string[];
   extra?: Record<string, unknown>;
   /** Wraps the command, e.g. ['ip', 'netns', 'exec', 'ns1'] for a namespace. */

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type tls from 'node:tls';
 import { encodeDataHeader, encodeMessage, encodeOffer, encodePreface } from '../../src/protocol/codec.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
+import type { ErrorCode } from '../../src/errors.js';
 import type { DecodedEvent, OfferEntry } from '../../src/protocol/messages.js';
 import { dialTls, loadOrCreateIdentity, type Identity } from '../../src/transport/index.js';
 import { sleep, TestDaemon } from './daemons.js';
@@ -80,6 +81,8 @@ export interface OfferOptions {
   totalBytes?: number;
   /** Largest JSON payload per OFFER frame; a small value spreads the offer over many frames. */
   maxPayload?: number;
+  /** Send every frame but the last: an offer that announces more entries to come and never ends. */
+  partial?: boolean;
 }
 
 export class HostileClient {
@@ -155,7 +158,9 @@ export class HostileClient {
     this.transferId = options.transferId ?? newTransferId();
     const totalFiles = options.totalFiles ?? entries.length;
     const totalBytes = options.totalBytes ?? entries.reduce((sum, e) => sum + e.size, 0);
-    for (const frame of encodeOffer(this.transferId, totalFiles, totalBytes, entries, options.maxPayload)) this.#write(frame);
+    const frames = encodeOffer(this.transferId, totalFiles, totalBytes, entries, options.maxPayload);
+    if (options.partial === true && frames.length < 2) throw new Error('a partial offer needs more than one frame: lower maxPayload');
+    for (const frame of options.partial === true ? frames.slice(0, -1) : frames) this.#write(frame);
     return this;
   }
 
@@ -180,6 +185,24 @@ export class HostileClient {
     this.fileBegin(index);
     for (let at = 0; at < bytes.length; at += 1 << 20) this.data(bytes.subarray(at, Math.min(bytes.length, at + (1 << 20))));
     return this.fileEnd(index, sha ?? sha256(bytes));
+  }
+
+  /** A heartbeat, as a live peer sends on a quiet connection. */
+  ping(): this {
+    this.#write(encodeMessage({ type: 'ping' }));
+    return this;
+  }
+
+  /** A PAIR_COMMIT for a nonce the client never reveals. */
+  pairCommit(): this {
+    this.#write(encodeMessage({ type: 'pair-commit', commit: sha256(Buffer.from(newTransferId())) }));
+    return this;
+  }
+
+  /** An ERROR frame, as a sender that cancels sends one. */
+  sendError(code: ErrorCode, message: string): this {
+    this.#write(encodeMessage({ type: 'error', code, message }));
+    return this;
   }
 
   done(): this {
@@ -426,8 +449,8 @@ export class HostileFixture {
 
   static async start(options: {
     name: string;
-    /** "all" (the default) lets the hostile client send; with "trusted" it must be trusted first. */
-    accept?: 'all' | 'trusted';
+    /** "all" (the default) lets the hostile client send; with "trusted" it must be trusted first; "ask" holds its offers for a person. */
+    accept?: 'all' | 'trusted' | 'ask';
     limits?: Record<string, unknown>;
     extra?: Record<string, unknown>;
   }): Promise<HostileFixture> {

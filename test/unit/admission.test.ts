@@ -9,6 +9,7 @@ import { P2pdError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import {
   AdmissionGate,
+  MAX_OFFERING_PER_ADDRESS,
   MAX_PENDING_OFFERS,
   type AdmissionOptions,
   type IncomingPolicy,
@@ -20,8 +21,9 @@ import {
 import type { HistoryStore, TransferRecord } from '../../src/transfer/records.js';
 
 /** Policy by id: "auto", "ask", or refuse with the given code. */
-function policy(rules: Record<string, 'auto' | 'ask' | 'PEER_NOT_TRUSTED' | 'PEER_REFUSED'>): IncomingPolicy {
+function policy(rules: Record<string, 'auto' | 'ask' | 'PEER_NOT_TRUSTED' | 'PEER_REFUSED'>, trusted?: readonly string[]): IncomingPolicy {
   return {
+    ...(trusted === undefined ? {} : { trusted: (peer: { id: string; verified?: boolean }) => peer.verified !== false && trusted.includes(peer.id) }),
     decide(peer) {
       const rule = peer.verified === false ? 'ask' : (rules[peer.id] ?? 'PEER_NOT_TRUSTED');
       if (rule === 'auto' || rule === 'ask') return rule;
@@ -45,10 +47,11 @@ function gate(
   rules: Parameters<typeof policy>[0],
   over: Partial<AdmissionOptions> = {},
   free = 1e12,
+  trusted?: readonly string[],
 ): { gate: AdmissionGate; history: MemoryHistory; events: Array<[string, unknown]> } {
   const history = new MemoryHistory();
   const g = new AdmissionGate(
-    { logger: silentLogger(), policy: policy(rules), space: { freeBytes: async () => free }, history },
+    { logger: silentLogger(), policy: policy(rules, trusted), space: { freeBytes: async () => free }, history },
     {
       localName: 'bob',
       askTimeoutMs: 5000,
@@ -238,5 +241,67 @@ describe('admission gate', () => {
     await rejectsWith(admitted, 'PEER_BUSY');
     other.release();
     assert.equal(g.receiving, 0);
+  });
+
+  it('a stranger takes no receiving slot before its offer is decided; connections still reading an offer are bounded per address', () => {
+    const { gate: g } = gate({ bob: 'auto' }, { maxConcurrentIncoming: 2 }, 1e12, ['bob']);
+    const strangers: Array<ReturnType<AdmissionGate['arrive']>> = [];
+    for (let i = 0; i < MAX_OFFERING_PER_ADDRESS; i++) {
+      const arrival = g.arrive({ peerId: `S${i}`, address: '10.0.0.9', protocol: 'fake-http' });
+      strangers.push(arrival);
+      g.greet(sender(`S${i}`, false), arrival);
+    }
+    assert.equal(g.receiving, 0);
+    const extra = g.arrive({ peerId: 'S-extra', address: '10.0.0.9', protocol: 'fake-http' });
+    assert.throws(() => g.greet(sender('S-extra', false), extra), { code: 'PEER_BUSY' });
+    extra.leave();
+    // Another address still gets in; trusted bob takes his slot at once.
+    const elsewhere = g.arrive({ peerId: 'S-other', address: '10.0.0.10', protocol: 'fake-http' });
+    g.greet(sender('S-other', false), elsewhere);
+    const bob = g.greet(sender('bob'), g.arrive({ peerId: 'bob', address: '10.0.0.9', protocol: 'fake-http' }));
+    assert.equal(g.receiving, 1);
+    const listed = g.inbound();
+    assert.equal(listed.filter((c) => c.phase === 'offer').length, MAX_OFFERING_PER_ADDRESS + 2);
+    assert.ok(listed.every((c) => typeof c.since === 'string' && c.address.startsWith('10.0.0.')));
+    bob.release();
+    for (const a of strangers) a.leave();
+    elsewhere.leave();
+    assert.equal(g.inbound().length, 1); // bob's: a transfer's manager leaves it when the offer comes
+  });
+
+  it('untrusted senders hold at most half the receiving slots: the rest stay free for trusted peers', async () => {
+    const { gate: g } = gate({ bob: 'auto', S1: 'auto', S2: 'auto', S3: 'auto' }, { maxConcurrentIncoming: 4 }, 1e12, ['bob']);
+    const a = await g.admit(sender('S1'), offer('s1'), { signal: signal() });
+    const b = await g.admit(sender('S2'), offer('s2'), { signal: signal() });
+    await rejectsWith(g.admit(sender('S3'), offer('s3'), { signal: signal() }), 'PEER_BUSY');
+    const bob1 = g.greet(sender('bob'));
+    const bob2 = g.greet(sender('bob'));
+    assert.equal(g.receiving, 4);
+    for (const x of [a, b, bob1, bob2]) x.release();
+    assert.equal(g.receiving, 0);
+  });
+
+  it('accept or reject on an offer that no longer waits says what became of it', async () => {
+    const { gate: g } = gate({ P1: 'ask' });
+    const controller = new AbortController();
+    const listed = waiting(g, 'gone');
+    const w = g.admit(sender('P1'), offer('gone'), { signal: controller.signal });
+    await listed;
+    controller.abort(new P2pdError('TRANSFER_CANCELLED', 'the sender cancelled'));
+    await rejectsWith(w, 'TRANSFER_CANCELLED');
+    assert.deepEqual(g.incoming(), []);
+    assert.throws(
+      () => g.answer('gone', true),
+      (err: P2pdError) => {
+        assert.equal(err.code, 'OFFER_NOT_FOUND');
+        assert.match(err.message, /cancelled/);
+        assert.equal(err.details?.outcome, 'cancelled');
+        return true;
+      },
+    );
+    assert.throws(
+      () => g.answer('never', true),
+      (err: P2pdError) => err.code === 'OFFER_NOT_FOUND' && /no offer waiting/.test(err.message),
+    );
   });
 });

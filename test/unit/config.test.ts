@@ -101,6 +101,7 @@ describe('defaults', () => {
         maxConcurrentOutgoing: 4,
         handshakeTimeoutSeconds: 10,
         idleTimeoutSeconds: 60,
+        offerTimeoutSeconds: 30,
         minFreeSpace: 100_000_000,
         connectionsPerMinute: 120,
       },
