@@ -3,12 +3,12 @@
  * stops them in a declared drain-friendly order. Nothing else wires parts together, and nothing
  * imports this module but main.
  */
-import { mkdir, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
-import { ControlServer } from '../control/server.js';
+import { ControlServer, ensurePrivateDir } from '../control/server.js';
 import type { IdView } from '../control/api.js';
 import { MdnsDiscovery } from '../discovery/mdns.js';
 import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
@@ -45,7 +45,19 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer'] as const;
+const RESTART_KEYS = [
+  'name',
+  'port',
+  'inbox',
+  'outbox',
+  'stateDir',
+  'controlSocket',
+  'interfaces',
+  'discovery',
+  'delivery',
+  'historySize',
+  'inboxPerPeer',
+] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -90,13 +102,16 @@ export class Daemon {
     const startedAt = Date.now();
 
     try {
-      await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+      // Checked before anything is written: identity and state must not land in a directory the
+      // control socket would then refuse (or that another user could write).
+      await ensurePrivateDir(config.stateDir, 'the state directory');
+      await ensurePrivateDir(dirname(config.controlSocket));
       const identity: Identity = await loadOrCreateIdentity({ dir: config.stateDir, signal });
       const state = new StateStore({ logger: log.child({ part: 'state' }) }, { dir: config.stateDir, historySize: config.historySize });
       const peers = new PeerTable({ isTrusted: (id) => state.getTrusted(id) !== undefined });
       // A flood of announcements is one log line per source and minute, not one per fake peer.
       peers.on('flood', (f) => log.warn({ source: f.source, refused: f.refused, reason: f.reason }, 'mDNS announcements refused (too many new peers)'));
-      const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize };
+      const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize, minFreeSpace: config.limits.minFreeSpace };
       const inbox = config.inboxPerPeer
         ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
         : new Inbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions);
@@ -146,7 +161,11 @@ export class Daemon {
       manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
 
       const outbox: Outbox = new Outbox(
-        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), peers: outboxPeers({ state }) },
+        {
+          logger: log.child({ part: 'outbox' }),
+          sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }),
+          peers: outboxPeers({ state }),
+        },
         { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
       );
 
@@ -201,7 +220,9 @@ export class Daemon {
         },
         { path: config.controlSocket },
       );
-      const discovery = config.discovery.enabled ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port }) : undefined;
+      const discovery = config.discovery.enabled
+        ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port })
+        : undefined;
       const expiry = config.discovery.enabled ? new PeerExpiry({ peers }, { expireMs: config.discovery.expireSeconds * 1000 }) : undefined;
       peers.on('up', (p) => {
         log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
@@ -230,7 +251,10 @@ export class Daemon {
         jobs: scheduler,
       };
       // Until `ready` below, every control method answers "still starting".
-      this.#services = new ServiceRunner({ onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') }, serviceOrder(services));
+      this.#services = new ServiceRunner(
+        { onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') },
+        serviceOrder(services),
+      );
       if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon was stopped while starting');
       await this.#services.start({ signal });
 
