@@ -85,9 +85,9 @@ describe('a disk that fills up while a file is committed', () => {
         runReceiver({ socket: r, store }, receiverOptions({ keepPartialOnDiskFull: keep })),
       ]);
       assert.equal(received.status, 'rejected', 'the receiver does not report a finished transfer');
-      assert.equal((received as PromiseRejectedResult).reason.code, 'DISK_FULL');
+      assert.equal(((received as PromiseRejectedResult).reason as P2pdError).code, 'DISK_FULL');
       assert.equal(sent.status, 'rejected');
-      assert.equal((sent as PromiseRejectedResult).reason.code, 'DISK_FULL');
+      assert.equal(((sent as PromiseRejectedResult).reason as P2pdError).code, 'DISK_FULL');
       assert.deepEqual(store.kept, keep ? ['a.bin'] : []);
       assert.deepEqual(store.discarded, keep ? [] : ['a.bin']);
     });
