@@ -10,10 +10,12 @@
  * NAME_INVALID (details.reason "symlink-in-path", "not-a-directory" or "outside-inbox"), it is never
  * followed. No symlink is ever created.
  *
- * Limits of what Node offers: without openat(2)/O_NOFOLLOW on every component, someone who can
- * write inside the inbox could swap a checked directory for a symlink between our check and our
- * link(2). The inbox should therefore belong to the daemon's user and not be writable by others
- * (start() creates it 0700); the realpath check just before the move narrows the window.
+ * Limits of what Node offers: without openat(2) on every component, someone who can write inside
+ * the inbox could swap a checked directory for a symlink between our check and our link(2). So
+ * start() refuses an inbox (and the partial directory) that is not the daemon user's or that group
+ * or others can write, pins the partial directory by device and inode, and every partial file is
+ * opened no-follow and checked through its descriptor (inbox-guard.ts); the realpath check just
+ * before the move narrows the window for the directories above a file.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, link as fsLink, lstat, mkdir, open, readdir, realpath, rm, stat, statfs, unlink } from 'node:fs/promises';
