@@ -4,6 +4,17 @@ import { lstat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { P2pdError } from '../errors.js';
 import { LineSplitter, type ControlResponse } from './api.js';
+import type { EventsOf, MethodName, ParamsOf, ResultOf } from './methods.js';
+
+type EventName<M extends MethodName> = keyof EventsOf<M> & string;
+
+export interface TypedRequestOptions<M extends MethodName> {
+  signal?: AbortSignal;
+  /** Streamed events (progress, code, watch events) before the final result. */
+  onEvent?: (event: EventName<M>, data: EventsOf<M>[EventName<M>]) => void;
+  /** How long to wait for the daemon to accept the connection. */
+  connectTimeoutMs?: number;
+}
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -49,13 +60,17 @@ export class ControlClient {
     }
   }
 
-  async request<T>(method: string, params: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<T> {
+  /** Calls a method of the table in methods.ts: its params and result are typed by its name. */
+  request<M extends MethodName>(method: M, params?: ParamsOf<M>, options?: TypedRequestOptions<M>): Promise<ResultOf<M>>;
+  /** @deprecated untyped form, kept for callers that name the result type themselves. */
+  request<T>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T>;
+  async request<T>(method: string, params: object = {}, options: RequestOptions = {}): Promise<T> {
     await this.#checkPrivate();
     return new Promise<T>((resolve, reject) => {
       const socket = createConnection(this.#path);
       const splitter = new LineSplitter();
       let settled = false;
-      const finish = (err: unknown, value?: T): void => {
+      const finish = (err: Error | undefined, value?: T): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -64,7 +79,7 @@ export class ControlClient {
         if (err !== undefined) reject(err);
         else resolve(value as T);
       };
-      const onAbort = (): void => finish(options.signal?.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
+      const onAbort = (): void => finish((options.signal?.reason as Error | undefined) ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => finish(notRunning(this.#path, 'ETIMEDOUT')), options.connectTimeoutMs ?? 5000);
       socket.once('connect', () => {

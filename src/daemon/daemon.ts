@@ -3,35 +3,39 @@
  * stops them in a declared drain-friendly order. Nothing else wires parts together, and nothing
  * imports this module but main.
  */
-import { statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
-import { ControlServer, ensurePrivateDir } from '../control/server.js';
-import type { IdView } from '../control/api.js';
-import { MdnsDiscovery } from '../discovery/mdns.js';
+import { Dispatcher } from '../control/dispatcher.js';
+import { ensurePrivateDir, UnixSocketTransport } from '../control/unix-transport.js';
+import type { IdView } from '../control/views.js';
 import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
-import { named, ServiceRunner, stopOnly, type Service, type ServiceRunnerOptions } from '../lifecycle.js';
+import { named, ServiceRunner, stopOnly, type Service } from '../lifecycle.js';
 import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
-import { PARTIAL_DIR_NAME } from '../store/safe-name.js';
 import { StateStore } from '../store/state.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
-import { AdmissionGate, type AdmissionOptions } from '../transfer/admission.js';
-import { TransferManager, type ManagerOptions } from '../transfer/manager.js';
-import { P2pdDriver, type P2pdDriverOptions } from '../transfer/p2pd-driver.js';
+import { AdmissionGate } from '../transfer/admission.js';
+import { TransferManager } from '../transfer/manager.js';
+import { P2pdDriver } from '../transfer/p2pd-driver.js';
 import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
+import { peerViews } from './peers-view.js';
+import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { incomingPolicy } from './policy.js';
 import { Scheduler } from './scheduler.js';
 import { SendQueue } from './send-queue.js';
+import { mdnsService, serviceOrder, type DaemonServices } from './services.js';
+import { driverLimits, freeBytes, gateLimits, managerLimits, ownFiles } from './settings.js';
+
+export { serviceOrder, type DaemonServices } from './services.js';
 
 export interface DaemonDeps {
   logger: Logger;
@@ -45,19 +49,7 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = [
-  'name',
-  'port',
-  'inbox',
-  'outbox',
-  'stateDir',
-  'controlSocket',
-  'interfaces',
-  'discovery',
-  'delivery',
-  'historySize',
-  'inboxPerPeer',
-] as const;
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer'] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -119,6 +111,7 @@ export class Daemon {
       const connector = peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
       const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
       let outboxRef: Outbox | undefined;
+      let eventsRef: DaemonEvents | undefined;
       const pairings = new PairingManager(
         {
           logger: log.child({ part: 'pairing' }),
@@ -127,6 +120,7 @@ export class Daemon {
           trust: {
             trust: (peer) => {
               state.trust(peer);
+              eventsRef?.peersChanged();
               void outboxRef?.ensurePeerFolder(peer.name);
             },
           },
@@ -161,11 +155,7 @@ export class Daemon {
       manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
 
       const outbox: Outbox = new Outbox(
-        {
-          logger: log.child({ part: 'outbox' }),
-          sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }),
-          peers: outboxPeers({ state }),
-        },
+        { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), peers: outboxPeers({ state }) },
         { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
       );
 
@@ -201,7 +191,21 @@ export class Daemon {
         inbox: config.inbox,
         controlSocket: config.controlSocket,
       });
-      const control = new ControlServer(
+      const events = new DaemonEvents(
+        {
+          logger: log.child({ part: 'events' }),
+          sources: {
+            peers,
+            peerViews: () => peerViews(peers, state),
+            transfers: manager,
+            outbox: () => outbox.queue(),
+            offers: () => manager.incoming(),
+            pairings: () => pairings.list(),
+          },
+        },
+      );
+      eventsRef = events;
+      const dispatcher = new Dispatcher(
         {
           logger: log.child({ part: 'control' }),
           handlers: controlHandlers({
@@ -215,14 +219,23 @@ export class Daemon {
             identityView: idView,
             startedAt,
             pid: this.#pid,
-            isReady: () => ready,
+            peersChanged: () => events.peersChanged(),
+            watch: (params, ctx) => events.watch(params, ctx),
           }),
         },
-        { path: config.controlSocket },
+        { isReady: () => ready },
       );
-      const discovery = config.discovery.enabled
-        ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port })
-        : undefined;
+      const control = new UnixSocketTransport({ logger: log.child({ part: 'control' }), dispatcher }, { path: config.controlSocket });
+      // The event wiring lives as long as the control socket that serves `watch`.
+      const controlService: Service = {
+        name: 'control',
+        start: (o) => control.start(o),
+        stop: async () => {
+          await control.stop();
+          await events.stop();
+        },
+      };
+      const discovery = config.discovery.enabled ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port }) : undefined;
       const expiry = config.discovery.enabled ? new PeerExpiry({ peers }, { expireMs: config.discovery.expireSeconds * 1000 }) : undefined;
       peers.on('up', (p) => {
         log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
@@ -236,7 +249,7 @@ export class Daemon {
         state,
         transfers: stopOnly('transfers', () => manager.stop(this.#config.shutdownGraceSeconds * 1000)),
         onReceive,
-        control: named('control', control),
+        control: controlService,
         inbox: named('inbox', inbox),
         listener: {
           name: 'listener',
@@ -251,14 +264,16 @@ export class Daemon {
         jobs: scheduler,
       };
       // Until `ready` below, every control method answers "still starting".
-      this.#services = new ServiceRunner(
-        { onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') },
-        serviceOrder(services),
-      );
+      this.#services = new ServiceRunner({ onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') }, serviceOrder(services));
       if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon was stopped while starting');
       await this.#services.start({ signal });
 
       this.#parts = { manager, gate, p2pd, scheduler, onReceive };
+      gate.on('offer', (r) => events.publishOffer(r));
+      gate.on('offer-end', (e) => events.publishOfferEnd(e.id, e.outcome));
+      pairings.on('pairing', (r) => events.publishPairing(r));
+      pairings.on('pairing-end', (e) => events.publishPairingEnd(e.id, e.outcome));
+      events.start();
       ready = true;
       await sends.restore();
       log.info(
@@ -344,97 +359,4 @@ export class Daemon {
     })();
     return this.#stopping;
   }
-}
-
-/** mDNS as a service, built at start: it announces the port the listener got. */
-function mdnsService(deps: { logger: Logger; peers: PeerTable }, options: { config: Readonly<Config>; id: string; port: () => number }): Service {
-  let discovery: MdnsDiscovery | undefined;
-  const { config } = options;
-  return {
-    name: 'discovery',
-    start: (o) => {
-      discovery = new MdnsDiscovery(
-        { logger: deps.logger },
-        {
-          name: config.name,
-          id: options.id,
-          port: options.port(),
-          interfaces: config.interfaces,
-          refreshSeconds: config.discovery.refreshSeconds,
-          onSighting: (s) => deps.peers.seen(s),
-          onGoodbye: (id) => deps.peers.gone(id),
-        },
-      );
-      return discovery.start(o);
-    },
-    stop: async () => discovery?.stop(),
-  };
-}
-
-/** The daemon's services, by role. */
-export interface DaemonServices {
-  state: Service;
-  transfers: Service;
-  onReceive: Service;
-  control: Service;
-  inbox: Service;
-  listener: Service;
-  discovery: Service | undefined;
-  expiry: Service | undefined;
-  outbox: Service;
-  jobs: Service;
-}
-
-/** The declared start and stop orders (exported for a test). */
-export function serviceOrder(s: DaemonServices): ServiceRunnerOptions {
-  return {
-    // The control socket is also the single-instance lock: it is taken before the state and the
-    // inbox, whose start-ups clean files that a running daemon may be writing.
-    start: [s.transfers, s.onReceive, s.control, s.state, s.inbox, s.listener, s.discovery, s.expiry, s.outbox, s.jobs],
-    // New work stops first (jobs, listener, mDNS goodbyes), running transfers get the grace
-    // period, then the rest closes; the state is flushed last, after everything that writes it.
-    stop: [s.jobs, s.listener, s.expiry, s.discovery, s.transfers, s.outbox, s.onReceive, s.control, s.inbox, s.state],
-  };
-}
-
-function managerLimits(config: Readonly<Config>): Pick<ManagerOptions, 'retry'> {
-  return {
-    retry: {
-      minDelayMs: config.retry.minDelaySeconds * 1000,
-      maxDelayMs: Math.max(config.retry.minDelaySeconds, config.retry.maxDelaySeconds) * 1000,
-      giveUpMs: config.retry.giveUpMinutes * 60_000,
-    },
-  };
-}
-
-function gateLimits(config: Readonly<Config>): Omit<AdmissionOptions, 'localName'> {
-  return {
-    askTimeoutMs: config.askTimeoutSeconds * 1000,
-    minFreeSpace: config.limits.minFreeSpace,
-    maxConcurrentIncoming: config.limits.maxConcurrentIncoming,
-    limits: {
-      maxOfferFiles: config.limits.maxOfferFiles,
-      maxOfferBytes: config.limits.maxOfferBytes,
-      maxFileSize: config.limits.maxFileSize,
-    },
-  };
-}
-
-function driverLimits(config: Readonly<Config>): Pick<P2pdDriverOptions, 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'keepPartialOnDiskFull'> {
-  return {
-    keepPartialOnDiskFull: config.onDiskFull === 'keep',
-    handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
-    idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
-  };
-}
-
-/** What a send must never carry: the state directory (the private key) and the inbox's partial files. */
-function ownFiles(config: Readonly<Config>): string[] {
-  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME)];
-}
-
-/** Bytes available to this user in the file system that holds `dir`. */
-async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return Number(s.bavail) * Number(s.bsize);
 }

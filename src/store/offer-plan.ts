@@ -55,7 +55,8 @@ export function checkTransferId(transferId: unknown): string {
  * OFFER_TOO_LARGE (a file over maxFileSize, when that is > 0).
  */
 export function planOffer(entries: readonly OfferEntry[], options: { maxFileSize?: number } = {}): OfferPlan {
-  if (!Array.isArray(entries)) invalid('bad-entry', 'the offer has no list of entries');
+  // `as unknown`: Array.isArray would narrow a readonly array to any[].
+  if (!Array.isArray(entries as unknown)) invalid('bad-entry', 'the offer has no list of entries');
   const maxFileSize = options.maxFileSize ?? 0;
   /** The NFC path of each entry, by index: the peer's own string when it already was NFC. */
   const paths: string[] = [];

@@ -11,21 +11,11 @@ import type { Admission, AdmissionGate, OfferSummary, PendingOffer } from './adm
 import type { Connector, InboundConnection, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
-import {
-  MAX_FILES_IN_RECORD,
-  newRecord,
-  newTransferId,
-  withoutFiles,
-  type HistoryStore,
-  type TransferRecord,
-  type TransferState,
-  type Tracked,
-} from './records.js';
+import { MAX_FILES_IN_RECORD, newRecord, newTransferId, withoutFiles, type HistoryStore, type TransferRecord, type TransferState, type Tracked } from './records.js';
 import { runSendLoop, setTotals, type RetryMode, type RetryOptions, type SendLoopHost } from './send-loop.js';
 import { Semaphore } from './semaphore.js';
 
 // Old names, kept so that control/, cli/ and store/state.ts build until they import the records.
-export type { TransferRecord as TransferView, PendingOffer as IncomingOfferView };
 export type { TransferState, HistoryStore } from './records.js';
 export type { Connector, Connection } from './drivers.js';
 export type { IncomingPolicy, SpaceCheck } from './admission.js';
@@ -171,12 +161,12 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       } else {
         this.#finish(tracked, 'done', null);
       }
-      if (failed.length > 0)
-        log.warn(
-          { transfer: tracked.record.id, files: result.files.length, failed: failed.length, codes: [...new Set(failed.map((f) => f.error?.code))] },
-          'received with failures',
-        );
-      else log.info({ transfer: tracked.record.id, files: result.files.length, bytes: result.bytes }, 'received');
+      // A transfer with failed files is not news for INFO: say which codes failed.
+      if (failed.length > 0) {
+        log.warn({ transfer: tracked.record.id, files: result.files.length, failed: failed.length, codes: [...new Set(failed.map((f) => f.error?.code))] }, 'received with failures');
+      } else {
+        log.info({ transfer: tracked.record.id, files: result.files.length, bytes: result.bytes }, 'received');
+      }
     } catch (err) {
       const e = toP2pdError(err, 'CONNECTION_LOST');
       if (tracked !== undefined) this.#finish(tracked, e.code === 'TRANSFER_CANCELLED' ? 'cancelled' : 'failed', e);
@@ -204,15 +194,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     const record = newRecord(id, 'in', { id: peerId, name: admission.name });
     record.filesTotal = offer.files;
     record.bytesTotal = offer.bytes;
-    const tracked: Tracked = {
-      record,
-      controller: own.controller,
-      done: own.done.then(() => record),
-      dataStartedAt: null,
-      lastEmit: 0,
-      wake: undefined,
-      rateBase: 0,
-    };
+    const tracked: Tracked = { record, controller: own.controller, done: own.done.then(() => record), dataStartedAt: null, lastEmit: 0, wake: undefined, rateBase: 0 };
     this.#active.set(id, tracked);
     this.#emitUpdate(tracked, true);
     return tracked;

@@ -80,7 +80,10 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   /** A failure that proves the kept data wrong (size, hash) must not leave it for a resume. */
   let keepPartial = true;
   /** Set when a file's commit found the disk full: the whole transfer then ends with DISK_FULL. */
-  let diskFull: P2pdError | undefined;
+  const stopped: { diskFull?: P2pdError } = {};
+  const throwIfDiskFull = (): void => {
+    if (stopped.diskFull !== undefined) throw stopped.diskFull;
+  };
   let transferId = '';
   /** Commits in index order; each settles to its outcome. */
   const pending: Promise<FileOutcome>[] = [];
@@ -192,7 +195,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     let expected = 0; // position in fileIndexes of the next file the sender must send
     for (;;) {
       const e = await next();
-      if (diskFull !== undefined) throw diskFull;
+      throwIfDiskFull();
       if (e.type === 'data') {
         if (current === undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'DATA outside a file');
         current.received += e.chunk.length;
@@ -214,7 +217,10 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         // The sender may start afresh (offset 0) but may not pick an offset of its own.
         if (e.offset !== 0 && e.offset !== plan?.offset) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a resume offset that was not agreed');
         expected++;
-        const file = await prepared.openFile(e.index, plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset });
+        const file = await prepared.openFile(
+          e.index,
+          plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset },
+        );
         const hash = fileHash(hashList, { prefix: e.offset > 0 ? plan!.prefix : [], onBlock: (d) => file.journal?.(d) });
         progress.bytesDone += e.offset;
         current = { index: e.index, entry: entries[e.index]!, file, hash, received: e.offset };
@@ -234,7 +240,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     }
     await Promise.all(pending);
     await resultsChain;
-    if (diskFull !== undefined) throw diskFull;
+    throwIfDiskFull();
     const ok = outcomes.every((o) => o.ok);
     writer.send({ type: 'summary', ok, files: outcomes.filter((o) => o.ok).length, bytes: progress.bytesDone });
     progress.phase = 'done';
@@ -292,7 +298,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         const e = toP2pdError(err, 'INBOX_UNWRITABLE');
         // A full disk is not this file's fault: the transfer stops with DISK_FULL, and what reached
         // the disk is kept for a resume when onDiskFull says so.
-        if (e.code === 'DISK_FULL') diskFull ??= e;
+        if (e.code === 'DISK_FULL') stopped.diskFull ??= e;
         const keep = e.code === 'DISK_FULL' && options.keepPartialOnDiskFull !== false && file.keep !== undefined;
         await (keep ? file.keep!() : file.discard()).catch(() => undefined);
         return { index, path: entry.path, ok: false, error: { code: e.code, message: e.message } };
@@ -305,11 +311,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       if (o.ok) progress.filesDone++;
       else progress.filesFailed++;
       options.onFile?.(o);
-      writer.send(
-        o.ok
-          ? { type: 'file-result', index: o.index, ok: true }
-          : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message },
-      );
+      writer.send(o.ok ? { type: 'file-result', index: o.index, ok: true } : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message });
       report();
     });
     if (pending.length - outcomes.length >= MAX_PENDING_COMMITS) await resultsChain;
