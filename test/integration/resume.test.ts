@@ -28,7 +28,7 @@ interface T {
   attempts: number;
 }
 
-describe('resume', { timeout: 240_000 }, () => {
+describe('resume', { timeout: 400_000 }, () => {
   let ava: TestDaemon;
   let ben: TestDaemon;
   let data: string;
