@@ -4,6 +4,7 @@ import type { WatchParams } from '../control/methods.js';
 import type { IdView, PeerView } from '../control/views.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { resolvePeer } from '../discovery/resolve.js';
+import { P2pdError } from '../errors.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
@@ -32,13 +33,17 @@ export interface HandlerDeps {
   watch: (params: WatchParams, ctx: CallContext<'watch'>) => Promise<null>;
 }
 
+/** The methods the web dashboard added; daemon/dashboard.ts handles them. */
+export type DashboardMethod = 'ui-token' | 'ui-login' | 'browse' | 'settings' | 'settings-set';
+export type CoreHandlers = Omit<MethodHandlers, DashboardMethod>;
+
 /** The ready gate and params checks are the dispatcher's (control/dispatcher.ts). */
-export function controlHandlers(deps: HandlerDeps): MethodHandlers {
+export function controlHandlers(deps: HandlerDeps): CoreHandlers {
   const { manager, peers, state } = deps;
   return makeHandlers(deps, manager, peers, state);
 }
 
-function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): MethodHandlers {
+function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): CoreHandlers {
   const findPeer = (query: string): PeerView => {
     const views = peerViews(peers, state);
     const fullId = parsePeerId(query);
@@ -163,6 +168,15 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     },
 
     async accept(params) {
+      // TODO(merge): the admission gate (other branch) takes `to` and `files`; until it is
+      // merged, refuse them rather than accept into the wrong place.
+      if (params.to !== undefined || (params.files !== undefined && params.files.length > 0)) {
+        throw new P2pdError(
+          'CONTROL_BAD_REQUEST',
+          'this daemon cannot yet accept into a chosen folder or rename or skip files: accept without --to, --rename and --skip',
+          { details: { field: params.to !== undefined ? 'to' : 'files' } },
+        );
+      }
       return { offer: offerView(manager.answer(params.id.trim(), true)), accepted: true };
     },
 
