@@ -248,15 +248,20 @@ function parseRequest(line: string): ControlRequest {
   return r as ControlRequest;
 }
 
-async function ensurePrivateDir(dir: string): Promise<void> {
+/**
+ * Creates `dir` (0700) when missing and refuses it unless it is the daemon user's own directory
+ * that group and others cannot write: a 0755 directory made by hand is safe for a 0600 socket
+ * (the same rule as the client's). The daemon calls this for stateDir before writing anything.
+ */
+export async function ensurePrivateDir(dir: string, what = "the control socket's directory"): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const st = await lstat(dir);
   const uid = process.getuid?.();
-  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
     throw new P2pdError(
       'CONTROL_SOCKET_INSECURE',
-      `the control socket's directory ${dir} must be a directory owned by this user with mode 0700 (it is ${(st.mode & 0o777).toString(8)}): run \`chmod 700 ${dir}\` or set controlSocket elsewhere`,
-      { details: { dir, mode: st.mode & 0o777 } },
+      `${what} ${dir} must be a directory owned by this user that group and others cannot write (it is ${(st.mode & 0o777).toString(8)}, owner ${st.uid}): run \`chmod go-w ${dir}\` or set it elsewhere`,
+      { details: { dir, mode: st.mode & 0o777, owner: st.uid } },
     );
   }
 }

@@ -3,13 +3,12 @@
  * stops them in a declared drain-friendly order. Nothing else wires parts together, and nothing
  * imports this module but main.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
 import { Dispatcher } from '../control/dispatcher.js';
-import { UnixSocketTransport } from '../control/unix-transport.js';
+import { ensurePrivateDir, UnixSocketTransport } from '../control/unix-transport.js';
 import type { HttpTransport } from '../control/http-transport.js';
 import { UiSessions } from '../control/ui-sessions.js';
 import type { IdView } from '../control/views.js';
@@ -103,13 +102,16 @@ export class Daemon {
     const startedAt = Date.now();
 
     try {
-      await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+      // Checked before anything is written: identity and state must not land in a directory the
+      // control socket would then refuse (or that another user could write).
+      await ensurePrivateDir(config.stateDir, 'the state directory');
+      await ensurePrivateDir(dirname(config.controlSocket));
       const identity: Identity = await loadOrCreateIdentity({ dir: config.stateDir, signal });
       const state = new StateStore({ logger: log.child({ part: 'state' }) }, { dir: config.stateDir, historySize: config.historySize });
       const peers = new PeerTable({ isTrusted: (id) => state.getTrusted(id) !== undefined });
       // A flood of announcements is one log line per source and minute, not one per fake peer.
       peers.on('flood', (f) => log.warn({ source: f.source, refused: f.refused, reason: f.reason }, 'mDNS announcements refused (too many new peers)'));
-      const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize };
+      const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize, minFreeSpace: config.limits.minFreeSpace };
       const inbox = config.inboxPerPeer
         ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
         : new Inbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions);

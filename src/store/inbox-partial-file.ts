@@ -4,11 +4,12 @@
  * resumable one keeps its data and a journal of block digests when it stops early.
  */
 import type { WriteStream } from 'node:fs';
-import { unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, unlink, type FileHandle } from 'node:fs/promises';
 import { P2pdError } from '../errors.js';
 import { BLOCK_SIZE } from '../protocol/messages.js';
 import type { PartialFile } from '../transfer/ports.js';
 import { errnoOf, storeError } from './inbox-errors.js';
+import type { FileIdentity } from './inbox-guard.js';
 import type { PlannedEntry } from './offer-plan.js';
 import { displayName } from './safe-name.js';
 
@@ -45,6 +46,8 @@ export class InboxPartialFile implements PartialFile {
   readonly stream: WriteStream;
   readonly planned: PlannedEntry;
   readonly partialPath: string;
+  /** The file that was opened (and checked) at partialPath: place() links it only if still there. */
+  readonly identity: FileIdentity;
   readonly #transfer: PartialFileOwner;
   readonly #handle: FileHandle;
   #state: PartialState = 'open';
@@ -59,14 +62,15 @@ export class InboxPartialFile implements PartialFile {
   constructor(
     transfer: PartialFileOwner,
     planned: PlannedEntry,
-    partialPath: string,
-    handle: FileHandle,
+    opened: { path: string; handle: FileHandle; identity: FileIdentity },
     resume?: { key: string; journal: FileHandle; offset: number },
   ) {
     this.#transfer = transfer;
     this.planned = planned;
-    this.partialPath = partialPath;
-    this.#handle = handle;
+    this.partialPath = opened.path;
+    this.identity = { dev: opened.identity.dev, ino: opened.identity.ino };
+    this.#handle = opened.handle;
+    const handle = opened.handle;
     this.#resume = resume === undefined ? undefined : { ...resume, position: (resume.offset / BLOCK_SIZE) * DIGEST_BYTES, writes: Promise.resolve() };
     // autoClose: false keeps the descriptor open after 'finish' so commit can fsync, fchmod and
     // futimes it; closeStream() closes it.
@@ -158,12 +162,16 @@ export class InboxPartialFile implements PartialFile {
       );
   }
 
-  /** Stops here but keeps the data and its journal for a later resume (a plain partial is deleted). */
+  /**
+   * Stops here but keeps the data and its journal for a later resume (a plain partial is deleted).
+   * Also after a commit that failed on a write error (disk full): what reached the disk is good.
+   * Less than one complete block cannot be resumed from and is removed, journal included.
+   */
   keep(): Promise<void> {
     // The session and the inbox's own close() may both ask; the first decides.
     if (this.#keeping !== undefined) return this.#keeping;
     const r = this.#resume;
-    if (r === undefined || this.#state !== 'open') return this.discard();
+    if (r === undefined || (this.#state !== 'open' && !(this.#state === 'failed' && this.#streamError !== undefined))) return this.discard();
     this.#state = 'discarded';
     this.#keeping = (async () => {
       await closeStream(this.stream);
@@ -173,6 +181,11 @@ export class InboxPartialFile implements PartialFile {
       await r.journal.sync().catch(() => {});
       await this.#handle.close().catch(() => {});
       await r.journal.close().catch(() => {});
+      const kept = await lstat(this.partialPath).catch(() => undefined);
+      if (r.position === 0 || kept === undefined || kept.size < BLOCK_SIZE) {
+        await unlink(this.partialPath).catch(() => {});
+        await unlink(`${this.partialPath.slice(0, -'.part'.length)}.blocks`).catch(() => {});
+      }
       this.#transfer.releaseResumeKey(r.key);
       this.#transfer.forget(this);
     })();

@@ -3,7 +3,7 @@
  * reuses them), the directories it created, its open partial files, and placing each finished
  * file under a free name inside the inbox without following a symlink.
  */
-import { lstat, mkdir, open, readFile, realpath, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, sep } from 'node:path';
 import { P2pdError } from '../errors.js';
@@ -11,6 +11,7 @@ import { BLOCK_SIZE } from '../protocol/messages.js';
 import type { PartialFile, PreparedTransfer } from '../transfer/ports.js';
 import type { InboxLogger } from './inbox.js';
 import { errnoOf, nameError, storeError } from './inbox-errors.js';
+import { checkStillThere, createExclusive, openExisting, openOrCreate, readRecord, sameFile, writeRecord, type FileIdentity } from './inbox-guard.js';
 import { DIGEST_BYTES, InboxPartialFile } from './inbox-partial-file.js';
 import { moveNoReplace, openDirectory, syncDirectory } from './move-no-replace.js';
 import type { OfferPlan } from './offer-plan.js';
@@ -48,6 +49,8 @@ export class InboxTransfer implements PreparedTransfer {
   #reservedAll = false;
 
   readonly #senderId: string;
+  /** Resume key → the kept partial file resumeState() read and how much of it matched its journal. */
+  readonly #verified = new Map<string, FileIdentity & { bytes: number }>();
 
   constructor(context: InboxContext, transferId: string, plan: OfferPlan, senderId: string) {
     this.#context = context;
@@ -67,7 +70,7 @@ export class InboxTransfer implements PreparedTransfer {
 
   async #previousReservations(): Promise<Map<string, string>> {
     try {
-      const raw = JSON.parse(await readFile(this.#reservationPath, 'utf8')) as Record<string, unknown>;
+      const raw = JSON.parse(await readRecord(this.#reservationPath)) as Record<string, unknown>;
       const out = new Map<string, string>();
       for (const [top, name] of Object.entries(raw)) {
         if (typeof name !== 'string') continue;
@@ -83,16 +86,33 @@ export class InboxTransfer implements PreparedTransfer {
     }
   }
 
-  /** What an earlier attempt left for `key`: bytes of data and the journal of block digests. */
+  /**
+   * What an earlier attempt left for `key`: the data and the journal of its block digests, trusted
+   * only as far as they agree. The kept data is read once and each complete block's digest compared
+   * with the journal's; the answer stops at the first block that differs (someone or something
+   * changed the file between attempts), so a resume never builds a "verified" file on it. Costs one
+   * sequential read of what was kept (about a second per GiB here), far less than sending it again.
+   */
   async resumeState(key: string): Promise<{ bytes: number; journal: Buffer } | null> {
     if (!RESUME_KEY.test(key) || this.#context.resumeKeysInUse.has(key)) return null;
     const base = join(this.#context.partialDir, `r-${key}`);
-    const bytes = await stat(`${base}.part`).then(
-      (s) => s.size,
-      () => 0,
-    );
-    const journal = await readFile(`${base}.blocks`).catch(() => Buffer.alloc(0));
-    return { bytes, journal };
+    await this.#context.checkPartialDir();
+    const data = await openExisting(`${base}.part`, { write: false }).catch(() => undefined);
+    if (data === undefined) return { bytes: 0, journal: Buffer.alloc(0) };
+    try {
+      const journal = await readRecordBytes(`${base}.blocks`);
+      const blocks = await verifiedBlocks(data.handle, Math.min(Math.floor(data.info.size / BLOCK_SIZE), Math.floor(journal.length / DIGEST_BYTES)), journal);
+      if (blocks * DIGEST_BYTES < journal.length || blocks * BLOCK_SIZE < data.info.size) {
+        this.#context.logger.debug(
+          { key, keptBytes: data.info.size, verifiedBytes: blocks * BLOCK_SIZE },
+          'kept partial data trusted only up to its last verified block',
+        );
+      }
+      this.#verified.set(key, { dev: data.info.dev, ino: data.info.ino, bytes: blocks * BLOCK_SIZE });
+      return { bytes: blocks * BLOCK_SIZE, journal: journal.subarray(0, blocks * DIGEST_BYTES) };
+    } finally {
+      await data.handle.close();
+    }
   }
 
   /** Reserves every top-level directory exclusively and creates the explicit directory entries. */
@@ -109,7 +129,7 @@ export class InboxTransfer implements PreparedTransfer {
       this.#reserved.set(top, name);
     }
     if (this.#senderId !== '' && this.#reserved.size > 0) {
-      await writeFile(this.#reservationPath, JSON.stringify(Object.fromEntries(this.#reserved)), { mode: 0o600 }).catch((err: unknown) => {
+      await writeRecord(this.#reservationPath, JSON.stringify(Object.fromEntries(this.#reserved))).catch((err: unknown) => {
         this.#context.logger.warn({ err }, 'could not record the folder reservation (a retry may land in a new folder)');
       });
     }
@@ -202,26 +222,31 @@ export class InboxTransfer implements PreparedTransfer {
     if (key === undefined && offset !== 0) throw new P2pdError('INTERNAL', 'an offset needs a resume key');
     const path = join(this.#context.partialDir, key === undefined ? `${this.transferId}.${index}.part` : `r-${key}.part`);
     let handle: FileHandle;
+    let identity: FileIdentity;
     let journal: FileHandle | undefined;
     try {
       await this.#context.checkPartialDir();
       if (key === undefined) {
-        handle = await open(path, 'wx', 0o600);
+        ({ handle, info: identity } = await createExclusive(path));
       } else {
-        // A kept partial file continues at `offset`; anything after it (a torn last block) goes.
-        handle = await open(path, 'r+').catch((err: unknown) => {
-          if (errnoOf(err) !== 'ENOENT' || offset !== 0) throw err;
-          return open(path, 'wx', 0o600);
-        });
+        // A kept partial file continues at `offset`, which resumeState() verified on this very file;
+        // anything after it (a torn last block, unverified data) goes.
+        const verified = this.#verified.get(key);
+        if (offset > 0 && (verified === undefined || offset > verified.bytes)) throw new P2pdError('INTERNAL', 'a resume offset beyond the verified data');
+        ({ handle, info: identity } = offset === 0 ? await openOrCreate(path) : await openExisting(path, { write: true }));
+        if (offset > 0 && !sameFile(identity, verified!)) {
+          await handle.close();
+          throw new P2pdError('INBOX_UNWRITABLE', 'the kept partial file was replaced after it was verified', { details: { reason: 'replaced' } });
+        }
         await handle.truncate(offset);
-        journal = await open(`${path.slice(0, -'.part'.length)}.blocks`, 'a+', 0o600);
+        journal = (await openOrCreate(`${path.slice(0, -'.part'.length)}.blocks`)).handle;
         await journal.truncate((offset / BLOCK_SIZE) * DIGEST_BYTES);
       }
     } catch (err) {
       throw storeError(err, 'creating a partial file');
     }
     if (key !== undefined) this.#context.resumeKeysInUse.add(key);
-    const file = new InboxPartialFile(this, planned, path, handle, key === undefined ? undefined : { key, journal: journal!, offset });
+    const file = new InboxPartialFile(this, planned, { path, handle, identity }, key === undefined ? undefined : { key, journal: journal!, offset });
     this.#files.set(index, file);
     return file;
   }
@@ -237,6 +262,9 @@ export class InboxTransfer implements PreparedTransfer {
       throw nameError('outside-inbox', `refusing to write outside the inbox: ${displayName(parent)}`);
     }
     const base = components[components.length - 1]!;
+    // What gets a name in the inbox is the file written, not whatever now sits at the partial's name.
+    await this.#context.checkPartialDir();
+    await checkStillThere(file.partialPath, file.identity);
     for (let n = 0; n < MAX_CONFLICT_ATTEMPTS; n++) {
       const name = n === 0 ? base : conflictName(base, n);
       if (await moveNoReplace(this.#context.link, this.#context.logger, file.partialPath, join(parent, name))) {
@@ -292,4 +320,31 @@ export class InboxTransfer implements PreparedTransfer {
     }
     if (!needed) await unlink(this.#reservationPath).catch(() => undefined);
   }
+}
+
+/** The journal of a kept partial file (empty when it is missing or not ours). */
+async function readRecordBytes(path: string): Promise<Buffer> {
+  const opened = await openExisting(path, { write: false }).catch(() => undefined);
+  if (opened === undefined) return Buffer.alloc(0);
+  try {
+    return await opened.handle.readFile();
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+/** How many of the first `count` blocks of `handle` hash to the digests in `journal`. */
+async function verifiedBlocks(handle: FileHandle, count: number, journal: Buffer): Promise<number> {
+  const buffer = Buffer.allocUnsafe(BLOCK_SIZE);
+  for (let b = 0; b < count; b++) {
+    let filled = 0;
+    while (filled < BLOCK_SIZE) {
+      const { bytesRead } = await handle.read(buffer, filled, BLOCK_SIZE - filled, b * BLOCK_SIZE + filled);
+      if (bytesRead === 0) return b;
+      filled += bytesRead;
+    }
+    const digest = createHash('sha256').update(buffer).digest();
+    if (!digest.equals(journal.subarray(b * DIGEST_BYTES, (b + 1) * DIGEST_BYTES))) return b;
+  }
+  return count;
 }

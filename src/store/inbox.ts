@@ -10,20 +10,25 @@
  * NAME_INVALID (details.reason "symlink-in-path", "not-a-directory" or "outside-inbox"), it is never
  * followed. No symlink is ever created.
  *
- * Limits of what Node offers: without openat(2)/O_NOFOLLOW on every component, someone who can
- * write inside the inbox could swap a checked directory for a symlink between our check and our
- * link(2). The inbox should therefore belong to the daemon's user and not be writable by others
- * (start() creates it 0700); the realpath check just before the move narrows the window.
+ * Limits of what Node offers: without openat(2) on every component, someone who can write inside
+ * the inbox could swap a checked directory for a symlink between our check and our link(2). So
+ * start() refuses an inbox (and the partial directory) that is not the daemon user's or that group
+ * or others can write, pins the partial directory by device and inode, and every partial file is
+ * opened no-follow and checked through its descriptor (inbox-guard.ts); the realpath check just
+ * before the move narrows the window for the directories above a file.
  */
 import { constants as fsConstants } from 'node:fs';
-import { access, link as fsLink, lstat, mkdir, open, readdir, realpath, rm, stat, unlink } from 'node:fs/promises';
+import { access, link as fsLink, lstat, mkdir, open, readdir, realpath, rm, stat, statfs, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { P2pdError } from '../errors.js';
-import type { OfferEntry } from '../protocol/messages.js';
+import { formatBytes } from '../format-bytes.js';
+import { BLOCK_SIZE, type OfferEntry } from '../protocol/messages.js';
 import type { InboxStore, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
 import { errnoOf, storeError } from './inbox-errors.js';
+import { DIGEST_BYTES } from './inbox-partial-file.js';
 import { InboxTransfer, type InboxContext } from './inbox-transfer.js';
+import { checkPrivateDirectory, sameFile, type FileIdentity } from './inbox-guard.js';
 import { openDirectory } from './move-no-replace.js';
 import { checkTransferId, planOffer } from './offer-plan.js';
 import { PARTIAL_DIR_NAME, displayName } from './safe-name.js';
@@ -47,10 +52,54 @@ export interface InboxOptions {
   dir: string;
   /** Largest file accepted, bytes; 0 or absent = no limit. */
   maxFileSize?: number;
+  /**
+   * Refuse a symlink at `dir` itself (a per-peer folder made inside a checked inbox). The configured
+   * inbox may be reached through a symlink the user made; its target is checked instead.
+   */
+  noFollow?: boolean;
+  /** limits.minFreeSpace: start() warns when the inbox's whole file system is smaller. */
+  minFreeSpace?: number;
 }
 
 /** Names in the partial directory that outlive a daemon restart: resumable data, journals, reservations. */
 const RESUMABLE_NAME = /^[rt]-[0-9a-f]{40}\./;
+
+/**
+ * Kept resume data shorter than one block (a 0-byte .part of an attempt that failed before any
+ * data, or data without a journal) can never be resumed from: the names of both halves, to remove.
+ */
+async function uselessResumeFiles(partialDir: string, names: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  const present = new Set(names);
+  for (const name of names) {
+    if (!name.startsWith('r-') || !name.endsWith('.part')) continue;
+    const base = name.slice(0, -'.part'.length);
+    const info = await lstat(join(partialDir, name)).catch(() => undefined);
+    const journal = await lstat(join(partialDir, `${base}.blocks`)).catch(() => undefined);
+    if (info !== undefined && info.isFile() && info.size >= BLOCK_SIZE && journal !== undefined && journal.size >= DIGEST_BYTES) continue;
+    out.push(name);
+    if (present.has(`${base}.blocks`)) out.push(`${base}.blocks`);
+  }
+  for (const name of names) {
+    // A journal whose data is gone.
+    if (name.startsWith('r-') && name.endsWith('.blocks') && !present.has(`${name.slice(0, -'.blocks'.length)}.part`)) out.push(name);
+  }
+  return out;
+}
+
+/** A file system smaller than limits.minFreeSpace can never take a file: say so once, at start. */
+export async function warnIfReserveTooLarge(logger: InboxLogger, root: string, minFreeSpace: number): Promise<void> {
+  if (minFreeSpace <= 0) return;
+  const fs = await statfs(root).catch(() => undefined);
+  if (fs === undefined) return;
+  const size = fs.blocks * fs.bsize;
+  if (size >= minFreeSpace) return;
+  logger.warn(
+    { inbox: root, fileSystemBytes: size, minFreeSpace },
+    `the inbox's file system (${formatBytes(size)}) is smaller than the free-space reserve limits.minFreeSpace ` +
+      `(${formatBytes(minFreeSpace)}): every offer will be refused as not fitting; lower limits.minFreeSpace or move the inbox`,
+  );
+}
 
 const silentLogger: InboxLogger = { warn() {}, debug() {} };
 
@@ -59,6 +108,8 @@ export class Inbox implements InboxStore {
   readonly #link: (existingPath: string, newPath: string) => Promise<void>;
   readonly #dir: string;
   readonly #maxFileSize: number;
+  readonly #noFollow: boolean;
+  readonly #minFreeSpace: number;
   #context: InboxContext | undefined;
   readonly #transfers = new Map<string, InboxTransfer>();
 
@@ -76,6 +127,8 @@ export class Inbox implements InboxStore {
     this.#link = deps.link ?? fsLink;
     this.#dir = resolve(options.dir);
     this.#maxFileSize = maxFileSize;
+    this.#noFollow = options.noFollow === true;
+    this.#minFreeSpace = options.minFreeSpace ?? 0;
   }
 
   /** The inbox's real path once started (symlinks in the configured path resolved). */
@@ -107,14 +160,24 @@ export class Inbox implements InboxStore {
 
     let root: string;
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const info = await stat(dir);
-      if (!info.isDirectory()) {
-        throw new P2pdError('INBOX_UNWRITABLE', `the inbox ${dir} is not a directory; remove it or set "inbox" in the config to a directory`, {
-          details: { dir },
+      if (this.#noFollow) {
+        // A per-peer folder: made here inside a checked inbox; a symlink planted at its name is refused.
+        await mkdir(dir, { mode: 0o700 }).catch((err: unknown) => {
+          if (errnoOf(err) !== 'EEXIST') throw err;
         });
+        checkPrivateDirectory(dir, await lstat(dir), 'the per-peer folder');
+      } else {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        const info = await stat(dir);
+        if (!info.isDirectory()) {
+          throw new P2pdError('INBOX_UNWRITABLE', `the inbox ${dir} is not a directory; remove it or set "inbox" in the config to a directory`, {
+            details: { dir },
+          });
+        }
       }
       root = await realpath(dir);
+      // The configured path may go through a symlink the user made; what it leads to must be ours.
+      checkPrivateDirectory(root, await lstat(root), 'the inbox');
       await access(root, fsConstants.W_OK | fsConstants.X_OK);
     } catch (err) {
       throw unusable(err, 'opening the inbox');
@@ -122,6 +185,7 @@ export class Inbox implements InboxStore {
     signal?.throwIfAborted();
 
     const partialDir = join(root, PARTIAL_DIR_NAME);
+    let partialId: FileIdentity;
     try {
       await mkdir(partialDir, { mode: 0o700 }).catch((err: unknown) => {
         if (errnoOf(err) !== 'EEXIST') throw err;
@@ -134,13 +198,15 @@ export class Inbox implements InboxStore {
           { details: { dir: partialDir } },
         );
       }
-      if ((info.mode & 0o777) !== 0o700) {
-        const handle = await openDirectory(partialDir);
-        try {
-          await handle.chmod(0o700);
-        } finally {
-          await handle.close();
-        }
+      const handle = await openDirectory(partialDir);
+      try {
+        // What was opened is checked, not what the name showed a moment before.
+        const opened = await handle.stat();
+        if ((opened.mode & 0o777) !== 0o700 && opened.uid === process.getuid?.()) await handle.chmod(0o700);
+        checkPrivateDirectory(partialDir, await handle.stat(), PARTIAL_DIR_NAME);
+        partialId = { dev: opened.dev, ino: opened.ino };
+      } finally {
+        await handle.close();
       }
     } catch (err) {
       throw unusable(err, `creating ${PARTIAL_DIR_NAME}`);
@@ -149,7 +215,9 @@ export class Inbox implements InboxStore {
     try {
       // Resumable partial files (r-*) and folder reservations (t-*) are kept for the next attempt;
       // anything else is a plain partial of a transfer that cannot continue.
-      const leftovers = (await readdir(partialDir)).filter((name) => !RESUMABLE_NAME.test(name));
+      const names = await readdir(partialDir);
+      const leftovers = names.filter((name) => !RESUMABLE_NAME.test(name));
+      leftovers.push(...(await uselessResumeFiles(partialDir, names)));
       for (const name of leftovers) await rm(join(partialDir, name), { recursive: true, force: true });
       if (leftovers.length > 0) this.#logger.warn({ count: leftovers.length }, 'removed partial files left by an earlier run');
       const probe = join(partialDir, `.probe-${randomBytes(8).toString('hex')}`);
@@ -172,14 +240,24 @@ export class Inbox implements InboxStore {
       logger: this.#logger,
       link: this.#link,
       async checkPartialDir() {
+        // The very directory checked at start: not a symlink or a look-alike someone put in its place.
         const info = await lstat(partialDir);
-        if (!info.isDirectory()) throw new P2pdError('INBOX_UNWRITABLE', `${partialDir} is no longer a directory; restart the daemon`);
+        if (!info.isDirectory() || !sameFile(info, partialId) || (info.mode & 0o077) !== 0) {
+          throw new P2pdError(
+            'INBOX_UNWRITABLE',
+            `${partialDir} was replaced or opened to others since the start; refusing to write there (restart the daemon)`,
+            {
+              details: { dir: partialDir, reason: 'partial-dir-replaced' },
+            },
+          );
+        }
       },
       release(transfer) {
         if (transfers.get(transfer.transferId) === transfer) transfers.delete(transfer.transferId);
       },
       resumeKeysInUse: new Set<string>(),
     };
+    await warnIfReserveTooLarge(this.#logger, root, this.#minFreeSpace);
     this.#logger.debug({ root }, 'inbox ready');
   }
 

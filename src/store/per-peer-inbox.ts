@@ -3,12 +3,13 @@
  * on first use. The folder name is the sender's display name run through the same checks as any
  * received name, so a hostile name cannot climb out of the inbox.
  */
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { OfferEntry } from '../protocol/messages.js';
 import type { InboxStore, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
-import { Inbox, type InboxLogger } from './inbox.js';
+import { Inbox, warnIfReserveTooLarge, type InboxLogger } from './inbox.js';
+import { checkPrivateDirectory } from './inbox-guard.js';
 import { checkRelativePath } from './safe-name.js';
 
 export class PerPeerInbox implements InboxStore {
@@ -16,11 +17,15 @@ export class PerPeerInbox implements InboxStore {
   readonly #dir: string;
   readonly #maxFileSize: number | undefined;
   readonly #inboxes = new Map<string, Promise<Inbox>>();
+  readonly #minFreeSpace: number | undefined;
+  /** The inbox's real path, checked at start: per-peer folders are made right inside it. */
+  #root: string | undefined;
 
-  constructor(deps: { logger?: InboxLogger }, options: { dir: string; maxFileSize?: number }) {
+  constructor(deps: { logger?: InboxLogger }, options: { dir: string; maxFileSize?: number; minFreeSpace?: number }) {
     this.#logger = deps.logger;
     this.#dir = options.dir;
     this.#maxFileSize = options.maxFileSize;
+    this.#minFreeSpace = options.minFreeSpace;
   }
 
   async prepare(
@@ -52,9 +57,17 @@ export class PerPeerInbox implements InboxStore {
     return n;
   }
 
-  /** Creates the inbox directory; each sender's folder is started (and cleaned) on its first transfer. */
+  /**
+   * Creates the inbox directory and checks that no other local user can write it (else a link
+   * planted at a sender's folder name would take that sender's files elsewhere); each sender's
+   * folder is started (and cleaned) on its first transfer, and refused if it is a symlink.
+   */
   async start(_options: { signal?: AbortSignal } = {}): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const root = await realpath(this.#dir);
+    checkPrivateDirectory(root, await lstat(root), 'the inbox');
+    this.#root = root;
+    if (this.#logger !== undefined) await warnIfReserveTooLarge(this.#logger, root, this.#minFreeSpace ?? 0);
   }
 
   async stop(): Promise<void> {
@@ -71,8 +84,10 @@ export class PerPeerInbox implements InboxStore {
     if (folder === undefined) throw new P2pdError('INTERNAL', 'no folder name for the sender');
     let inbox = this.#inboxes.get(folder);
     if (inbox === undefined) {
+      if (this.#root === undefined) throw new P2pdError('INTERNAL', 'the inbox is not started');
       const made = new Inbox(this.#logger === undefined ? {} : { logger: this.#logger }, {
-        dir: join(this.#dir, folder),
+        dir: join(this.#root, folder),
+        noFollow: true,
         ...(this.#maxFileSize === undefined ? {} : { maxFileSize: this.#maxFileSize }),
       });
       inbox = made.start().then(() => made);

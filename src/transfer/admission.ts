@@ -386,11 +386,16 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
     const free = await this.#space.freeBytes();
     const reserve = this.#opts.minFreeSpace;
     if (bytes + reserve > free) {
-      throw new P2pdError(
-        'INSUFFICIENT_SPACE',
-        `${this.#opts.localName}'s inbox is full: ${formatBytes(bytes)} needed, ${formatBytes(Math.max(0, free - reserve))} free`,
-        { details: { needed: bytes, free, reserve } },
-      );
+      // Name the reserve when it is what refuses the offer: "inbox full" on an empty disk misleads.
+      const why =
+        reserve > 0 && bytes <= free
+          ? `${formatBytes(bytes)} needed and ${formatBytes(free)} free on its disk, but ${formatBytes(reserve)} must stay free ` +
+            `(its limits.minFreeSpace reserve; ${this.#opts.localName}'s owner can lower it)`
+          : `${formatBytes(bytes)} needed, ${formatBytes(free)} free on its disk` +
+            (reserve > 0 ? ` (of which ${formatBytes(reserve)} is kept free by its limits.minFreeSpace reserve)` : '');
+      throw new P2pdError('INSUFFICIENT_SPACE', `${this.#opts.localName}'s inbox has no room for this offer: ${why}`, {
+        details: { needed: bytes, free, reserve },
+      });
     }
   }
 

@@ -176,7 +176,12 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       } else {
         this.#finish(tracked, 'done', null);
       }
-      log.info({ transfer: tracked.record.id, files: result.files.length, bytes: result.bytes }, 'received');
+      // A transfer with failed files is not news for INFO: say which codes failed.
+      if (failed.length > 0) {
+        log.warn({ transfer: tracked.record.id, files: result.files.length, failed: failed.length, codes: [...new Set(failed.map((f) => f.error?.code))] }, 'received with failures');
+      } else {
+        log.info({ transfer: tracked.record.id, files: result.files.length, bytes: result.bytes }, 'received');
+      }
     } catch (err) {
       const e = toP2pdError(err, 'CONNECTION_LOST');
       if (tracked !== undefined) this.#finish(tracked, e.code === 'TRANSFER_CANCELLED' ? 'cancelled' : 'failed', e);

@@ -83,6 +83,11 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   let current: { index: number; entry: OfferEntry; file: PartialFile; hash: FileHash; received: number } | undefined;
   /** A failure that proves the kept data wrong (size, hash) must not leave it for a resume. */
   let keepPartial = true;
+  /** Set when a file's commit found the disk full: the whole transfer then ends with DISK_FULL. */
+  const stopped: { diskFull?: P2pdError } = {};
+  const throwIfDiskFull = (): void => {
+    if (stopped.diskFull !== undefined) throw stopped.diskFull;
+  };
   let transferId = '';
   /** Commits in index order; each settles to its outcome. */
   const pending: Promise<FileOutcome>[] = [];
@@ -202,6 +207,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     let expected = 0; // position in fileIndexes of the next file the sender must send
     for (;;) {
       const e = await next();
+      throwIfDiskFull();
       if (e.type === 'data') {
         if (current === undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'DATA outside a file');
         current.received += e.chunk.length;
@@ -246,6 +252,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     }
     await Promise.all(pending);
     await resultsChain;
+    throwIfDiskFull();
     const ok = outcomes.every((o) => o.ok);
     writer.send({ type: 'summary', ok, files: outcomes.filter((o) => o.ok).length, bytes: progress.bytesDone });
     progress.phase = 'done';
@@ -318,8 +325,12 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         const savedAs = await file.commit({ signal });
         return { index, path: entry.path, ok: true, savedAs };
       } catch (err) {
-        await file.discard().catch(() => undefined);
         const e = toP2pdError(err, 'INBOX_UNWRITABLE');
+        // A full disk is not this file's fault: the transfer stops with DISK_FULL, and what reached
+        // the disk is kept for a resume when onDiskFull says so.
+        if (e.code === 'DISK_FULL') stopped.diskFull ??= e;
+        const keep = e.code === 'DISK_FULL' && options.keepPartialOnDiskFull !== false && file.keep !== undefined;
+        await (keep ? file.keep!() : file.discard()).catch(() => undefined);
         return { index, path: entry.path, ok: false, error: { code: e.code, message: e.message } };
       }
     })();

@@ -1,12 +1,13 @@
 /**
  * Interrupted transfers continue where they stopped, on real daemons over loopback: the receiver
  * killed with SIGKILL and restarted, a cancel followed by a new send of the same file, and a
- * changed source that must start again from zero instead of producing a mixed file.
+ * changed source that must start again from zero instead of producing a mixed file, and kept data
+ * changed at the receiver between attempts, which a resume must not build on.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDaemon, waitFor } from '../helpers/daemons.js';
@@ -27,7 +28,7 @@ interface T {
   attempts: number;
 }
 
-describe('resume', { timeout: 240_000 }, () => {
+describe('resume', { timeout: 400_000 }, () => {
   let ava: TestDaemon;
   let ben: TestDaemon;
   let data: string;
@@ -101,7 +102,6 @@ describe('resume', { timeout: 240_000 }, () => {
     await truncate(f, SIZE);
     await sendAndCancelAt(f, 0.3);
     // Change the first block: a resume would keep the old bytes there.
-    const { open } = await import('node:fs/promises');
     const fh = await open(f, 'r+');
     await fh.write(Buffer.from('changed'), 0, 7, 0);
     await fh.close();
@@ -109,5 +109,27 @@ describe('resume', { timeout: 240_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { transfer: T }).transfer.resumedFrom, 0);
     assert.equal(await sha256File(join(ben.inbox, 'changing.bin')), await sha256File(f));
+  });
+
+  it('hostile: a kept partial file changed between attempts is not trusted: the file lands right', async () => {
+    const f = join(data, 'tampered.bin');
+    await writeFile(f, '');
+    await truncate(f, SIZE);
+    await sendAndCancelAt(f, 0.3);
+    // Someone changes ben's kept data at 100 MiB; its journal still holds the old digests.
+    const partialDir = join(ben.inbox, '.p2pd-partial');
+    const kept = [];
+    for (const n of await readdir(partialDir)) if (n.endsWith('.part')) kept.push({ n, t: (await stat(join(partialDir, n))).mtimeMs });
+    kept.sort((a, b) => b.t - a.t);
+    const at = 100 * 1024 * 1024;
+    const fh = await open(join(partialDir, kept[0]!.n), 'r+');
+    await fh.write(Buffer.from('tampered'), 0, 8, at + 5);
+    await fh.close();
+    const r = await ava.cli(['send', B, f, '--json'], 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    const t = (JSON.parse(r.stdout) as { transfer: T }).transfer;
+    assert.ok(t.resumedFrom <= at, `resumed from ${t.resumedFrom}, past the changed block`);
+    assert.equal(await sha256File(join(ben.inbox, 'tampered.bin')), await sha256File(f));
+    await rm(join(ben.inbox, 'tampered.bin'));
   });
 });

@@ -3,11 +3,12 @@
  * at once with INSUFFICIENT_SPACE; an offer that fits when it arrives but not by the time its data
  * does (the file system is filled from outside while the data flows, over a 20 Mbit/s link so that
  * there is time) fails with DISK_FULL. Both times: the sender's command exits 73 with the code,
- * the receiver stays up and records the failure, and no final file is left in the inbox.
+ * the receiver stays up and records the failure, and no final file is left in the inbox. What
+ * arrived before the disk filled is kept (onDiskFull "keep") and a new send resumes from it.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestDaemon } from '../helpers/daemons.js';
@@ -125,9 +126,50 @@ describe('a receiver whose inbox fills up', { skip: why ?? false, timeout: 120_0
       assert.equal(seen.state, 'failed');
       assert.equal(seen.error?.code, 'DISK_FULL');
       assert.deepEqual(await finalFiles(bob.inbox), []);
+      // The receiver says so too: not "received" at info, not "failed verification".
+      assert.doesNotMatch(bob.log, /"msg":"received"/);
+      assert.match(bob.log, /DISK_FULL/);
     } finally {
       await rm(join(bob.inbox, FILLER), { force: true });
     }
+  });
+
+  it('keeps what arrived before the disk filled (onDiskFull "keep") and resumes from it once space is freed', async () => {
+    const partialDir = join(bob.inbox, '.p2pd-partial');
+    for (const n of await readdir(partialDir)) await rm(join(partialDir, n), { force: true, recursive: true });
+    // Small next to the 16 MiB disk: the new offer must fit beside the kept data (the free-space
+    // check counts the whole file, not what a resume will skip).
+    const f = join(data, 'kept.bin');
+    await writeRandomFile(f, 6 * 1024 * 1024);
+    const before = new Set((await transfers(bob)).map((t) => t.id));
+    const sending = alice.cli(['send', 'bob', f, '--json'], 60_000);
+    // Several whole blocks (1 MiB each) arrive before the space goes.
+    const running = await waitForProgress(bob, 0.35, { filter: (t) => t.direction === 'in' && !before.has(t.id), timeoutMs: 30_000 });
+    assert.ok(running.bytesDone < running.bytesTotal * 0.9, 'the fill came early enough');
+    await fillUp(join(bob.inbox, FILLER));
+    try {
+      const r = await sending;
+      assert.equal(r.code, 73, `${r.stdout}\n${r.stderr}`);
+      const seen = (await transfers(bob)).find((t) => t.id === (JSON.parse(r.stdout) as SendJson).transfer.id);
+      assert.equal(seen?.error?.code, 'DISK_FULL', JSON.stringify(seen));
+      const kept = (await readdir(partialDir)).filter((n) => n.endsWith('.part'));
+      assert.equal(kept.length, 1, `kept: ${kept.join()}`);
+      const { size } = await stat(join(partialDir, kept[0]!));
+      assert.ok(size >= 1024 * 1024, `kept ${size} bytes`);
+    } finally {
+      await rm(join(bob.inbox, FILLER), { force: true });
+    }
+    const again = await alice.cli(['send', 'bob', f, '--json'], 60_000);
+    assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+    const t = (JSON.parse(again.stdout) as { transfer: { resumedFrom?: number } }).transfer;
+    assert.ok((t.resumedFrom ?? 0) >= 1024 * 1024, `resumed from ${t.resumedFrom}`);
+    assert.equal(await sha256File(join(bob.inbox, 'kept.bin')), await sha256File(f));
+    assert.deepEqual(
+      (await readdir(partialDir)).filter((n) => n.startsWith('r-')),
+      [],
+      'nothing left to resume',
+    );
+    await rm(join(bob.inbox, 'kept.bin'));
   });
 
   it('takes files again once there is room', async () => {
