@@ -7,8 +7,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { OfferEntry } from '../protocol/messages.js';
-import type { InboxStore, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
+import type { AcceptChoices, InboxStore, OfferReview, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
 import { Inbox, type InboxLogger } from './inbox.js';
+import { checkFolderInInbox, reviewOffer } from './offer-plan.js';
 import { checkRelativePath } from './safe-name.js';
 
 export class PerPeerInbox implements InboxStore {
@@ -23,8 +24,13 @@ export class PerPeerInbox implements InboxStore {
     this.#maxFileSize = options.maxFileSize;
   }
 
+  /** The same review as each sender's Inbox would make (a chosen folder lies inside the sender's folder). */
+  review(entries: readonly OfferEntry[]): OfferReview {
+    return reviewOffer(entries, { maxFileSize: this.#maxFileSize ?? 0, checkTo: checkFolderInInbox });
+  }
+
   async prepare(
-    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo },
+    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo; choices?: AcceptChoices },
     options: { signal: AbortSignal },
   ): Promise<PreparedTransfer> {
     const { inbox, folder } = await this.#inboxFor(offer.sender);

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { isRefusal, P2pdError } from '../errors.js';
 import { formatBytes } from '../format-bytes.js';
 import type { Logger } from '../log.js';
+import type { AcceptChoices } from './ports.js';
 import { newRecord, newTransferId, type HistoryStore } from './records.js';
 
 /** Who offers, as the inbound protocol knows it. */
@@ -34,9 +35,36 @@ export interface OfferSummary {
   entries?: number;
   bytes: number;
   largestFile: number;
-  /** The first names as the sender gave them (unchecked); at most 20 are kept. */
+  /** The first names as they will land (cleaned where the protocol's store cleans); at most 20 are kept. */
   names: readonly string[];
+  /** The first entries with their indexes (for a person's renames and skips); at most 100 are kept. */
+  shown?: ReadonlyArray<OfferedEntry>;
+  /** Entries refused one by one before anyone is asked (unsafe names); at most 20 are kept. */
+  refused?: ReadonlyArray<RefusedEntry>;
+  /** Checks a person's choices against the offer; throws (NAME_INVALID, USAGE) to refuse them. */
+  checkChoices?: (choices: AcceptChoices) => void;
 }
+
+/** An entry of a waiting offer, under the name it will land with. */
+export interface OfferedEntry {
+  index: number;
+  name: string;
+  kind: 'file' | 'dir';
+  size: number;
+  /** The name was cleaned (an unsafe character replaced, a reserved name suffixed). */
+  cleaned?: boolean;
+}
+
+/** An entry refused alone; `name` is the sender's, escaped for display. */
+export interface RefusedEntry {
+  index: number;
+  name: string;
+  code: string;
+  message: string;
+}
+
+/** A person's answer: the plain boolean, or an acceptance with choices (where, renames, skips). */
+export type OfferAnswer = boolean | ({ accept: boolean } & AcceptChoices);
 
 /** An offer waiting for `p2pd accept` / `p2pd reject`. Field names are a stable interface (`p2pd incoming --json`). */
 export interface PendingOffer {
@@ -45,8 +73,12 @@ export interface PendingOffer {
   peer: { id: string; name: string; trusted: boolean };
   files: number;
   bytes: number;
-  /** The first entries of the offer as the sender named them (not yet checked), at most 20. */
+  /** The first entries of the offer as they will land (names cleaned, refused ones left out), at most 20. */
   names: string[];
+  /** The first entries (at most 100) with the indexes that `accept` takes for renames and skips. */
+  entries?: OfferedEntry[];
+  /** Entries refused alone because their names cannot be made safe (at most 20); the rest may land. */
+  refused?: RefusedEntry[];
   receivedAt: string;
   expiresAt: string;
 }
@@ -105,7 +137,7 @@ export interface Admission {
    * back while waiting and taken again after). Throws the refusal. `onWaiting` runs when the offer
    * starts waiting for a person.
    */
-  offer(offer: OfferSummary, options: { signal: AbortSignal; onWaiting?: () => void }): Promise<void>;
+  offer(offer: OfferSummary, options: { signal: AbortSignal; onWaiting?: () => void }): Promise<AcceptChoices | undefined>;
   /** Frees the receiving slot; safe to call more than once. */
   release(): void;
 }
@@ -121,7 +153,10 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
   readonly #space: SpaceCheck | undefined;
   readonly #history: HistoryStore | undefined;
   readonly #opts: AdmissionOptions;
-  readonly #pending = new Map<string, { offer: PendingOffer; answer: (accept: boolean) => void }>();
+  readonly #pending = new Map<
+    string,
+    { offer: PendingOffer; answer: (accept: boolean, choices?: AcceptChoices) => void; check: ((choices: AcceptChoices) => void) | undefined }
+  >();
   #receiving = 0;
 
   constructor(deps: { logger: Logger; policy: IncomingPolicy; space?: SpaceCheck; history?: HistoryStore }, options: AdmissionOptions) {
@@ -165,7 +200,7 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
       offer: async (offer, options) => {
         this.checkLimits(offer);
         await this.#checkSpace(offer.bytes);
-        if (decision === 'auto') return;
+        if (decision === 'auto') return undefined;
         // An offer waiting for a person holds no receiving slot: strangers' offers must not keep
         // trusted peers out. Their number is bounded instead.
         if (this.#pending.size >= MAX_PENDING_OFFERS) throw new P2pdError('PEER_BUSY', `${this.#opts.localName} has too many offers waiting for an answer`);
@@ -174,9 +209,10 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
           this.#receiving--;
         }
         options.onWaiting?.();
-        await this.#ask(offer, { id: sender.id, name }, options.signal);
+        const choices = await this.#ask(offer, { id: sender.id, name }, options.signal);
         this.#takeSlot();
         holding = true;
+        return choices;
       },
       release: () => {
         if (!holding) return;
@@ -215,16 +251,27 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
 
   /** Offers waiting for a person's answer, oldest first. */
   incoming(): PendingOffer[] {
-    return [...this.#pending.values()].map((p) => ({ ...p.offer, peer: { ...p.offer.peer }, names: [...p.offer.names] }));
+    return [...this.#pending.values()].map((p) => copyOffer(p.offer));
   }
 
-  /** A person's answer to a waiting offer. */
-  answer(id: string, accept: boolean): PendingOffer {
+  /**
+   * A person's answer to a waiting offer: `true`/`false`, or `{ accept: true, to, files }` to choose
+   * where it lands (a folder inside the inbox or a configured destination), rename files or skip
+   * them. Choices are checked first (NAME_INVALID, USAGE): a refused choice leaves the offer waiting.
+   */
+  answer(id: string, answer: OfferAnswer): PendingOffer {
     const pending = this.#pending.get(id);
     if (pending === undefined) {
       throw new P2pdError('OFFER_NOT_FOUND', `no offer waiting for an answer has the id ${id}; \`p2pd incoming\` lists them`, { details: { id } });
     }
-    pending.answer(accept);
+    const accept = typeof answer === 'boolean' ? answer : answer.accept === true;
+    let choices: AcceptChoices | undefined;
+    if (accept && typeof answer === 'object' && (answer.to !== undefined || (answer.files?.length ?? 0) > 0)) {
+      choices = { ...(answer.to === undefined ? {} : { to: answer.to }), ...(answer.files === undefined ? {} : { files: answer.files.map((f) => ({ ...f })) }) };
+      if (pending.check === undefined) throw new P2pdError('USAGE', `offer ${id} cannot be placed or renamed: its protocol does not support it`);
+      pending.check(choices);
+    }
+    pending.answer(accept, choices);
     return pending.offer;
   }
 
@@ -269,7 +316,7 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
   }
 
   /** Holds an offer until a person answers, the ask timeout passes or the signal aborts. */
-  #ask(summary: OfferSummary, peer: { id: string; name: string }, signal: AbortSignal): Promise<void> {
+  #ask(summary: OfferSummary, peer: { id: string; name: string }, signal: AbortSignal): Promise<AcceptChoices | undefined> {
     signal.throwIfAborted();
     const now = Date.now();
     const timeoutMs = this.#opts.askTimeoutMs;
@@ -279,11 +326,13 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
       files: summary.files,
       bytes: summary.bytes,
       names: summary.names.slice(0, 20),
+      ...(summary.shown === undefined ? {} : { entries: summary.shown.slice(0, 100).map((e) => ({ ...e })) }),
+      ...(summary.refused === undefined || summary.refused.length === 0 ? {} : { refused: summary.refused.slice(0, 20).map((r) => ({ ...r })) }),
       receivedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + timeoutMs).toISOString(),
     };
     this.#log.info({ transfer: offer.id, peer: peer.id }, 'offer waits for `p2pd accept`');
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<AcceptChoices | undefined>((resolve, reject) => {
       const done = (outcome: OfferOutcome): void => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
@@ -301,13 +350,24 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
       signal.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(offer.id, {
         offer,
-        answer: (accept) => {
+        answer: (accept, choices) => {
           done(accept ? 'accepted' : 'rejected');
-          if (accept) resolve();
+          if (accept) resolve(choices);
           else reject(new P2pdError('PEER_REFUSED', `${this.#opts.localName} rejected the offer`));
         },
+        check: summary.checkChoices,
       });
-      this.emit('offer', { ...offer, peer: { ...offer.peer }, names: [...offer.names] });
+      this.emit('offer', copyOffer(offer));
     });
   }
+}
+
+function copyOffer(o: PendingOffer): PendingOffer {
+  return {
+    ...o,
+    peer: { ...o.peer },
+    names: [...o.names],
+    ...(o.entries === undefined ? {} : { entries: o.entries.map((e) => ({ ...e })) }),
+    ...(o.refused === undefined ? {} : { refused: o.refused.map((r) => ({ ...r })) }),
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Admission, OfferLimits, OfferSender, OfferSummary } from './admission.js';
-import type { FileSource } from './ports.js';
+import type { AcceptChoices, FileSource } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
 /** A peer as the Connector resolves what the user typed. `id` is null for a bare host:port. */
@@ -71,9 +71,9 @@ export interface InboundSession {
   /**
    * Admission, phase two: the offer, once the protocol has read and checked it. The manager opens
    * the transfer's record (under the sender's `offer.transferId` unless that id is taken here) and
-   * asks the gate. Throws the refusal.
+   * asks the gate. Throws the refusal; resolves with a person's choices when there are any.
    */
-  offer(offer: OfferSummary): Promise<void>;
+  offer(offer: OfferSummary): Promise<AcceptChoices | undefined>;
   onProgress(p: TransferProgress): void;
   onResume(bytes: number): void;
   onFile(outcome: FileOutcome): void;

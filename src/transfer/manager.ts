@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Admission, AdmissionGate, OfferSummary, PendingOffer } from './admission.js';
+import type { Admission, AdmissionGate, OfferAnswer, OfferSummary, PendingOffer } from './admission.js';
 import type { Connector, InboundConnection, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
@@ -140,7 +140,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           const t = await this.#openIncoming(offer, admission, { controller, done: settled });
           tracked = t;
           log.info({ transfer: t.record.id, files: offer.files, bytes: offer.bytes, decision: admission.decision }, 'offer');
-          await admission.offer({ ...offer, transferId: t.record.id }, { signal, onWaiting: () => this.#setState(t, 'waiting') });
+          return admission.offer({ ...offer, transferId: t.record.id }, { signal, onWaiting: () => this.#setState(t, 'waiting') });
         },
         onProgress: (p) => {
           if (tracked !== undefined) this.#progress(tracked, p);
@@ -201,9 +201,9 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     return this.#gate.incoming();
   }
 
-  /** Accepts or rejects a waiting offer. */
-  answer(id: string, accept: boolean): PendingOffer {
-    return this.#gate.answer(id, accept);
+  /** Accepts or rejects a waiting offer; an acceptance may carry choices (AdmissionGate.answer). */
+  answer(id: string, answer: OfferAnswer): PendingOffer {
+    return this.#gate.answer(id, answer);
   }
 
   cancel(id: string): TransferRecord {
