@@ -131,8 +131,12 @@ export function planOffer(entries: readonly OfferEntry[], options: { maxFileSize
     const path = joined === entry.path ? entry.path : joined;
     const seen = byPath.get(path);
     if (seen !== undefined) {
-      if (newName !== undefined) {
-        throw new P2pdError('NAME_INVALID', `the new name of entry ${index} is taken by entry ${seen}`, { details: { reason: 'name-clash', index } });
+      // A person's new name that clashes goes back to the person, whichever entry comes first.
+      const renamed = newName !== undefined ? index : rename?.has(seen) === true ? seen : undefined;
+      if (renamed !== undefined) {
+        throw new P2pdError('NAME_INVALID', `the new name of entry ${renamed} is taken by entry ${renamed === index ? seen : index}`, {
+          details: { reason: 'name-clash', index: renamed },
+        });
       }
       if (!changed.has(index) && !changed.has(seen)) invalid('duplicate-path', `entries ${seen} and ${index} have the same path`, index);
       refused.set(index, nameClash(entry, index, seen));
