@@ -1,5 +1,5 @@
 /** Human output: sizes, rates, durations, tables, and strings made safe for a terminal. */
-import { displayName } from '../store/safe-name.js';
+import { displayName } from '../display-text.js';
 import { formatBytes } from '../format-bytes.js';
 
 /** Anything that came from a peer (names, paths, messages) goes through this before printing. */

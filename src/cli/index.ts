@@ -16,6 +16,7 @@ import { cancelCommand, sendCommand, statusCommand } from './commands/transfers.
 import { SERVICE_SUBCOMMANDS, serviceCommands } from './commands/service.js';
 import { answerCommand, incomingCommand } from './commands/incoming.js';
 import { pairAnswerCommand, pairCommand, pairListCommand } from './commands/pair.js';
+import { watchCommand } from './commands/watch.js';
 import { safe } from './format.js';
 import { usageError, wantsJson, type UsageContext } from './usage.js';
 import { completeArgument } from './complete.js';
@@ -30,7 +31,7 @@ export type Track = (path: string[], usage: string, commands: readonly string[],
 
 type Complete = (current: string, args: { _?: unknown[] }, defaults: Parameters<typeof completeArgument>[3], done: (list: string[]) => void) => void;
 
-const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'pair', 'accept', 'reject', 'cancel', 'service', 'completion'] as const;
+const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'watch', 'pair', 'accept', 'reject', 'cancel', 'service', 'completion'] as const;
 /** yargs' own completion command; `completion` is ours so that `completion --help` shows help. */
 const COMPLETION_SCRIPT = 'completion-script';
 /** The option the completion script calls p2pd with. */
@@ -135,6 +136,7 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
     )
     .command('status', 'show transfers in progress and recent ones, both directions', leaf('status'), run(statusCommand))
     .command('incoming', 'list offers waiting for your answer', leaf('incoming'), run(incomingCommand))
+    .command('watch', 'follow peers, transfers, offers, pairings and the outbox as they change (until Ctrl-C)', leaf('watch'), run((ctx) => watchCommand(ctx)))
     .command('pair [peer]', 'trust a peer by comparing a six-digit code on both screens', leaf('pair', 'pair [peer]', pairOptions), run(pairHandler))
     .command(
       'accept <offer-id>',

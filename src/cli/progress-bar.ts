@@ -1,5 +1,5 @@
 /** A one-line progress display on a terminal; silent when stderr is not a terminal. */
-import type { TransferView } from '../transfer/manager.js';
+import type { TransferView } from '../control/views.js';
 import type { OutStream } from './context.js';
 import { bytes, duration, rate, safe } from './format.js';
 

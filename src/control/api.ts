@@ -1,10 +1,10 @@
 /**
  * The control socket's request/response protocol, shared by the daemon's server and the CLI's
- * client: newline-delimited JSON over a Unix socket. docs/CONTROL.md documents it; the field names
- * of the views below are the stable `--json` interface.
+ * client: newline-delimited JSON over a Unix socket. docs/CONTROL.md documents it; the views
+ * (views.ts) are the stable `--json` interface, the method table is in methods.ts.
  */
-import type { TransferView } from '../transfer/manager.js';
-import type { OutboxItemView } from '../outbox/ports.js';
+export * from './views.js';
+export type { SendParams } from './methods.js';
 
 export const CONTROL_API_VERSION = 1;
 /** Longest line either side accepts; a longer one is a broken or hostile client. */
@@ -21,96 +21,20 @@ export type ControlResponse =
   | { id: number; error: { code: string; message: string; details?: Record<string, unknown> } }
   | { id: number; event: string; data: unknown };
 
-export interface IdView {
-  name: string;
-  id: string;
-  /** The id in groups of four, for reading aloud. */
-  fingerprint: string;
-  shortId: string;
-  port: number;
-  version: string;
-  protocolVersion: number;
-  inbox: string;
-  controlSocket: string;
-}
-
-export interface PeerView {
-  id: string;
-  shortId: string;
-  /** The name the peer announces (or the trusted name when it is offline). */
-  name: string;
-  /** What to type to address it: the name, or name#short-id when several peers share the name. */
-  displayName: string;
-  /** "host:port" strings, most recent first. */
-  addresses: string[];
-  trusted: boolean;
-  /** The name it was trusted under, if trusted. */
-  trustedName: string | null;
-  /** Seen over mDNS recently. */
-  online: boolean;
-  lastSeen: string | null;
-  /**
-   * Set when this untrusted peer announces the name of a trusted peer with another key: the
-   * trusted name it claims. It never receives what is sent to that name.
-   */
-  impersonates: string | null;
-}
-
-export interface StatusView {
-  daemon: {
-    name: string;
-    id: string;
-    version: string;
-    pid: number;
-    uptimeSeconds: number;
-    port: number;
-    inbox: string;
-    peersOnline: number;
-  };
-  transfers: TransferView[];
-  /** Items waiting in or being sent from the outbox. */
-  outbox: OutboxItemView[];
-  /** The periodic jobs, their schedules and last runs. */
-  jobs: Array<{
-    name: string;
-    schedule: string;
-    runs: number;
-    lastRunAt: string | null;
-    lastError: { code: string; message: string } | null;
-    nextRunAt: string | null;
-  }>;
-}
-
-export interface SendParams {
-  peer: string;
-  /** Absolute paths (the CLI resolves them against its working directory). */
-  paths: string[];
-  /** Return as soon as the transfer is queued instead of streaming progress to the end. */
-  detach?: boolean;
-  /** Keep trying while the peer is offline (otherwise an offline peer fails the send at once). */
-  queue?: boolean;
-}
-
-export interface SendResultView {
-  transfer: TransferView;
-  skipped: Array<{ path: string; reason: string }>;
-}
-
-export interface TrustResultView {
-  peer: PeerView;
-  fingerprint: string;
-  alreadyTrusted: boolean;
-}
-
-export interface UntrustResultView {
-  peer: PeerView;
-  removed: boolean;
-}
-
 /** Splits a byte stream into lines, refusing over-long ones. */
 export class LineSplitter {
   #buffered: Buffer[] = [];
   #size = 0;
+  readonly #max: number;
+
+  constructor(maxLineBytes: number = MAX_LINE_BYTES) {
+    this.#max = maxLineBytes;
+  }
+
+  /** Bytes of the unfinished line held. */
+  get buffered(): number {
+    return this.#size;
+  }
 
   push(chunk: Buffer): string[] {
     const lines: string[] = [];
@@ -128,7 +52,7 @@ export class LineSplitter {
     if (start < chunk.length) {
       this.#buffered.push(chunk.subarray(start));
       this.#size += chunk.length - start;
-      if (this.#size > MAX_LINE_BYTES) throw new Error('control line too long');
+      if (this.#size > this.#max) throw new Error('control line too long');
     }
     return lines;
   }

@@ -4,6 +4,17 @@ import { lstat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { P2pdError } from '../errors.js';
 import { LineSplitter, type ControlResponse } from './api.js';
+import type { EventsOf, MethodName, ParamsOf, ResultOf } from './methods.js';
+
+type EventName<M extends MethodName> = keyof EventsOf<M> & string;
+
+export interface TypedRequestOptions<M extends MethodName> {
+  signal?: AbortSignal;
+  /** Streamed events (progress, code, watch events) before the final result. */
+  onEvent?: (event: EventName<M>, data: EventsOf<M>[EventName<M>]) => void;
+  /** How long to wait for the daemon to accept the connection. */
+  connectTimeoutMs?: number;
+}
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -49,7 +60,11 @@ export class ControlClient {
     }
   }
 
-  async request<T>(method: string, params: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<T> {
+  /** Calls a method of the table in methods.ts: its params and result are typed by its name. */
+  request<M extends MethodName>(method: M, params?: ParamsOf<M>, options?: TypedRequestOptions<M>): Promise<ResultOf<M>>;
+  /** @deprecated untyped form, kept for callers that name the result type themselves. */
+  request<T>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T>;
+  async request<T>(method: string, params: object = {}, options: RequestOptions = {}): Promise<T> {
     await this.#checkPrivate();
     return new Promise<T>((resolve, reject) => {
       const socket = createConnection(this.#path);

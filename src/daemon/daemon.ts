@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
-import { ControlServer } from '../control/server.js';
-import type { IdView } from '../control/api.js';
+import { Dispatcher } from '../control/dispatcher.js';
+import { UnixSocketTransport } from '../control/unix-transport.js';
+import type { IdView } from '../control/views.js';
 import { MdnsDiscovery } from '../discovery/mdns.js';
 import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
 import { named, ServiceRunner, stopOnly, type Service, type ServiceRunnerOptions } from '../lifecycle.js';
@@ -26,6 +27,8 @@ import { P2pdDriver, type P2pdDriverOptions } from '../transfer/p2pd-driver.js';
 import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
+import { peerViews } from './peers-view.js';
+import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
@@ -104,6 +107,7 @@ export class Daemon {
       const connector = peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
       const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
       let outboxRef: Outbox | undefined;
+      let eventsRef: DaemonEvents | undefined;
       const pairings = new PairingManager(
         {
           logger: log.child({ part: 'pairing' }),
@@ -112,6 +116,7 @@ export class Daemon {
           trust: {
             trust: (peer) => {
               state.trust(peer);
+              eventsRef?.peersChanged();
               void outboxRef?.ensurePeerFolder(peer.name);
             },
           },
@@ -182,7 +187,21 @@ export class Daemon {
         inbox: config.inbox,
         controlSocket: config.controlSocket,
       });
-      const control = new ControlServer(
+      const events = new DaemonEvents(
+        {
+          logger: log.child({ part: 'events' }),
+          sources: {
+            peers,
+            peerViews: () => peerViews(peers, state),
+            transfers: manager,
+            outbox: () => outbox.queue(),
+            offers: () => manager.incoming(),
+            pairings: () => pairings.list(),
+          },
+        },
+      );
+      eventsRef = events;
+      const dispatcher = new Dispatcher(
         {
           logger: log.child({ part: 'control' }),
           handlers: controlHandlers({
@@ -196,11 +215,22 @@ export class Daemon {
             identityView: idView,
             startedAt,
             pid: this.#pid,
-            isReady: () => ready,
+            peersChanged: () => events.peersChanged(),
+            watch: (params, ctx) => events.watch(params, ctx),
           }),
         },
-        { path: config.controlSocket },
+        { isReady: () => ready },
       );
+      const control = new UnixSocketTransport({ logger: log.child({ part: 'control' }), dispatcher }, { path: config.controlSocket });
+      // The event wiring lives as long as the control socket that serves `watch`.
+      const controlService: Service = {
+        name: 'control',
+        start: (o) => control.start(o),
+        stop: async () => {
+          await control.stop();
+          await events.stop();
+        },
+      };
       const discovery = config.discovery.enabled ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port }) : undefined;
       const expiry = config.discovery.enabled ? new PeerExpiry({ peers }, { expireMs: config.discovery.expireSeconds * 1000 }) : undefined;
       peers.on('up', (p) => {
@@ -215,7 +245,7 @@ export class Daemon {
         state,
         transfers: stopOnly('transfers', () => manager.stop(this.#config.shutdownGraceSeconds * 1000)),
         onReceive,
-        control: named('control', control),
+        control: controlService,
         inbox: named('inbox', inbox),
         listener: {
           name: 'listener',
@@ -235,6 +265,11 @@ export class Daemon {
       await this.#services.start({ signal });
 
       this.#parts = { manager, gate, p2pd, scheduler, onReceive };
+      gate.on('offer', (r) => events.publishOffer(r));
+      gate.on('offer-end', (e) => events.publishOfferEnd(e.id, e.outcome));
+      pairings.on('pairing', (r) => events.publishPairing(r));
+      pairings.on('pairing-end', (e) => events.publishPairingEnd(e.id, e.outcome));
+      events.start();
       ready = true;
       await sends.restore();
       log.info(

@@ -1,19 +1,19 @@
 /** What each control-socket method does, in terms of the daemon's parts. */
-import { P2pdError } from '../errors.js';
-import type { Handlers } from '../control/server.js';
-import type { IdView, PeerView, SendResultView, StatusView, TrustResultView, UntrustResultView } from '../control/api.js';
+import type { CallContext, MethodHandlers } from '../control/dispatcher.js';
+import type { WatchParams } from '../control/methods.js';
+import type { IdView, PeerView } from '../control/views.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { resolvePeer } from '../discovery/resolve.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
 import type { TransferManager } from '../transfer/manager.js';
-import type { TransferRecord } from '../transfer/records.js';
-import type { PairingManager, PairingRecord } from '../transfer/pairings.js';
+import type { PairingManager } from '../transfer/pairings.js';
 import { peerViews } from './peers-view.js';
 import type { SendQueue } from './send-queue.js';
 import type { Outbox } from '../outbox/index.js';
-import type { JobView } from './scheduler.js';
+import type { JobView as JobRecord } from './scheduler.js';
+import { jobView, offerView, outboxItemView, pairingView, transferView, type TransferRecord } from './views.js';
 
 export interface HandlerDeps {
   manager: TransferManager;
@@ -24,29 +24,21 @@ export interface HandlerDeps {
   identityView: () => IdView;
   startedAt: number;
   pid: number;
-  isReady: () => boolean;
   outbox: Pick<Outbox, 'queue' | 'ensurePeerFolder'>;
-  jobs: () => JobView[];
+  jobs: () => JobRecord[];
+  /** Tells the `watch` stream that trust changed a peer. */
+  peersChanged: () => void;
+  /** The `watch` method: streams events until the caller hangs up. */
+  watch: (params: WatchParams, ctx: CallContext<'watch'>) => Promise<null>;
 }
 
-export function controlHandlers(deps: HandlerDeps): Handlers {
+/** The ready gate and params checks are the dispatcher's (control/dispatcher.ts). */
+export function controlHandlers(deps: HandlerDeps): MethodHandlers {
   const { manager, peers, state } = deps;
-  const handlers = makeHandlers(deps, manager, peers, state);
-  // The control socket opens before the listener (it is the single-instance lock), so requests
-  // that arrive while the daemon is still starting get a clear "try again".
-  return Object.fromEntries(
-    Object.entries(handlers).map(([method, handler]) => [
-      method,
-      async (params, ctx) => {
-        if (!deps.isReady()) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon is still starting; try again in a moment');
-        return handler(params, ctx);
-      },
-    ]),
-  ) as Handlers;
+  return makeHandlers(deps, manager, peers, state);
 }
 
-function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): Handlers {
-
+function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): MethodHandlers {
   const findPeer = (query: string): PeerView => {
     const views = peerViews(peers, state);
     const fullId = parsePeerId(query);
@@ -68,44 +60,41 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
       return { peers: peerViews(peers, state) };
     },
 
-    async trust(params): Promise<TrustResultView> {
-      const peer = findPeer(str(params, 'peer'));
+    async trust(params) {
+      const peer = findPeer(params.peer.trim());
       const already = state.getTrusted(peer.id) !== undefined;
-      const given = typeof params.name === 'string' ? cleanPeerName(params.name) : '';
+      const given = params.name === undefined ? '' : cleanPeerName(params.name);
       // Re-trusting keeps the name the user chose unless a new one is given.
       const name = given !== '' ? given : (state.getTrusted(peer.id)?.name ?? peer.name);
       state.trust({ id: peer.id, name });
       // The answer means "trusted": it comes once the trust is on disk.
       await state.flush();
+      deps.peersChanged();
       // A trusted peer gets its outbox folder, so dropping files to it needs no set-up.
       await deps.outbox.ensurePeerFolder(name).catch(() => undefined);
       const view = peerViews(peers, state).find((v) => v.id === peer.id) ?? { ...peer, trusted: true, trustedName: name };
       return { peer: view, fingerprint: formatPeerId(peer.id), alreadyTrusted: already };
     },
 
-    async untrust(params): Promise<UntrustResultView> {
-      const peer = findPeer(str(params, 'peer'));
+    async untrust(params) {
+      const peer = findPeer(params.peer.trim());
       const removed = state.untrust(peer.id);
       await state.flush();
+      deps.peersChanged();
       const view = peerViews(peers, state).find((v) => v.id === peer.id) ?? { ...peer, trusted: false, trustedName: null };
       return { peer: view, removed };
     },
 
-    async send(params, ctx): Promise<SendResultView> {
-      const peer = str(params, 'peer');
-      const paths = params.paths;
-      if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) {
-        throw new P2pdError('CONTROL_BAD_REQUEST', '"paths" must be a non-empty list of absolute paths');
-      }
-      const { id, done, source } = await deps.sends.start(peer, paths as string[], {
+    async send(params, ctx) {
+      const { id, done, source } = await deps.sends.start(params.peer.trim(), params.paths, {
         signal: ctx.signal,
         retry: params.queue === true ? 'always' : 'connected',
       });
       if (params.detach === true) {
-        return { transfer: manager.get(id)!, skipped: [...source.skipped] };
+        return { transfer: transferView(manager.get(id)!), skipped: [...source.skipped] };
       }
       const onUpdate = (v: TransferRecord): void => {
-        if (v.id === id) ctx.emit('progress', v);
+        if (v.id === id) ctx.emit('progress', transferView(v));
       };
       manager.on('update', onUpdate);
       // A CLI that goes away (Ctrl-C) takes its transfer with it; --detach is the way to leave one running.
@@ -118,15 +107,15 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
       };
       ctx.signal.addEventListener('abort', onHangup, { once: true });
       try {
-        const view = await done;
-        return { transfer: view, skipped: [...source.skipped] };
+        const record = await done;
+        return { transfer: transferView(record), skipped: [...source.skipped] };
       } finally {
         manager.off('update', onUpdate);
         ctx.signal.removeEventListener('abort', onHangup);
       }
     },
 
-    async status(): Promise<StatusView> {
+    async status() {
       const me = deps.identityView();
       return {
         daemon: {
@@ -139,53 +128,50 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
           inbox: me.inbox,
           peersOnline: peers.list().length,
         },
-        transfers: manager.list(),
-        outbox: deps.outbox.queue(),
-        jobs: deps.jobs(),
+        transfers: manager.list().map((r) => transferView(r)),
+        outbox: deps.outbox.queue().map(outboxItemView),
+        jobs: deps.jobs().map(jobView),
       };
     },
 
     async cancel(params) {
-      return { transfer: manager.cancel(str(params, 'id')) };
+      return { transfer: transferView(manager.cancel(params.id.trim())) };
     },
 
     async incoming() {
-      return { offers: manager.incoming(), pairings: deps.pairings.list() };
+      return { offers: manager.incoming().map(offerView), pairings: deps.pairings.list().map(pairingView) };
     },
 
     async pair(params, ctx) {
-      const name = typeof params.name === 'string' ? cleanPeerName(params.name) : '';
-      const r = await deps.pairings.initiate(str(params, 'peer'), {
+      const name = params.name === undefined ? '' : cleanPeerName(params.name);
+      const r = await deps.pairings.initiate(params.peer.trim(), {
         signal: ctx.signal,
         ...(name === '' ? {} : { name }),
-        onCode: (view: PairingRecord) => ctx.emit('code', view),
+        onCode: (record) => ctx.emit('code', pairingView(record)),
       });
       const view = peerViews(peers, state).find((v) => v.id === r.peer.id);
-      return { peer: view ?? r.peer, code: r.code, fingerprint: formatPeerId(r.peer.id), trusted: true };
+      return { peer: view ?? { id: r.peer.id, name: r.peer.name }, code: r.code, fingerprint: formatPeerId(r.peer.id), trusted: true };
     },
 
     async pairings() {
-      return { pairings: deps.pairings.list() };
+      return { pairings: deps.pairings.list().map(pairingView) };
     },
 
     async 'pair-answer'(params) {
-      const id = typeof params.id === 'string' && params.id.trim() !== '' ? params.id.trim() : undefined;
-      if (typeof params.ok !== 'boolean') throw new P2pdError('CONTROL_BAD_REQUEST', '"ok" must be true or false');
-      return { pairing: deps.pairings.answer(id, params.ok) };
+      const id = params.id !== undefined && params.id.trim() !== '' ? params.id.trim() : undefined;
+      return { pairing: pairingView(deps.pairings.answer(id, params.ok)) };
     },
 
     async accept(params) {
-      return { offer: manager.answer(str(params, 'id'), true), accepted: true };
+      return { offer: offerView(manager.answer(params.id.trim(), true)), accepted: true };
     },
 
     async reject(params) {
-      return { offer: manager.answer(str(params, 'id'), false), accepted: false };
+      return { offer: offerView(manager.answer(params.id.trim(), false)), accepted: false };
+    },
+
+    async watch(params, ctx) {
+      return deps.watch(params, ctx);
     },
   };
-}
-
-function str(params: Record<string, unknown>, key: string): string {
-  const v = params[key];
-  if (typeof v !== 'string' || v.trim() === '') throw new P2pdError('CONTROL_BAD_REQUEST', `"${key}" must be a non-empty string`);
-  return v.trim();
 }

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Service } from '../lifecycle.js';
-import type { HistoryStore, TransferView } from '../transfer/manager.js';
+import type { HistoryStore, TransferRecord } from '../transfer/records.js';
 
 export interface TrustedPeer {
   id: string;
@@ -43,7 +43,7 @@ export interface QueuedSend {
 
 interface StateShape {
   trusted: Record<string, TrustedPeer>;
-  history: TransferView[];
+  history: TransferRecord[];
   queue: QueuedSend[];
   /** Keys this version does not know are kept as they were. */
   [other: string]: unknown;
@@ -187,11 +187,11 @@ export class StateStore implements HistoryStore, Service {
     return true;
   }
 
-  add(view: TransferView): void {
+  add(view: TransferRecord): void {
     if (this.#historySize === 0) return;
     // Keep the history file small: of a finished transfer's files, only a few failures are kept.
     const failures = (view.files ?? []).filter((f) => !f.ok).slice(0, 20);
-    const slim: TransferView = { ...view, files: failures };
+    const slim: TransferRecord = { ...view, files: failures };
     if (failures.length === 0) delete slim.files;
     const history = this.#data.history;
     const at = history.findIndex((v) => v.id === view.id);
@@ -202,7 +202,7 @@ export class StateStore implements HistoryStore, Service {
   }
 
   /** A copy: callers may keep it while the history changes. */
-  list(): TransferView[] {
+  list(): TransferRecord[] {
     return [...this.#data.history];
   }
 

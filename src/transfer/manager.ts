@@ -16,7 +16,6 @@ import { runSendLoop, setTotals, type RetryMode, type RetryOptions, type SendLoo
 import { Semaphore } from './semaphore.js';
 
 // Old names, kept so that control/, cli/ and store/state.ts build until they import the records.
-export type { TransferRecord as TransferView, PendingOffer as IncomingOfferView };
 export type { TransferState, HistoryStore } from './records.js';
 export type { Connector, Connection } from './drivers.js';
 export type { IncomingPolicy, SpaceCheck } from './admission.js';

@@ -24,7 +24,6 @@ export interface PairingRecord {
 }
 
 /** The old name, kept so that cli/ builds until it imports the record from control/. */
-export type PairingView = PairingRecord;
 
 export type PairingOutcome = 'paired' | 'rejected' | 'expired' | 'cancelled' | 'failed';
 

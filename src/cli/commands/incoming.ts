@@ -1,5 +1,5 @@
 /** `p2pd incoming`, `p2pd accept` and `p2pd reject`: offers that wait for a person's answer. */
-import type { IncomingOfferView } from '../../transfer/manager.js';
+import type { IncomingOfferView } from '../../control/views.js';
 import type { CliContext } from '../context.js';
 import { ago, bytes, safe, table } from '../format.js';
 

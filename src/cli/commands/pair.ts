@@ -7,7 +7,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type { PeerView } from '../../control/api.js';
-import type { PairingView } from '../../transfer/pairings.js';
+import type { PairingView } from '../../control/views.js';
 import type { CliContext } from '../context.js';
 import { ago, safe, table } from '../format.js';
 

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { ERROR_CODES, EXIT, P2pdError, isErrorCode } from '../../errors.js';
 import type { SendResultView, StatusView } from '../../control/api.js';
-import type { TransferView } from '../../transfer/manager.js';
+import type { TransferView } from '../../control/views.js';
 import type { CliContext } from '../context.js';
 import { ago, bytes, duration, rate, safe, table } from '../format.js';
 import { ProgressBar } from '../progress-bar.js';
