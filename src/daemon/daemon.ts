@@ -4,7 +4,7 @@
  * imports this module but main.
  */
 import { mkdir, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
@@ -16,6 +16,7 @@ import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
 import { named, ServiceRunner, stopOnly, type Service, type ServiceRunnerOptions } from '../lifecycle.js';
 import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
+import { DestinationsInbox } from '../store/destinations.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
 import { PARTIAL_DIR_NAME } from '../store/safe-name.js';
 import { StateStore } from '../store/state.js';
@@ -48,7 +49,7 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer'] as const;
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer', 'destinations'] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -100,9 +101,13 @@ export class Daemon {
       // A flood of announcements is one log line per source and minute, not one per fake peer.
       peers.on('flood', (f) => log.warn({ source: f.source, refused: f.refused, reason: f.reason }, 'mDNS announcements refused (too many new peers)'));
       const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize };
-      const inbox = config.inboxPerPeer
+      const plainInbox = config.inboxPerPeer
         ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
         : new Inbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions);
+      const inbox = new DestinationsInbox(
+        { logger: log.child({ part: 'inbox' }), inbox: plainInbox },
+        { destinations: config.destinations, maxFileSize: config.limits.maxFileSize },
+      );
 
       const connector = peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
       const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
@@ -148,7 +153,7 @@ export class Daemon {
         { logger: log.child({ part: 'onReceive' }) },
         { command: config.onReceive, timeoutMs: config.onReceiveTimeoutSeconds * 1000 },
       );
-      manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
+      manager.on('received', (f) => onReceive.received({ path: isAbsolute(f.savedAs) ? f.savedAs : join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
 
       const outbox: Outbox = new Outbox(
         { logger: log.child({ part: 'outbox' }), sender: outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), peers: outboxPeers({ state }) },
@@ -441,7 +446,7 @@ function driverLimits(config: Readonly<Config>): Pick<P2pdDriverOptions, 'handsh
 
 /** What a send must never carry: the state directory (the private key) and the inbox's partial files. */
 function ownFiles(config: Readonly<Config>): string[] {
-  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME)];
+  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME), ...config.destinations.map((d) => join(d, PARTIAL_DIR_NAME))];
 }
 
 /** Bytes available to this user in the file system that holds `dir`. */

@@ -198,12 +198,7 @@ function nameClash(entry: OfferEntry, index: number, seen: number): P2pdError {
   });
 }
 
-function checkEntry(
-  entry: OfferEntry,
-  index: number,
-  maxFileSize: number,
-  refused: Map<number, P2pdError>,
-): { list: string[]; repaired: boolean } | undefined {
+function checkEntry(entry: OfferEntry, index: number, maxFileSize: number, refused: Map<number, P2pdError>): { list: string[]; repaired: boolean } | undefined {
   if (typeof entry !== 'object' || entry === null) invalid('bad-entry', `entry ${index} is not an object`, index);
   if (entry.kind !== 'file' && entry.kind !== 'dir') invalid('bad-kind', `entry ${index} is neither a file nor a directory`, index);
   if (!Number.isSafeInteger(entry.size) || entry.size < 0) invalid('bad-size', `entry ${index} has an invalid size`, index);

@@ -267,7 +267,10 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
     const accept = typeof answer === 'boolean' ? answer : answer.accept === true;
     let choices: AcceptChoices | undefined;
     if (accept && typeof answer === 'object' && (answer.to !== undefined || (answer.files?.length ?? 0) > 0)) {
-      choices = { ...(answer.to === undefined ? {} : { to: answer.to }), ...(answer.files === undefined ? {} : { files: answer.files.map((f) => ({ ...f })) }) };
+      choices = {
+        ...(answer.to === undefined ? {} : { to: answer.to }),
+        ...(answer.files === undefined ? {} : { files: answer.files.map((f) => ({ ...f })) }),
+      };
       if (pending.check === undefined) throw new P2pdError('USAGE', `offer ${id} cannot be placed or renamed: its protocol does not support it`);
       pending.check(choices);
     }

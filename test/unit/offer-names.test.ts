@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { P2pdError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import type { OfferEntry } from '../../src/protocol/messages.js';
+import { DestinationsInbox } from '../../src/store/destinations.js';
 import { Inbox } from '../../src/store/inbox.js';
 import { planOffer, reviewOffer, checkChoices, checkFolderInInbox } from '../../src/store/offer-plan.js';
 import { cleanRelativePath } from '../../src/store/safe-name.js';
@@ -118,7 +119,12 @@ describe('planOffer: one bad name does not sink the others', () => {
 
   it('applies renames and skips, and refuses a rename that clashes or is not one safe name', () => {
     const entries = [dir('photos'), file('photos/a.jpg', 3), file('photos/b.jpg', 4), file('c.txt', 5)];
-    const plan = planOffer(entries, { choices: checkChoices(entries, [{ index: 1, rename: 'holiday.jpg' }, { index: 3, skip: true }]) });
+    const plan = planOffer(entries, {
+      choices: checkChoices(entries, [
+        { index: 1, rename: 'holiday.jpg' },
+        { index: 3, skip: true },
+      ]),
+    });
     assert.deepEqual(plan.entry(1)?.components, ['photos', 'holiday.jpg']);
     assert.equal(plan.entry(3), undefined);
     assert.equal(plan.fileCount, 2);
@@ -173,7 +179,10 @@ describe('the admission gate: accepting with choices', () => {
     const g = makeGate();
     const listed = waiting(g);
     const admission = g.greet(sender);
-    const answered = admission.offer(summary('t1', () => undefined), { signal: new AbortController().signal });
+    const answered = admission.offer(
+      summary('t1', () => undefined),
+      { signal: new AbortController().signal },
+    );
     const pending = await listed;
     assert.deepEqual(pending.names, ['a', 'evil\uFFFD']);
     assert.equal(pending.entries?.[1]?.cleaned, true);
@@ -201,7 +210,10 @@ describe('the admission gate: accepting with choices', () => {
       g.incoming().map((o) => o.id),
       ['t2'],
     );
-    const files = [{ index: 0, rename: 'b' }, { index: 1, skip: true }];
+    const files = [
+      { index: 0, rename: 'b' },
+      { index: 1, skip: true },
+    ];
     g.answer('t2', { accept: true, to: 'saved', files });
     assert.deepEqual(await answered, { to: 'saved', files });
     assert.equal(seen.length, 2);
@@ -212,7 +224,10 @@ describe('the admission gate: accepting with choices', () => {
     const g = makeGate();
     let listed = waiting(g);
     let admission = g.greet(sender);
-    const rejected = admission.offer(summary('t3', () => undefined), { signal: new AbortController().signal });
+    const rejected = admission.offer(
+      summary('t3', () => undefined),
+      { signal: new AbortController().signal },
+    );
     await listed;
     g.answer('t3', { accept: false, to: 'ignored' });
     await assert.rejects(rejected, { code: 'PEER_REFUSED' });
@@ -274,10 +289,18 @@ describe('sender ↔ receiver with a real inbox: per-file refusal and choices', 
 
   it('three files, one with an escape sequence: all three land, the bad one under its cleaned name', async () => {
     let shown: string[] = [];
-    const { sent, landed, inboxDir } = await run('escape', [['good1.txt', 'one'], ['evil\u001b[31mred.txt', 'bad'], ['good2.txt', 'two']], (names) => {
-      shown = names;
-      return undefined;
-    });
+    const { sent, landed, inboxDir } = await run(
+      'escape',
+      [
+        ['good1.txt', 'one'],
+        ['evil\u001b[31mred.txt', 'bad'],
+        ['good2.txt', 'two'],
+      ],
+      (names) => {
+        shown = names;
+        return undefined;
+      },
+    );
     assert.equal(sent.status, 'fulfilled');
     assert.equal((sent as PromiseFulfilledResult<{ ok: boolean }>).value.ok, true);
     assert.deepEqual(shown, ['good1.txt', 'evil\uFFFD[31mred.txt', 'good2.txt'], 'the person sees the cleaned name');
@@ -286,7 +309,11 @@ describe('sender ↔ receiver with a real inbox: per-file refusal and choices', 
   });
 
   it('three files, one that cannot be made safe: the two good ones land, the bad one is refused alone', async () => {
-    const { sent, received, landed } = await run('dotdot', [['good1.txt', 'one'], ['../escape.txt', 'bad'], ['good2.txt', 'two']]);
+    const { sent, received, landed } = await run('dotdot', [
+      ['good1.txt', 'one'],
+      ['../escape.txt', 'bad'],
+      ['good2.txt', 'two'],
+    ]);
     assert.deepEqual(landed, ['good1.txt', 'good2.txt']);
     const result = (sent as PromiseFulfilledResult<{ ok: boolean; files: Array<{ index: number; ok: boolean; error?: { code: string } }> }>).value;
     assert.equal(result.ok, false);
@@ -310,13 +337,21 @@ describe('sender ↔ receiver with a real inbox: per-file refusal and choices', 
   });
 
   it('choices: a folder inside the inbox, a rename and a skip', async () => {
-    const { sent, landed, inboxDir } = await run('choices', [['a.txt', 'A'], ['b.txt', 'B'], ['c.txt', 'C']], () => ({
-      to: 'saved/today',
-      files: [
-        { index: 0, rename: 'renamed.txt' },
-        { index: 2, skip: true },
+    const { sent, landed, inboxDir } = await run(
+      'choices',
+      [
+        ['a.txt', 'A'],
+        ['b.txt', 'B'],
+        ['c.txt', 'C'],
       ],
-    }));
+      () => ({
+        to: 'saved/today',
+        files: [
+          { index: 0, rename: 'renamed.txt' },
+          { index: 2, skip: true },
+        ],
+      }),
+    );
     assert.deepEqual(landed, ['saved', 'saved/today', 'saved/today/b.txt', 'saved/today/renamed.txt']);
     assert.equal(await readFile(join(inboxDir, 'saved/today/renamed.txt'), 'utf8'), 'A');
     const result = (sent as PromiseFulfilledResult<{ files: Array<{ index: number; ok: boolean; error?: { code: string } }> }>).value;
@@ -344,5 +379,41 @@ describe('sender ↔ receiver with a real inbox: per-file refusal and choices', 
     await assert.rejects(prepared, (err: P2pdError) => err.code === 'NAME_INVALID' && err.details?.['reason'] === 'symlink-in-path');
     await assert.rejects(readdir(outside), { code: 'ENOENT' });
     await inbox.stop();
+  });
+});
+
+describe('DestinationsInbox: `to` is a folder inside the inbox or a configured destination', () => {
+  let base: string;
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'p2pd-dest-'));
+  });
+  after(async () => rm(base, { recursive: true, force: true }));
+
+  it('routes an absolute `to` to its own inbox (savedAs absolute), refuses one not configured', async () => {
+    const inner = new Inbox({}, { dir: join(base, 'inbox') });
+    const media = join(base, 'media');
+    const router = new DestinationsInbox({ inbox: inner }, { destinations: [`${media}/`] });
+    await router.start();
+    const signal = new AbortController().signal;
+    const entries = [file('a.txt', 2), file('b.txt', 2)];
+    const review = router.review(entries);
+    review.checkChoices({ to: media });
+    review.checkChoices({ to: 'inside/folder' });
+    throwsWith(() => review.checkChoices({ to: join(base, 'elsewhere') }), 'NAME_INVALID', 'not-a-destination');
+    throwsWith(() => review.checkChoices({ to: '../inbox2' }), 'NAME_INVALID', 'dot-component');
+
+    const prepared = await router.prepare(
+      { transferId: 't1', entries, sender: { id: 'x', name: 'x' }, choices: { to: media, files: [{ index: 1, skip: true }] } },
+      { signal },
+    );
+    const partial = await prepared.openFile(0, { signal });
+    partial.stream.end(Buffer.from('hi'));
+    await new Promise((resolve) => partial.stream.once('finish', resolve));
+    assert.equal(await partial.commit({ signal }), join(media, 'a.txt'));
+    await assert.rejects(prepared.openFile(1, { signal }), { code: 'OFFER_INVALID' });
+    await prepared.close();
+    assert.equal(await readFile(join(media, 'a.txt'), 'utf8'), 'hi');
+    assert.deepEqual((await readdir(join(base, 'inbox'))).sort(), ['.p2pd-partial']);
+    await router.stop();
   });
 });
