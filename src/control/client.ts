@@ -70,7 +70,7 @@ export class ControlClient {
       const socket = createConnection(this.#path);
       const splitter = new LineSplitter();
       let settled = false;
-      const finish = (err: unknown, value?: T): void => {
+      const finish = (err: Error | undefined, value?: T): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -79,7 +79,7 @@ export class ControlClient {
         if (err !== undefined) reject(err);
         else resolve(value as T);
       };
-      const onAbort = (): void => finish(options.signal?.reason ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
+      const onAbort = (): void => finish((options.signal?.reason as Error | undefined) ?? new P2pdError('TRANSFER_CANCELLED', 'cancelled'));
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => finish(notRunning(this.#path, 'ETIMEDOUT')), options.connectTimeoutMs ?? 5000);
       socket.once('connect', () => {

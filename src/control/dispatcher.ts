@@ -40,7 +40,7 @@ export interface CallRequest {
   method: string;
   params: unknown;
   signal: AbortSignal;
-  emit(event: string, data: unknown): void;
+  emit: (event: string, data: unknown) => void;
   caller: Caller;
 }
 

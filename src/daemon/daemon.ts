@@ -3,7 +3,7 @@
  * stops them in a declared drain-friendly order. Nothing else wires parts together, and nothing
  * imports this module but main.
  */
-import { mkdir, statfs } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -11,20 +11,18 @@ import type { Config, LoadedConfig } from '../config/types.js';
 import { Dispatcher } from '../control/dispatcher.js';
 import { UnixSocketTransport } from '../control/unix-transport.js';
 import type { IdView } from '../control/views.js';
-import { MdnsDiscovery } from '../discovery/mdns.js';
 import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
-import { named, ServiceRunner, stopOnly, type Service, type ServiceRunnerOptions } from '../lifecycle.js';
+import { named, ServiceRunner, stopOnly, type Service } from '../lifecycle.js';
 import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
 import { DestinationsInbox } from '../store/destinations.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
-import { PARTIAL_DIR_NAME } from '../store/safe-name.js';
 import { StateStore } from '../store/state.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
-import { AdmissionGate, type AdmissionOptions } from '../transfer/admission.js';
-import { TransferManager, type ManagerOptions } from '../transfer/manager.js';
-import { P2pdDriver, type P2pdDriverOptions } from '../transfer/p2pd-driver.js';
+import { AdmissionGate } from '../transfer/admission.js';
+import { TransferManager } from '../transfer/manager.js';
+import { P2pdDriver } from '../transfer/p2pd-driver.js';
 import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
@@ -36,6 +34,10 @@ import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { incomingPolicy } from './policy.js';
 import { Scheduler } from './scheduler.js';
 import { SendQueue } from './send-queue.js';
+import { mdnsService, serviceOrder, type DaemonServices } from './services.js';
+import { driverLimits, freeBytes, gateLimits, managerLimits, ownFiles } from './settings.js';
+
+export { serviceOrder, type DaemonServices } from './services.js';
 
 export interface DaemonDeps {
   logger: Logger;
@@ -360,97 +362,4 @@ export class Daemon {
     })();
     return this.#stopping;
   }
-}
-
-/** mDNS as a service, built at start: it announces the port the listener got. */
-function mdnsService(deps: { logger: Logger; peers: PeerTable }, options: { config: Readonly<Config>; id: string; port: () => number }): Service {
-  let discovery: MdnsDiscovery | undefined;
-  const { config } = options;
-  return {
-    name: 'discovery',
-    start: (o) => {
-      discovery = new MdnsDiscovery(
-        { logger: deps.logger },
-        {
-          name: config.name,
-          id: options.id,
-          port: options.port(),
-          interfaces: config.interfaces,
-          refreshSeconds: config.discovery.refreshSeconds,
-          onSighting: (s) => deps.peers.seen(s),
-          onGoodbye: (id) => deps.peers.gone(id),
-        },
-      );
-      return discovery.start(o);
-    },
-    stop: async () => discovery?.stop(),
-  };
-}
-
-/** The daemon's services, by role. */
-export interface DaemonServices {
-  state: Service;
-  transfers: Service;
-  onReceive: Service;
-  control: Service;
-  inbox: Service;
-  listener: Service;
-  discovery: Service | undefined;
-  expiry: Service | undefined;
-  outbox: Service;
-  jobs: Service;
-}
-
-/** The declared start and stop orders (exported for a test). */
-export function serviceOrder(s: DaemonServices): ServiceRunnerOptions {
-  return {
-    // The control socket is also the single-instance lock: it is taken before the state and the
-    // inbox, whose start-ups clean files that a running daemon may be writing.
-    start: [s.transfers, s.onReceive, s.control, s.state, s.inbox, s.listener, s.discovery, s.expiry, s.outbox, s.jobs],
-    // New work stops first (jobs, listener, mDNS goodbyes), running transfers get the grace
-    // period, then the rest closes; the state is flushed last, after everything that writes it.
-    stop: [s.jobs, s.listener, s.expiry, s.discovery, s.transfers, s.outbox, s.onReceive, s.control, s.inbox, s.state],
-  };
-}
-
-function managerLimits(config: Readonly<Config>): Pick<ManagerOptions, 'retry'> {
-  return {
-    retry: {
-      minDelayMs: config.retry.minDelaySeconds * 1000,
-      maxDelayMs: Math.max(config.retry.minDelaySeconds, config.retry.maxDelaySeconds) * 1000,
-      giveUpMs: config.retry.giveUpMinutes * 60_000,
-    },
-  };
-}
-
-function gateLimits(config: Readonly<Config>): Omit<AdmissionOptions, 'localName'> {
-  return {
-    askTimeoutMs: config.askTimeoutSeconds * 1000,
-    minFreeSpace: config.limits.minFreeSpace,
-    maxConcurrentIncoming: config.limits.maxConcurrentIncoming,
-    limits: {
-      maxOfferFiles: config.limits.maxOfferFiles,
-      maxOfferBytes: config.limits.maxOfferBytes,
-      maxFileSize: config.limits.maxFileSize,
-    },
-  };
-}
-
-function driverLimits(config: Readonly<Config>): Pick<P2pdDriverOptions, 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'keepPartialOnDiskFull'> {
-  return {
-    keepPartialOnDiskFull: config.onDiskFull === 'keep',
-    handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
-    idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
-  };
-}
-
-/** What a send must never carry: the state directory (the private key) and the inbox's partial files. */
-function ownFiles(config: Readonly<Config>): string[] {
-  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME), ...config.destinations.map((d) => join(d, PARTIAL_DIR_NAME))];
-}
-
-/** Bytes available to this user in the file system that holds `dir`. */
-async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return Number(s.bavail) * Number(s.bsize);
 }

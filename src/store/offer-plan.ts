@@ -98,7 +98,8 @@ export function checkChoices(entries: readonly OfferEntry[], files: AcceptChoice
  * and for a rename that clashes with another entry.
  */
 export function planOffer(entries: readonly OfferEntry[], options: { maxFileSize?: number; choices?: PlanChoices } = {}): OfferPlan {
-  if (!Array.isArray(entries)) invalid('bad-entry', 'the offer has no list of entries');
+  // `as unknown`: Array.isArray would narrow a readonly array to any[].
+  if (!Array.isArray(entries as unknown)) invalid('bad-entry', 'the offer has no list of entries');
   const maxFileSize = options.maxFileSize ?? 0;
   const rename = options.choices?.rename;
   const skip = options.choices?.skip;

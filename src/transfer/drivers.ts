@@ -41,11 +41,11 @@ export interface OutgoingAttempt {
   baseProgress: { files: number; bytes: number };
   /** The peer answered and proved who it is. */
   onConnected(peer: { id: string; name: string }): void;
-  onProgress(p: TransferProgress): void;
+  onProgress: (p: TransferProgress) => void;
   /** Bytes the receiver already had (resume). */
-  onResume(bytes: number): void;
+  onResume: (bytes: number) => void;
   /** Each file's verdict as it arrives. */
-  onFileResult(outcome: FileOutcome): void;
+  onFileResult: (outcome: FileOutcome) => void;
 }
 
 export interface AttemptResult {
@@ -74,9 +74,9 @@ export interface InboundSession {
    * asks the gate. Throws the refusal; resolves with a person's choices when there are any.
    */
   offer(offer: OfferSummary): Promise<AcceptChoices | undefined>;
-  onProgress(p: TransferProgress): void;
-  onResume(bytes: number): void;
-  onFile(outcome: FileOutcome): void;
+  onProgress: (p: TransferProgress) => void;
+  onResume: (bytes: number) => void;
+  onFile: (outcome: FileOutcome) => void;
 }
 
 export interface InboundResult {

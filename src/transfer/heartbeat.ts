@@ -10,7 +10,7 @@ import { closeWithError, type FrameWriter } from './frame-io.js';
 
 export interface Heartbeat {
   /** Call for every chunk read from the peer. */
-  touch(): void;
+  touch: () => void;
   stop(): void;
 }
 

@@ -24,7 +24,7 @@ export interface PairingPrompt {
 export interface PairingIo {
   send(message: ControlMessage): void;
   /** The next message that is not a heartbeat; an ERROR frame from the peer is thrown. */
-  next(): Promise<DecodedEvent>;
+  next: () => Promise<DecodedEvent>;
 }
 
 export interface PairingResult {

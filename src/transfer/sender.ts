@@ -240,7 +240,7 @@ function isLocalFault(e: P2pdError): boolean {
   return side === 'local' || side === 'peer';
 }
 
-function outcome(index: number, path: string, ok: boolean, code?: ErrorCode | string, message?: string): FileOutcome {
+function outcome(index: number, path: string, ok: boolean, code?: string, message?: string): FileOutcome {
   const o: FileOutcome = { index, path, ok };
   if (!ok) {
     o.error = P2pdError.fromJSON({ code, message: message ?? code }).toJSON();

@@ -191,6 +191,7 @@ async function issueCertificate(keys: webcrypto.CryptoKeyPair): Promise<string> 
       name: 'CN=p2pd',
       notBefore: new Date(now - BACKDATE_MS),
       notAfter,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- the library's overloads leave this parameter's type unresolved for the linter
       keys: keys as unknown as Params[0]['keys'],
       signingAlgorithm,
       extensions: [

@@ -17,7 +17,7 @@ import {
   fdCount,
   fileEntry,
   goodTransfer,
-  HostileClient,
+  type HostileClient,
   HostileFixture,
   rawFrame,
   rssOf,

@@ -9,7 +9,7 @@ import { createConnection, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { P2pdError } from '../../src/errors.js';
+import { type P2pdError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import {
   ControlClient,

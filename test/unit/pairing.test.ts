@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Duplex } from 'node:stream';
+import { type Duplex } from 'node:stream';
 import { pairingCode, pairingCommit } from '../../src/protocol/pairing-code.js';
 import { encodeMessage, encodePreface } from '../../src/protocol/codec.js';
 import { FrameWriter, readEvents } from '../../src/transfer/frame-io.js';

@@ -565,7 +565,7 @@ describe('docs/PROTOCOL.md', () => {
 
   it('shows the bytes the encoder produces in the worked example', () => {
     const dump = /## Worked example[\s\S]*?```\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
-    const hex = [...dump.matchAll(/^[0-9a-f]{4}  ((?:[0-9a-f]{2} )*[0-9a-f]{2})/gm)].map((m) => m[1]!.replaceAll(' ', '')).join('');
+    const hex = [...dump.matchAll(/^[0-9a-f]{4} {2}((?:[0-9a-f]{2} )*[0-9a-f]{2})/gm)].map((m) => m[1]!.replaceAll(' ', '')).join('');
     const bytes = Buffer.concat([
       encodePreface(),
       encodeMessage({ type: 'hello', name: 'alice', software: 'p2pd/0.1.0', features: ['resume'] }),
