@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   DAEMON_ALREADY_RUNNING: { side: 'local', exit: EXIT.TEMPFAIL, summary: 'Another daemon already serves this control socket.' },
   CONTROL_SOCKET_INSECURE: { side: 'local', exit: EXIT.NOPERM, summary: 'The control socket or its directory is owned by another user or open to others.' },
   CONTROL_BAD_REQUEST: { side: 'local', exit: EXIT.SOFTWARE, summary: 'The daemon did not understand a control request (CLI and daemon versions differ?).' },
+  CONTROL_UNAUTHORIZED: { side: 'local', exit: EXIT.NOPERM, summary: 'A dashboard request came without a valid session (log in again with `p2pd ui`), or from a foreign site or host name.' },
 
   // peers and their identities
   PEER_NOT_FOUND: { side: 'network', exit: EXIT.NOHOST, summary: 'No peer of that name or id is in the peer table.' },

@@ -14,9 +14,9 @@ import type { LoadedConfig } from './config/types.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-async function runDaemon(loaded: LoadedConfig, reloadConfig: () => LoadedConfig): Promise<number> {
+async function runDaemon(loaded: LoadedConfig, reloadConfig: (file?: string) => LoadedConfig): Promise<number> {
   const logger = createLogger({ level: loaded.config.logLevel, pretty: process.stdout.isTTY === true });
-  const daemon = new Daemon({ logger, version, pid: process.pid }, loaded);
+  const daemon = new Daemon({ logger, version, pid: process.pid, loadConfigFile: (file) => reloadConfig(file) }, loaded);
   const root = new AbortController();
   let firstSignalAt = 0;
   const stopped = new Promise<number>((resolve) => {

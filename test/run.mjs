@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 const root = new URL('../dist/test/', import.meta.url).pathname;
 const suites = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
-const chosen = suites.length > 0 ? suites : ['unit', 'integration', 'lan'];
+const chosen = suites.length > 0 ? suites : ['unit', 'integration', 'lan', 'browser'];
 
 function collect(dir) {
   if (!existsSync(dir)) return [];

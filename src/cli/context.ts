@@ -34,7 +34,7 @@ export interface CliDeps {
    */
   onInterrupt?: (handler: () => void) => () => void;
   /** Runs the daemon in the foreground until it is told to stop; resolves with an exit status. */
-  runDaemon: (loaded: LoadedConfig, reload: () => LoadedConfig) => Promise<number>;
+  runDaemon: (loaded: LoadedConfig, reload: (file?: string) => LoadedConfig) => Promise<number>;
 }
 
 export interface GlobalArgs {
@@ -61,10 +61,11 @@ export class CliContext {
     return this.#loaded;
   }
 
-  /** Reads the config file afresh (for a daemon's SIGHUP). */
-  readConfig(): LoadedConfig {
+  /** Reads the config file afresh (for a daemon's SIGHUP), or `file` instead when given. */
+  readConfig(file?: string): LoadedConfig {
+    const named = file ?? this.args.config;
     return loadConfig({
-      ...(this.args.config === undefined ? {} : { file: this.args.config }),
+      ...(named === undefined ? {} : { file: named }),
       env: this.deps.env,
       home: this.deps.home,
       hostname: this.deps.hostname,

@@ -20,6 +20,7 @@ import { watchCommand } from './commands/watch.js';
 import { safe } from './format.js';
 import { usageError, wantsJson, type UsageContext } from './usage.js';
 import { completeArgument } from './complete.js';
+import { uiCommand } from './commands/ui.js';
 
 export type { CliDeps } from './context.js';
 
@@ -31,7 +32,7 @@ export type Track = (path: string[], usage: string, commands: readonly string[],
 
 type Complete = (current: string, args: { _?: unknown[] }, defaults: Parameters<typeof completeArgument>[3], done: (list: string[]) => void) => void;
 
-const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'watch', 'pair', 'accept', 'reject', 'cancel', 'service', 'completion'] as const;
+const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'watch', 'pair', 'accept', 'reject', 'ui', 'cancel', 'service', 'completion'] as const;
 /** yargs' own completion command; `completion` is ours so that `completion --help` shows help. */
 const COMPLETION_SCRIPT = 'completion-script';
 /** The option the completion script calls p2pd with. */
@@ -99,7 +100,7 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
     .usage('$0 <command> [options]\n\nSend files to the machines on your network, encrypted and verified.')
     .option('config', { type: 'string', requiresArg: true, describe: 'JSON config file (default: $P2PD_CONFIG, then $XDG_CONFIG_HOME/p2pd/config.json)', global: true })
     .option('json', { type: 'boolean', describe: 'print one JSON document on stdout (for scripts)', global: true })
-    .command('daemon', 'run the daemon in the foreground (what the service runs)', leaf('daemon'), run(async (ctx) => deps.runDaemon(ctx.config(), () => ctx.readConfig())))
+    .command('daemon', 'run the daemon in the foreground (what the service runs)', leaf('daemon'), run(async (ctx) => deps.runDaemon(ctx.config(), (file) => ctx.readConfig(file))))
     .command('id', "show this daemon's name and identity fingerprint", leaf('id'), run(idCommand))
     .command('peers', 'list the peers this daemon sees and the trusted ones', leaf('peers'), run(peersCommand))
     .command(
@@ -141,8 +142,27 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
     .command(
       'accept <offer-id>',
       'accept a waiting offer: its files land in the inbox',
-      leaf('accept', 'accept <offer-id>', (y) => y.positional('offer-id', { type: 'string', demandOption: true })),
-      run((ctx) => answerCommand(ctx, String(arg(ctx, 'offerId')), true)),
+      leaf('accept', 'accept <offer-id>', (y) =>
+        y
+          .positional('offer-id', { type: 'string', demandOption: true })
+          .option('to', { type: 'string', requiresArg: true, describe: 'a folder inside the inbox to put the files in' })
+          .option('rename', { type: 'string', array: true, requiresArg: true, describe: 'save file <index> under another name: <index>=<name> (repeatable)' })
+          .option('skip', { type: 'string', array: true, requiresArg: true, describe: 'do not take file <index> (repeatable)' }),
+      ),
+      run((ctx) => {
+        const a = ctx.args as { offerId?: string; to?: string; rename?: string[]; skip?: string[] };
+        return answerCommand(ctx, String(a.offerId), true, {
+          ...(a.to === undefined ? {} : { to: a.to }),
+          ...(a.rename === undefined ? {} : { rename: a.rename.map(String) }),
+          ...(a.skip === undefined ? {} : { skip: a.skip.map(String) }),
+        });
+      }),
+    )
+    .command(
+      'ui',
+      'print the address of the web dashboard, with a one-time login token',
+      leaf('ui', 'ui', (y) => y.option('open', { type: 'boolean', default: false, describe: 'open it in the default browser' })),
+      run((ctx) => uiCommand(ctx, (ctx.args as { open?: boolean }).open === true)),
     )
     .command(
       'reject <offer-id>',

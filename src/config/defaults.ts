@@ -7,6 +7,8 @@ import type { Config } from './types.js';
 import { NAME_FORBIDDEN_CHARS, NAME_MAX_LENGTH } from './schema.js';
 
 export const DEFAULT_PORT = 45454;
+/** Next to the daemon's own port; like it, it falls back to a free port when taken and not set. */
+export const DEFAULT_DASHBOARD_PORT = 45455;
 const FALLBACK_NAME = 'p2pd';
 
 export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: string): Config {
@@ -42,6 +44,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: st
     partialMaxAgeHours: 24,
     onDiskFull: 'keep',
     delivery: { afterSend: 'move', stableSeconds: 3, giveUpHours: 0 },
+    dashboard: { enabled: true, port: DEFAULT_DASHBOARD_PORT },
     retry: { minDelaySeconds: 2, maxDelaySeconds: 60, giveUpMinutes: 1440 },
     schedules: {
       outboxRescan: '*/30 * * * * *',

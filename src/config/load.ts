@@ -37,7 +37,8 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   if (!Object.hasOwn(fromFile, 'controlSocket')) config.controlSocket = defaultControlSocket(config.stateDir);
   checkAcrossKeys(config, fromFile, file);
 
-  return deepFreeze({ config, file, portExplicit: Object.hasOwn(fromFile, 'port') });
+  const dashboardPortExplicit = isPlainObject(fromFile.dashboard) && Object.hasOwn(fromFile.dashboard, 'port');
+  return deepFreeze({ config, file, portExplicit: Object.hasOwn(fromFile, 'port'), dashboardPortExplicit });
 }
 
 /** --config, then P2PD_CONFIG, then the XDG location if a file is there; null: defaults only. */

@@ -110,6 +110,17 @@ const retry: SchemaNode = {
   },
 };
 
+const dashboard: SchemaNode = {
+  type: 'object',
+  description: 'The local web dashboard, served on 127.0.0.1 only (docs/DASHBOARD.md).',
+  additionalProperties: false,
+  patternProperties: comments,
+  properties: {
+    enabled: { type: 'boolean', description: 'Serve the dashboard; `p2pd ui` prints its address.' },
+    port: integer(0, 65_535, 'TCP port of the dashboard on 127.0.0.1; 0 = any free port. If the default is taken, a free port is used.'),
+  },
+};
+
 const schedules: SchemaNode = {
   type: 'object',
   description: 'When the periodic jobs run, as cron expressions (5 fields, or 6 with seconds first).',
@@ -177,6 +188,7 @@ export const configSchema = {
     onDiskFull: { type: 'string', enum: ['keep', 'delete'], description: 'When the inbox disk fills up mid-file: "keep" what arrived for a resume once there is room, or "delete" it.' },
     partialMaxAgeHours: integer(1, 87_600, 'Hours after which the cleanupPartials job deletes an untouched partial file.'),
     delivery,
+    dashboard,
     retry,
     schedules,
     onReceive: {

@@ -68,6 +68,14 @@ export interface RetryConfig {
   giveUpMinutes: number;
 }
 
+/** The local web dashboard (docs/DASHBOARD.md). */
+export interface DashboardConfig {
+  /** Serve it on 127.0.0.1. */
+  enabled: boolean;
+  /** Its TCP port on 127.0.0.1; 0 = any free port. */
+  port: number;
+}
+
 export interface Config {
   /** Name shown to peers and used in the mDNS instance name; default: the host name's first label. */
   name: string;
@@ -106,6 +114,7 @@ export interface Config {
   /** When the inbox's disk fills up mid-file: "keep" what arrived for a resume, or "delete" it. */
   onDiskFull: 'keep' | 'delete';
   delivery: DeliveryConfig;
+  dashboard: DashboardConfig;
   retry: RetryConfig;
   schedules: SchedulesConfig;
   /** Program and arguments run for each verified received file, never through a shell; the file's
@@ -124,4 +133,6 @@ export interface LoadedConfig {
   file: string | null;
   /** Whether `port` was given explicitly (so a busy default port may fall back to any free one). */
   portExplicit: boolean;
+  /** Whether `dashboard.port` was given explicitly (as above, for the dashboard). */
+  dashboardPortExplicit?: boolean;
 }

@@ -19,6 +19,10 @@ import type {
   TransferView,
   TrustResultView,
   UntrustResultView,
+  UiTokenView,
+  UiLoginView,
+  BrowseView,
+  SettingsView,
 } from './views.js';
 
 export type NoParams = Record<string, never>;
@@ -46,6 +50,50 @@ export interface IdParams {
   /** A transfer id (`cancel`) or an offer id (`accept`, `reject`). */
   id: string;
 }
+
+/** How one file of an offer lands: under another name, or not at all. */
+export interface AcceptFileChoice {
+  /** The file's index in the offer (as `incoming` lists the names). */
+  index: number;
+  /** A new name (one path segment or a relative path, checked like a received name). */
+  rename?: string;
+  skip?: boolean;
+}
+
+export interface AcceptParams extends IdParams {
+  /** A folder inside the inbox (relative) to put the files in, instead of the inbox itself. */
+  to?: string;
+  files?: AcceptFileChoice[];
+}
+
+export interface UiLoginParams {
+  /** The one-time token from `ui-token` (the `#token=` part of the dashboard's address). */
+  token: string;
+}
+
+export interface BrowseParams {
+  /** An absolute directory; default: the home directory of the daemon's user. */
+  path?: string;
+}
+
+/** The keys `settings-set` may change: those a running daemon applies at once. */
+export interface SettingsChanges {
+  accept?: 'trusted' | 'all' | 'ask';
+  acceptOverrides?: Record<string, 'auto' | 'ask' | 'deny'>;
+  askTimeoutSeconds?: number;
+  limits?: Partial<Record<RuntimeLimitKey, number>>;
+}
+
+/** Limits a SIGHUP reload applies (the others are read once at start). */
+export const RUNTIME_LIMIT_KEYS = [
+  'maxOfferFiles',
+  'maxOfferBytes',
+  'maxConcurrentIncoming',
+  'handshakeTimeoutSeconds',
+  'idleTimeoutSeconds',
+  'minFreeSpace',
+] as const;
+export type RuntimeLimitKey = (typeof RUNTIME_LIMIT_KEYS)[number];
 
 export interface PairParams extends PeerParams {
   name?: string;
@@ -76,13 +124,23 @@ export interface ControlMethods {
   status: { params: NoParams; result: StatusView; events: NoEvents };
   cancel: { params: IdParams; result: CancelResultView; events: NoEvents };
   incoming: { params: NoParams; result: IncomingResultView; events: NoEvents };
-  accept: { params: IdParams; result: AnswerResultView; events: NoEvents };
+  accept: { params: AcceptParams; result: AnswerResultView; events: NoEvents };
   reject: { params: IdParams; result: AnswerResultView; events: NoEvents };
   pair: { params: PairParams; result: PairResultView; events: { code: PairingView } };
   pairings: { params: NoParams; result: PairingsResultView; events: NoEvents };
   'pair-answer': { params: PairAnswerParams; result: PairAnswerResultView; events: NoEvents };
   /** Streams events until the client hangs up; it has no result of its own. */
   watch: { params: WatchParams; result: null; events: WatchStreamEvents };
+  /** A one-time login token for the web dashboard and its address (docs/DASHBOARD.md). */
+  'ui-token': { params: NoParams; result: UiTokenView; events: NoEvents };
+  /** Trades a one-time token for a dashboard session; the only method callable without one. */
+  'ui-login': { params: UiLoginParams; result: UiLoginView; events: NoEvents };
+  /** Lists a directory the daemon can read (the dashboard's path picker). */
+  browse: { params: BrowseParams; result: BrowseView; events: NoEvents };
+  /** The effective config and which keys `settings-set` may change. */
+  settings: { params: NoParams; result: SettingsView; events: NoEvents };
+  /** Changes run-time-safe keys: written to the config file atomically, then applied as on SIGHUP. */
+  'settings-set': { params: { changes: SettingsChanges }; result: SettingsView; events: NoEvents };
 }
 
 export type MethodName = keyof ControlMethods;
@@ -132,7 +190,24 @@ export const METHOD_SCHEMAS: { readonly [M in MethodName]: ParamSchema } = {
   status: params({}),
   cancel: params({ id: nonEmpty }, ['id']),
   incoming: params({}),
-  accept: params({ id: nonEmpty }, ['id']),
+  accept: params(
+    {
+      id: nonEmpty,
+      to: nonEmpty,
+      files: {
+        type: 'array',
+        maxItems: 100_000,
+        items: {
+          type: 'object',
+          properties: { index: { type: 'integer', minimum: 0 }, rename: { type: 'string', minLength: 1 }, skip: { type: 'boolean' } },
+          required: ['index'],
+          additionalProperties: false,
+        },
+        description: 'a list of {index, rename?, skip?}',
+      },
+    },
+    ['id'],
+  ),
   reject: params({ id: nonEmpty }, ['id']),
   pair: params({ peer: nonEmpty, name: optionalString }, ['peer']),
   pairings: params({}),
@@ -141,6 +216,30 @@ export const METHOD_SCHEMAS: { readonly [M in MethodName]: ParamSchema } = {
     since: { type: 'integer', minimum: 0, description: 'an integer of 0 or more' },
     epoch: optionalString,
   }),
+  'ui-token': params({}),
+  'ui-login': params({ token: nonEmpty }, ['token']),
+  browse: params({ path: { type: 'string', pattern: '^/', description: 'an absolute path' } }),
+  settings: params({}),
+  'settings-set': params(
+    {
+      changes: {
+        type: 'object',
+        properties: {
+          accept: { type: 'string', enum: ['trusted', 'all', 'ask'] },
+          acceptOverrides: { type: 'object', additionalProperties: { type: 'string', enum: ['auto', 'ask', 'deny'] } },
+          askTimeoutSeconds: { type: 'integer' },
+          limits: {
+            type: 'object',
+            properties: Object.fromEntries(RUNTIME_LIMIT_KEYS.map((k) => [k, { type: 'integer' }])),
+            additionalProperties: false,
+          },
+        },
+        additionalProperties: false,
+        description: 'an object of run-time-safe keys (accept, acceptOverrides, askTimeoutSeconds, limits.*)',
+      },
+    },
+    ['changes'],
+  ),
 };
 
 export const METHOD_NAMES = Object.keys(METHOD_SCHEMAS) as MethodName[];

@@ -227,3 +227,45 @@ export interface PairingsResultView {
 export interface PairAnswerResultView {
   pairing: PairingView;
 }
+
+// ── the web dashboard ────────────────────────────────────────────────────────────────────────
+
+export interface UiTokenView {
+  /** Open this in a browser: the dashboard's address with the one-time token in the fragment. */
+  url: string;
+  /** The dashboard's address without the token. */
+  origin: string;
+  token: string;
+  expiresAt: string;
+}
+
+export interface UiLoginView {
+  /** Sent as `Authorization: Bearer <session>` with every dashboard request. */
+  session: string;
+  expiresAt: string;
+}
+
+export interface BrowseEntryView {
+  name: string;
+  kind: 'file' | 'dir' | 'other';
+  /** Bytes, for files. */
+  size: number | null;
+}
+
+export interface BrowseView {
+  path: string;
+  /** null at the root. */
+  parent: string | null;
+  entries: BrowseEntryView[];
+  /** Entries left out beyond the listing's cap. */
+  truncated: number;
+}
+
+export interface SettingsView {
+  /** The config file changes are written to; null when the daemon runs on defaults alone. */
+  file: string | null;
+  /** The effective config. */
+  config: Record<string, unknown>;
+  /** Dotted keys `settings-set` may change. */
+  editable: string[];
+}

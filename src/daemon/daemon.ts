@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
 import { Dispatcher } from '../control/dispatcher.js';
 import { UnixSocketTransport } from '../control/unix-transport.js';
+import type { HttpTransport } from '../control/http-transport.js';
+import { UiSessions } from '../control/ui-sessions.js';
 import type { IdView } from '../control/views.js';
 import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
 import { named, ServiceRunner, stopOnly, type Service } from '../lifecycle.js';
@@ -29,6 +31,7 @@ import { peerConnector } from './connector.js';
 import { peerViews } from './peers-view.js';
 import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
+import { dashboardAuthenticate, dashboardHandlers, dashboardTransport } from './dashboard.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { incomingPolicy } from './policy.js';
@@ -43,6 +46,8 @@ export interface DaemonDeps {
   logger: Logger;
   version: string;
   pid: number;
+  /** Loads a config file as at start; the dashboard's settings page checks its writes with it. */
+  loadConfigFile?: (file: string) => LoadedConfig;
 }
 
 export interface RunningInfo {
@@ -51,7 +56,7 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer', 'destinations'] as const;
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer', 'dashboard', 'destinations'] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -72,6 +77,7 @@ export class Daemon {
   /** Aborted when stop() has stopped every part; every part's start gets its signal. */
   readonly #root = new AbortController();
   #services: ServiceRunner | undefined;
+  readonly #loadConfigFile: DaemonDeps['loadConfigFile'];
   #stopping: Promise<void> | undefined;
   #parts: Parts | undefined;
 
@@ -80,6 +86,7 @@ export class Daemon {
     this.#loaded = loaded;
     this.#version = deps.version;
     this.#pid = deps.pid;
+    this.#loadConfigFile = deps.loadConfigFile;
   }
 
   get #config(): Readonly<Config> {
@@ -208,10 +215,21 @@ export class Daemon {
         },
       );
       eventsRef = events;
+      const sessions = new UiSessions();
+      let dashboard: HttpTransport | undefined;
+      const dashboardDeps = {
+        sessions,
+        origin: () => (dashboard === undefined ? null : dashboard.origin),
+        config: () => this.#config,
+        configFile: () => this.#loaded.file,
+        loadConfigFile: this.#loadConfigFile,
+        apply: (loaded: LoadedConfig) => this.reload(loaded),
+      };
       const dispatcher = new Dispatcher(
         {
           logger: log.child({ part: 'control' }),
-          handlers: controlHandlers({
+          authenticate: dashboardAuthenticate(sessions),
+          handlers: { ...dashboardHandlers(dashboardDeps), ...controlHandlers({
             manager,
             pairings,
             sends,
@@ -224,7 +242,7 @@ export class Daemon {
             pid: this.#pid,
             peersChanged: () => events.peersChanged(),
             watch: (params, ctx) => events.watch(params, ctx),
-          }),
+          }) },
         },
         { isReady: () => ready },
       );
@@ -232,8 +250,14 @@ export class Daemon {
       // The event wiring lives as long as the control socket that serves `watch`.
       const controlService: Service = {
         name: 'control',
-        start: (o) => control.start(o),
+        // The dashboard is a second transport of the same dispatcher: it lives with the socket.
+        start: async (o) => {
+          await control.start(o);
+          dashboard = dashboardTransport({ logger: log.child({ part: 'dashboard' }), dispatcher }, this.#loaded);
+          await dashboard?.start(o);
+        },
         stop: async () => {
+          await dashboard?.stop();
           await control.stop();
           await events.stop();
         },

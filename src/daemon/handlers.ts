@@ -32,13 +32,17 @@ export interface HandlerDeps {
   watch: (params: WatchParams, ctx: CallContext<'watch'>) => Promise<null>;
 }
 
+/** The methods the web dashboard added; daemon/dashboard.ts handles them. */
+export type DashboardMethod = 'ui-token' | 'ui-login' | 'browse' | 'settings' | 'settings-set';
+export type CoreHandlers = Omit<MethodHandlers, DashboardMethod>;
+
 /** The ready gate and params checks are the dispatcher's (control/dispatcher.ts). */
-export function controlHandlers(deps: HandlerDeps): MethodHandlers {
+export function controlHandlers(deps: HandlerDeps): CoreHandlers {
   const { manager, peers, state } = deps;
   return makeHandlers(deps, manager, peers, state);
 }
 
-function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): MethodHandlers {
+function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): CoreHandlers {
   const findPeer = (query: string): PeerView => {
     const views = peerViews(peers, state);
     const fullId = parsePeerId(query);
@@ -163,7 +167,14 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     },
 
     async accept(params) {
-      return { offer: offerView(manager.answer(params.id.trim(), true)), accepted: true };
+      // Choices are checked by the gate against the offer (NAME_INVALID, USAGE); a refused
+      // choice leaves the offer waiting.
+      const choices = {
+        accept: true,
+        ...(params.to === undefined ? {} : { to: params.to }),
+        ...(params.files === undefined ? {} : { files: params.files }),
+      };
+      return { offer: offerView(manager.answer(params.id.trim(), choices)), accepted: true };
     },
 
     async reject(params) {

@@ -83,6 +83,8 @@ export class TestDaemon {
       interfaces: options.interfaces ?? ['lo'],
       logLevel: 'debug',
       discovery: { enabled: true, refreshSeconds: 1, expireSeconds: 5 },
+      // Port 0 like every test socket; the dashboard tests read the address from `p2pd ui --json`.
+      dashboard: { port: 0 },
       ...options.extra,
     };
     await writeFile(d.configPath, JSON.stringify(config, null, 2));

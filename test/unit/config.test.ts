@@ -110,6 +110,7 @@ describe('defaults', () => {
       partialMaxAgeHours: 24,
       onDiskFull: 'keep',
       delivery: { afterSend: 'move', stableSeconds: 3, giveUpHours: 0 },
+      dashboard: { enabled: true, port: 45455 },
       retry: { minDelaySeconds: 2, maxDelaySeconds: 60, giveUpMinutes: 1440 },
       schedules: { outboxRescan: '*/30 * * * * *', retry: '* * * * *', cleanupPartials: '15 * * * *', pruneHistory: '30 3 * * *' },
       onReceive: [],

@@ -1,5 +1,7 @@
 /** `p2pd incoming`, `p2pd accept` and `p2pd reject`: offers that wait for a person's answer. */
+import type { AcceptFileChoice, AcceptParams } from '../../control/methods.js';
 import type { IncomingOfferView } from '../../control/views.js';
+import { P2pdError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { ago, bytes, safe, table } from '../format.js';
 
@@ -31,8 +33,38 @@ export async function incomingCommand(ctx: CliContext): Promise<number> {
   return 0;
 }
 
-export async function answerCommand(ctx: CliContext, id: string, accept: boolean): Promise<number> {
-  const r = await ctx.client().request<{ offer: IncomingOfferView; accepted: boolean }>(accept ? 'accept' : 'reject', { id });
+export interface AcceptOptions {
+  to?: string;
+  rename?: string[];
+  skip?: Array<string | number>;
+}
+
+/** `--rename 2=notes.txt --skip 3` → the `files` param of `accept`. */
+export function acceptParams(id: string, options: AcceptOptions): AcceptParams {
+  const files = new Map<number, AcceptFileChoice>();
+  const index = (text: string, flag: string): number => {
+    if (!/^\d+$/.test(text.trim())) throw new P2pdError('USAGE', `${flag} takes a file's index as \`p2pd incoming\` lists it, got "${text}"`);
+    return Number(text.trim());
+  };
+  for (const r of options.rename ?? []) {
+    const eq = r.indexOf('=');
+    if (eq <= 0 || eq === r.length - 1) throw new P2pdError('USAGE', `--rename takes <index>=<new name>, got "${r}"`);
+    const i = index(r.slice(0, eq), '--rename');
+    files.set(i, { ...files.get(i), index: i, rename: r.slice(eq + 1) });
+  }
+  for (const s of options.skip ?? []) {
+    const i = index(String(s), '--skip');
+    files.set(i, { ...files.get(i), index: i, skip: true });
+  }
+  return {
+    id,
+    ...(options.to === undefined ? {} : { to: options.to }),
+    ...(files.size === 0 ? {} : { files: [...files.values()].sort((a, b) => a.index - b.index) }),
+  };
+}
+
+export async function answerCommand(ctx: CliContext, id: string, accept: boolean, options: AcceptOptions = {}): Promise<number> {
+  const r = accept ? await ctx.client().request('accept', acceptParams(id, options)) : await ctx.client().request('reject', { id });
   if (ctx.json) ctx.printJson(r);
   else ctx.out(`${accept ? 'Accepted' : 'Rejected'} ${r.offer.files} file${r.offer.files === 1 ? '' : 's'} (${bytes(r.offer.bytes)}) from ${safe(r.offer.peer.name)}.`);
   return 0;

@@ -31,7 +31,7 @@ export async function peersCommand(ctx: CliContext): Promise<number> {
     return 0;
   }
   if (peers.length === 0) {
-    ctx.out('No peers seen yet. Peers appear within a few seconds when their daemons run on the same network (see README: Troubleshooting).');
+    ctx.out('No peers seen yet. Peers appear within a few seconds when their daemons run on the same network (see docs/TROUBLESHOOTING.md).');
     return 0;
   }
   ctx.out(

@@ -1,0 +1,216 @@
+/**
+ * The dashboard in a real browser against two real daemons: open it with the one-time token, see
+ * the peer appear, answer offers (a hostile name shown as text), pair by code on both dashboards,
+ * drop a file on a peer and find it byte-identical in the other inbox. Screenshots of each screen
+ * go to docs/img/ for the README.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { TestDaemon, waitFor } from '../helpers/daemons.js';
+import { launch, openDashboard, screen, screenshot } from './browser.js';
+
+// Page-side code below runs in the browser; the test build has no DOM types.
+declare const window: any, document: any, sessionStorage: any, DataTransfer: any, File: any, atob: (s: string) => string;
+
+const tag = randomBytes(2).toString('hex');
+const A = `alice-${tag}`;
+const B = `bob-${tag}`;
+const HOSTILE = `<img src=x onerror="window.__pwned=1">${tag}.txt`;
+
+describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
+  let browser: Browser;
+  let alice: TestDaemon;
+  let bob: TestDaemon;
+  let pageA: Page;
+  let pageB: Page;
+
+  before(async () => {
+    alice = await TestDaemon.create({ name: A, accept: 'ask' as 'trusted' });
+    bob = await TestDaemon.create({ name: B, accept: 'ask' as 'trusted', extra: { askTimeoutSeconds: 60 } });
+    // A loaded CI machine may take a while to start two daemons.
+    [browser] = await Promise.all([launch(), alice.start(60_000), bob.start(60_000)]);
+  });
+  after(async () => {
+    await browser?.close();
+    await Promise.all([alice?.destroy(), bob?.destroy()]);
+  });
+
+  it('opens with the one-time token, removes it from the address, and shows the peer appear', async () => {
+    ({ page: pageA } = await openDashboard(browser, alice));
+    assert.equal(new URL(pageA.url()).hash, '', 'the token is gone from the address bar');
+    assert.ok(await pageA.evaluate(() => sessionStorage.getItem('p2pd-session') !== null), 'the session lives in sessionStorage');
+    assert.deepEqual(await pageA.context().cookies(), [], 'no cookie carries the login');
+    const card = pageA.locator(`[data-peer="${B}"]`);
+    await card.waitFor({ timeout: 20_000 });
+    await card.getByText('online').waitFor();
+    await card.getByText('unknown').waitFor();
+    await screenshot(pageA, 'peers');
+  });
+
+  it('shows an offer at once, renders a hostile name as text, and rejects it', async () => {
+    ({ page: pageB } = await openDashboard(browser, bob));
+    await screen(pageB, 'Incoming');
+    const file = join(alice.dir, HOSTILE);
+    await writeFile(file, 'hostile');
+    const sending = alice.cli(['send', B, file]);
+    const card = pageB.locator('[data-offer]');
+    await card.waitFor({ timeout: 15_000 });
+    await card.getByText(HOSTILE, { exact: true }).waitFor();
+    assert.equal(await pageB.evaluate(() => window.__pwned), undefined, 'the name ran no script');
+    assert.equal(await pageB.locator('main img').count(), 0, 'the name made no element');
+    assert.match(await pageB.title(), /^\(1\) p2pd$/, 'the count shows in the tab title');
+    await screenshot(pageB, 'incoming');
+    await card.getByRole('button', { name: 'Reject' }).click();
+    const r = await sending;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /refused|rejected/i);
+    await card.waitFor({ state: 'detached', timeout: 5000 });
+    assert.equal(await pageB.title(), 'p2pd');
+  });
+
+  it('accepts an offer into a folder chosen inside the inbox', async () => {
+    const file = join(alice.dir, `accepted-${tag}.txt`);
+    await writeFile(file, randomBytes(5000));
+    const sending = alice.cli(['send', B, file]);
+    const card = pageB.locator('[data-offer]');
+    await card.waitFor({ timeout: 15_000 });
+    await card.getByRole('button', { name: /Folder, rename, skip/ }).click();
+    await card.getByLabel('Into folder (inside the inbox)').fill('chosen');
+    await card.getByRole('button', { name: 'Accept' }).click();
+    const r = await sending;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readFile(join(bob.inbox, 'chosen', `accepted-${tag}.txt`)), await readFile(file));
+  });
+
+  it('cancels a waiting send from the Progress screen, then retries it', async () => {
+    await screen(pageA, 'Send');
+    await pageA.getByLabel('Send to').selectOption({ label: B });
+    const name = `retried-${tag}.txt`;
+    const file = join(alice.dir, name);
+    await writeFile(file, 'sent twice');
+    await pageA.locator('input[type=file][multiple]').setInputFiles(file);
+    await pageA.getByRole('button', { name: `Send 1 file to ${B}` }).click();
+    const first = pageB.locator('[data-offer]');
+    await first.waitFor({ timeout: 15_000 });
+    const firstId = await first.getAttribute('data-offer');
+    await screen(pageA, 'Progress');
+    const row = pageA.locator('.transfer.waiting');
+    await row.getByRole('button', { name: `Cancel transfer To ${B}` }).click();
+    const cancelled = pageA.locator('.transfer.cancelled');
+    await cancelled.waitFor({ timeout: 10_000 });
+    await cancelled.getByRole('button', { name: `Retry transfer To ${B}` }).click();
+    // The receiver may still list the cancelled offer until its sender's connection is noticed
+    // gone: answer the new one.
+    const offer = pageB.locator(`[data-offer]:not([data-offer="${firstId}"])`);
+    await offer.waitFor({ timeout: 15_000 });
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    await waitFor(async () => (await readdir(bob.inbox)).includes(name), 20_000, 'the retried file');
+    assert.equal(await readFile(join(bob.inbox, name), 'utf8'), 'sent twice');
+    await bob.cli(['reject', firstId!]);
+    await screen(pageA, 'Peers');
+  });
+
+  it('pairs by code, confirmed on both dashboards', async () => {
+    await screen(pageB, 'Peers');
+    const cardA = pageA.locator(`[data-peer="${B}"]`);
+    await cardA.getByRole('button', { name: `Pair with ${B} by code` }).click();
+    const codeA = pageA.locator('.pairing .code');
+    const codeB = pageB.locator('.pairing .code');
+    await Promise.all([codeA.waitFor({ timeout: 15_000 }), codeB.waitFor({ timeout: 15_000 })]);
+    const [a, b] = [await codeA.innerText(), await codeB.innerText()];
+    assert.match(a, /^\d{3} \d{3}$/);
+    assert.equal(a, b, 'both dashboards show the same code');
+    await pageB.locator('.pairing').getByText(/Only if it is exactly this one/).waitFor();
+    await screenshot(pageB, 'pairing');
+    await pageB.getByRole('button', { name: 'Codes match' }).click();
+    await pageA.getByRole('button', { name: 'Codes match' }).click();
+    await cardA.getByText('trusted', { exact: true }).waitFor({ timeout: 15_000 });
+    await pageB.locator(`[data-peer="${A}"]`).getByText('trusted', { exact: true }).waitFor({ timeout: 15_000 });
+  });
+
+  it('sends a dropped file to a peer; it lands byte-identical', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const name = `dropped-${tag}.bin`;
+    const dt = await pageA.evaluateHandle(
+      ({ b64, name }) => {
+        const bin = atob(b64);
+        const bytes = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+        const t = new DataTransfer();
+        t.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
+        return t;
+      },
+      { b64: data.toString('base64'), name },
+    );
+    const card = pageA.locator(`[data-peer="${B}"]`);
+    await card.dispatchEvent('dragover', { dataTransfer: dt });
+    await card.dispatchEvent('drop', { dataTransfer: dt });
+    const landed = join(bob.inbox, name);
+    await waitFor(async () => (await readdir(bob.inbox)).includes(name), 30_000, 'the dropped file to land');
+    assert.ok((await readFile(landed)).equals(data), 'the file arrived byte-identical');
+    await screen(pageA, 'Progress');
+    await pageA.locator('.transfer.done').first().waitFor({ timeout: 10_000 });
+    await screenshot(pageA, 'progress');
+    const staging = join(alice.dir, 'state', 'dashboard-uploads');
+    await waitFor(async () => (await readdir(staging)).length === 0, 10_000, 'the staged upload to be removed');
+  });
+
+  it('sends with the file chooser and the path picker', async () => {
+    await screen(pageA, 'Send');
+    await pageA.getByLabel('Send to').selectOption({ label: B });
+    const chosen = join(alice.dir, `chosen-${tag}.txt`);
+    await writeFile(chosen, 'from the file chooser');
+    await pageA.locator('input[type=file][multiple]').setInputFiles(chosen);
+    await pageA.getByRole('button', { name: `Send 1 file to ${B}` }).click();
+    await waitFor(async () => (await readdir(bob.inbox)).includes(`chosen-${tag}.txt`), 20_000, 'the chosen file');
+    // A whole folder keeps its structure.
+    const folder = join(alice.dir, `folder-${tag}`);
+    await mkdir(join(folder, 'inner'), { recursive: true });
+    await writeFile(join(folder, 'a.txt'), 'a');
+    await writeFile(join(folder, 'inner', 'b.txt'), 'b');
+    await pageA.locator('input[type=file][webkitdirectory]').setInputFiles(folder);
+    await pageA.getByRole('button', { name: `Send 2 files to ${B}` }).click();
+    await waitFor(async () => (await readdir(join(bob.inbox, `folder-${tag}`, 'inner')).catch((): string[] => [])).includes('b.txt'), 20_000, 'the folder');
+    assert.equal(await readFile(join(bob.inbox, `folder-${tag}`, 'a.txt'), 'utf8'), 'a');
+    const picked = `picked-${tag}.txt`;
+    await writeFile(join(alice.dir, picked), 'from the path picker');
+    await pageA.getByRole('button', { name: 'Files on this machine…' }).click();
+    await pageA.locator('.picker').waitFor();
+    await pageA.getByLabel('Go to folder').fill(alice.dir);
+    await pageA.getByLabel('Go to folder').press('Enter');
+    await pageA.locator('.picker .path', { hasText: alice.dir }).waitFor();
+    await pageA.locator('.picker li', { hasText: picked }).getByRole('checkbox').check();
+    await screenshot(pageA, 'send');
+    await pageA.getByRole('button', { name: 'Send 1 selected' }).click();
+    await waitFor(async () => (await readdir(bob.inbox)).includes(picked), 20_000, 'the picked file');
+  });
+
+  it('changes a setting: written to the config file and applied', async () => {
+    await screen(pageB, 'Settings');
+    await pageB.getByLabel('Trusted peers only').check();
+    await pageB.getByLabel('Most files in one offer').fill('1234');
+    await pageB.getByRole('button', { name: 'Save' }).click();
+    await pageB.getByRole('status').getByText(/Saved to/).waitFor();
+    const written = JSON.parse(await readFile(bob.configPath, 'utf8')) as { accept: string; limits: { maxOfferFiles: number } };
+    assert.equal(written.accept, 'trusted');
+    assert.equal(written.limits.maxOfferFiles, 1234);
+    await pageB.getByLabel('Seconds an offer waits for an answer').fill('1');
+    await pageB.getByRole('button', { name: 'Save' }).click();
+    await pageB.getByRole('alert').getByText(/askTimeoutSeconds must be an integer from 5/).waitFor();
+    assert.equal(JSON.parse(await readFile(bob.configPath, 'utf8')).askTimeoutSeconds, 60, 'a refused value is not written');
+    await screenshot(pageB, 'settings');
+  });
+
+  it('fits a phone-sized window', async () => {
+    const { page } = await openDashboard(browser, alice, { width: 390, height: 844 });
+    await page.locator(`[data-peer="${B}"]`).waitFor({ timeout: 30_000 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `nothing sticks out sideways (${overflow} px)`);
+    await screenshot(page, 'phone');
+    await page.context().close();
+  });
+});
