@@ -24,6 +24,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: st
     acceptOverrides: {},
     askTimeoutSeconds: 300,
     inboxPerPeer: false,
+    destinations: [],
     interfaces: [],
     logLevel: 'info',
     discovery: { enabled: true, refreshSeconds: 30, expireSeconds: 100 },

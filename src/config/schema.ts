@@ -28,11 +28,13 @@ export const NAME_FORBIDDEN_CHARS = '\\u0000-\\u001f\\u007f-\\u009f/';
 export const NAME_MAX_LENGTH = 63;
 const NAME_PATTERN = `^[^${NAME_FORBIDDEN_CHARS}]+$`;
 const PATH_PATTERN = '^[^\\u0000]+$';
+const ABSOLUTE_PATH_PATTERN = '^/[^\\u0000]*$';
 
 /** Plain words for the patterns above, used in error messages and docs. */
 export const PATTERN_TEXT: Readonly<Record<string, string>> = {
   [NAME_PATTERN]: 'without control characters or "/"',
   [PATH_PATTERN]: 'without NUL characters',
+  [ABSOLUTE_PATH_PATTERN]: 'an absolute path without NUL characters',
 };
 
 /** Keys matching this are comments: accepted anywhere, ignored. */
@@ -165,6 +167,11 @@ export const configSchema = {
     },
     askTimeoutSeconds: integer(5, 86_400, 'Seconds an offer waits for `p2pd accept` before it is refused.'),
     inboxPerPeer: { type: 'boolean', description: 'Files from each peer land in a subfolder of the inbox named after the peer.' },
+    destinations: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, pattern: ABSOLUTE_PATH_PATTERN, description: 'An absolute folder, such as "/srv/media".' },
+      description: 'Folders outside the inbox that `p2pd accept --to` may choose for an offer; empty = only folders inside the inbox.',
+    },
     interfaces: {
       type: 'array',
       items: { type: 'string', minLength: 1, description: 'A network interface name such as "eth0".' },

@@ -99,6 +99,8 @@ export interface Config {
   askTimeoutSeconds: number;
   /** Files from each peer land in a subfolder of the inbox named after the peer. */
   inboxPerPeer: boolean;
+  /** Absolute folders outside the inbox that a person may choose when accepting an offer. */
+  destinations: string[];
   /** Network interfaces to announce on and browse (names such as "eth0", "lo"); empty = all non-internal. */
   interfaces: string[];
   /** Least severe log messages written. */

@@ -3,7 +3,7 @@
  * stops them in a declared drain-friendly order. Nothing else wires parts together, and nothing
  * imports this module but main.
  */
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Config, LoadedConfig } from '../config/types.js';
@@ -16,6 +16,7 @@ import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
 import { named, ServiceRunner, stopOnly, type Service } from '../lifecycle.js';
 import { Outbox } from '../outbox/index.js';
 import { Inbox } from '../store/inbox.js';
+import { DestinationsInbox } from '../store/destinations.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
 import { StateStore } from '../store/state.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
@@ -55,7 +56,7 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer', 'dashboard'] as const;
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer', 'dashboard', 'destinations'] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -112,9 +113,13 @@ export class Daemon {
       // A flood of announcements is one log line per source and minute, not one per fake peer.
       peers.on('flood', (f) => log.warn({ source: f.source, refused: f.refused, reason: f.reason }, 'mDNS announcements refused (too many new peers)'));
       const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize, minFreeSpace: config.limits.minFreeSpace };
-      const inbox = config.inboxPerPeer
+      const plainInbox = config.inboxPerPeer
         ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
         : new Inbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions);
+      const inbox = new DestinationsInbox(
+        { logger: log.child({ part: 'inbox' }), inbox: plainInbox },
+        { destinations: config.destinations, maxFileSize: config.limits.maxFileSize },
+      );
 
       const connector = peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
       const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
@@ -160,7 +165,7 @@ export class Daemon {
         { logger: log.child({ part: 'onReceive' }) },
         { command: config.onReceive, timeoutMs: config.onReceiveTimeoutSeconds * 1000 },
       );
-      manager.on('received', (f) => onReceive.received({ path: join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
+      manager.on('received', (f) => onReceive.received({ path: isAbsolute(f.savedAs) ? f.savedAs : join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
 
       // `@<group>/` folders send to every member (outbox-groups.ts).
       const outboxGroups = groupOutboxSender(outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), { state, peers }, { dir: config.outbox });

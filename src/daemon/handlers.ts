@@ -4,7 +4,6 @@ import type { WatchParams } from '../control/methods.js';
 import type { IdView, PeerView } from '../control/views.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { resolvePeer } from '../discovery/resolve.js';
-import { P2pdError } from '../errors.js';
 import { cleanPeerName } from '../discovery/mdns.js';
 import type { StateStore } from '../store/state.js';
 import { formatPeerId, parsePeerId } from '../transport/index.js';
@@ -190,16 +189,14 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     },
 
     async accept(params) {
-      // TODO(merge): the admission gate (other branch) takes `to` and `files`; until it is
-      // merged, refuse them rather than accept into the wrong place.
-      if (params.to !== undefined || (params.files !== undefined && params.files.length > 0)) {
-        throw new P2pdError(
-          'CONTROL_BAD_REQUEST',
-          'this daemon cannot yet accept into a chosen folder or rename or skip files: accept without --to, --rename and --skip',
-          { details: { field: params.to !== undefined ? 'to' : 'files' } },
-        );
-      }
-      return { offer: offerView(manager.answer(params.id.trim(), true)), accepted: true };
+      // Choices are checked by the gate against the offer (NAME_INVALID, USAGE); a refused
+      // choice leaves the offer waiting.
+      const choices = {
+        accept: true,
+        ...(params.to === undefined ? {} : { to: params.to }),
+        ...(params.files === undefined ? {} : { files: params.files }),
+      };
+      return { offer: offerView(manager.answer(params.id.trim(), choices)), accepted: true };
     },
 
     async reject(params) {

@@ -41,7 +41,7 @@ export function driverLimits(config: Readonly<Config>): Pick<P2pdDriverOptions, 
 
 /** What a send must never carry: the state directory (the private key) and the inbox's partial files. */
 export function ownFiles(config: Readonly<Config>): string[] {
-  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME)];
+  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME), ...config.destinations.map((d) => join(d, PARTIAL_DIR_NAME))];
 }
 
 /** Bytes available to this user in the file system that holds `dir`. */

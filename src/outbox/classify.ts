@@ -79,6 +79,8 @@ function advice(input: FailureNoteInput): string {
       return `a name in it cannot be used on the receiving side (control characters, "..", names reserved on Windows such as CON or NUL, a trailing dot or space, look-alike slashes). Rename what the message points at, ${back}`;
     case 'SOURCE_UNSUPPORTED':
       return `only regular files and folders can be sent (not symlinks, devices, sockets or pipes). Put a real copy of the data in its place, ${back}`;
+    case 'SOURCE_UNREADABLE':
+      return `the daemon's user may not read a file in it. Make it readable (chmod, or copy it as the daemon's user), ${back}`;
     case 'PEER_AMBIGUOUS':
       return `several peers are called "${input.peer}". Rename the outbox folder to name#short-id (see p2pd peers) or to the peer's id, ${back}`;
     default:

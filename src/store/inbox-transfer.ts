@@ -51,12 +51,20 @@ export class InboxTransfer implements PreparedTransfer {
   readonly #senderId: string;
   /** Resume key → the kept partial file resumeState() read and how much of it matched its journal. */
   readonly #verified = new Map<string, FileIdentity & { bytes: number }>();
+  /** The folder inside the inbox the person chose (checked components), or none. */
+  readonly #under: readonly string[];
 
-  constructor(context: InboxContext, transferId: string, plan: OfferPlan, senderId: string) {
+  constructor(context: InboxContext, transferId: string, plan: OfferPlan, senderId: string, under: readonly string[] = []) {
     this.#context = context;
     this.transferId = transferId;
     this.#plan = plan;
     this.#senderId = senderId;
+    this.#under = under;
+  }
+
+  /** Where the offer's top-level entries land. */
+  get #base(): string {
+    return join(this.#context.root, ...this.#under);
   }
 
   /**
@@ -64,7 +72,8 @@ export class InboxTransfer implements PreparedTransfer {
    * rest of a tree lands next to what already arrived instead of in "photos (1)".
    */
   get #reservationPath(): string {
-    const key = createHash('sha256').update(`${this.#senderId}\0${this.transferId}`).digest('hex').slice(0, 40);
+    const under = this.#under.length === 0 ? '' : `\0${this.#under.join('/')}`;
+    const key = createHash('sha256').update(`${this.#senderId}\0${this.transferId}${under}`).digest('hex').slice(0, 40);
     return join(this.#context.partialDir, `t-${key}.json`);
   }
 
@@ -77,7 +86,7 @@ export class InboxTransfer implements PreparedTransfer {
         // The record is ours, but the names still go through the same checks as any other.
         const [checked] = checkRelativePath(name);
         if (checked !== name) continue;
-        const info = await lstat(join(this.#context.root, name)).catch(() => undefined);
+        const info = await lstat(join(this.#base, name)).catch(() => undefined);
         if (info?.isDirectory() === true && !info.isSymbolicLink()) out.set(top, name);
       }
       return out;
@@ -122,6 +131,8 @@ export class InboxTransfer implements PreparedTransfer {
       signal.throwIfAborted();
       if (this.#closing !== undefined) throw new P2pdError('TRANSFER_CANCELLED', 'the inbox is stopping');
     };
+    // The chosen folder is made like any other: one component at a time, never through a symlink.
+    if (this.#under.length > 0 && (this.#plan.topDirs.size > 0 || this.#plan.fileCount > 0)) await this.#ensureDirectories(this.#under);
     const previous = this.#senderId === '' ? new Map<string, string>() : await this.#previousReservations();
     for (const [top, { explicitMode }] of this.#plan.topDirs) {
       checkRunning();
@@ -152,7 +163,7 @@ export class InboxTransfer implements PreparedTransfer {
   async #reserveTopDir(top: string, mode: number): Promise<string> {
     for (let n = 0; n < MAX_CONFLICT_ATTEMPTS; n++) {
       const name = n === 0 ? top : conflictName(top, n, { keepExtension: false });
-      const path = join(this.#context.root, name);
+      const path = join(this.#base, name);
       try {
         await mkdir(path, { mode });
       } catch (err) {
@@ -169,7 +180,7 @@ export class InboxTransfer implements PreparedTransfer {
   #mapped(components: readonly string[]): string[] {
     const reserved = this.#reserved.get(components[0]!);
     if (reserved === undefined) throw new P2pdError('INTERNAL', 'no reserved directory for an entry');
-    return [reserved, ...components.slice(1)];
+    return [...this.#under, reserved, ...components.slice(1)];
   }
 
   /**
@@ -254,7 +265,7 @@ export class InboxTransfer implements PreparedTransfer {
   /** Moves a finished partial file to its final name; returns the path relative to the inbox. */
   async place(file: InboxPartialFile): Promise<string> {
     const { components } = file.planned;
-    const parentParts = components.length === 1 ? [] : this.#mapped(components.slice(0, -1));
+    const parentParts = components.length === 1 ? [...this.#under] : this.#mapped(components.slice(0, -1));
     const parent = await this.#ensureDirectories(parentParts);
     const root = this.#context.root;
     const parentReal = await realpath(parent);
@@ -315,7 +326,7 @@ export class InboxTransfer implements PreparedTransfer {
     let needed = false;
     if (!complete) {
       for (const name of this.#reserved.values()) {
-        if ((await lstat(join(this.#context.root, name)).catch(() => undefined))?.isDirectory() === true) needed = true;
+        if ((await lstat(join(this.#base, name)).catch(() => undefined))?.isDirectory() === true) needed = true;
       }
     }
     if (!needed) await unlink(this.#reservationPath).catch(() => undefined);

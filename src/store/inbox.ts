@@ -24,13 +24,13 @@ import { join, resolve } from 'node:path';
 import { P2pdError } from '../errors.js';
 import { formatBytes } from '../format-bytes.js';
 import { BLOCK_SIZE, type OfferEntry } from '../protocol/messages.js';
-import type { InboxStore, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
+import type { AcceptChoices, InboxStore, OfferReview, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
 import { errnoOf, storeError } from './inbox-errors.js';
 import { DIGEST_BYTES } from './inbox-partial-file.js';
 import { InboxTransfer, type InboxContext } from './inbox-transfer.js';
 import { checkPrivateDirectory, sameFile, type FileIdentity } from './inbox-guard.js';
 import { openDirectory } from './move-no-replace.js';
-import { checkTransferId, planOffer } from './offer-plan.js';
+import { checkChoices, checkFolderInInbox, checkTransferId, planOffer, reviewOffer } from './offer-plan.js';
 import { PARTIAL_DIR_NAME, displayName } from './safe-name.js';
 
 export interface InboxLogger {
@@ -293,19 +293,26 @@ export class Inbox implements InboxStore {
     this.#context = undefined;
   }
 
+  /** Decides each entry's name before anyone is asked (offer-plan.ts); pure. */
+  review(entries: readonly OfferEntry[]): OfferReview {
+    return reviewOffer(entries, { maxFileSize: this.#maxFileSize, checkTo: checkFolderInInbox });
+  }
+
   async prepare(
-    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo },
+    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo; choices?: AcceptChoices },
     options: { signal: AbortSignal },
   ): Promise<PreparedTransfer> {
     options.signal.throwIfAborted();
     const context = this.#context;
     if (context === undefined) throw new P2pdError('INTERNAL', 'the inbox is not started');
     const transferId = checkTransferId(offer.transferId);
-    const plan = planOffer(offer.entries, { maxFileSize: this.#maxFileSize });
+    const choices = offer.choices;
+    const under = choices?.to === undefined ? [] : checkFolderInInbox(choices.to);
+    const plan = planOffer(offer.entries, { maxFileSize: this.#maxFileSize, choices: checkChoices(offer.entries, choices?.files) });
     if (this.#transfers.has(transferId)) {
       throw new P2pdError('OFFER_INVALID', `transfer ${transferId} is already running`, { details: { reason: 'transfer-id-in-use' } });
     }
-    const transfer = new InboxTransfer(context, transferId, plan, offer.sender?.id ?? '');
+    const transfer = new InboxTransfer(context, transferId, plan, offer.sender?.id ?? '', under);
     this.#transfers.set(transferId, transfer);
     try {
       await transfer.reserve(options.signal);

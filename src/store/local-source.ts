@@ -10,16 +10,23 @@
  * daemon's event loop or its shutdown.
  */
 import { constants } from 'node:fs';
-import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { access, lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join, resolve, sep } from 'node:path';
 import { P2pdError } from '../errors.js';
 import { DATA_CHUNK, type OfferEntry } from '../protocol/messages.js';
 import type { FileSource } from '../transfer/ports.js';
+import { cleanRelativePath } from './safe-name.js';
 
 export interface LocalSource extends FileSource {
-  /** Paths inside directories that were not sent, with why: "symlink" or "special-file" (stable values). */
-  readonly skipped: ReadonlyArray<{ path: string; reason: string }>;
+  /**
+   * Paths inside directories that were not sent, with why: "symlink", "special-file",
+   * "unsafe-name" (a name no receiver would take, `message` says why) or "name-clash" (two names
+   * that are the same once cleaned) (stable values).
+   */
+  readonly skipped: ReadonlyArray<{ path: string; reason: string; message?: string }>;
+  /** Paths sent under a cleaned name (the receivers' rule, safe-name.ts): `as` is the offered path. */
+  readonly renamed: ReadonlyArray<{ path: string; as: string }>;
 }
 
 export interface ScanOptions {
@@ -43,7 +50,10 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
   const entries: OfferEntry[] = [];
   const absolute: Scanned[] = [];
   const guard = await protectedSet(options.protect ?? []);
-  const skipped: Array<{ path: string; reason: string }> = [];
+  const skipped: Array<{ path: string; reason: string; message?: string }> = [];
+  const renamed: Array<{ path: string; as: string }> = [];
+  /** Offered paths so far: two names that clean to the same one cannot both be offered. */
+  const used = new Set<string>();
   const topNames = new Set<string>();
   if (paths.length === 0) throw new P2pdError('USAGE', 'nothing to send: name at least one file or directory');
 
@@ -53,14 +63,16 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
     try {
       st = await stat(p);
     } catch (err) {
-      throw new P2pdError('SOURCE_NOT_FOUND', `cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err, details: { path: p } });
+      throw sourceError(err, p);
     }
-    const top = basename(p.replace(/[/\\]+$/, '')) || 'root';
+    const top = offeredName(p, basename(p.replace(/[/\\]+$/, '')) || 'root');
     if (topNames.has(top)) throw new P2pdError('USAGE', `two of the paths are called "${top}"; send them separately`, { details: { path: p } });
     topNames.add(top);
+    used.add(top);
     guard(p, st);
     await guard.inside(p);
     if (st.isFile()) {
+      await checkReadable(p);
       entries.push(fileEntry(top, st, resolve(p)));
       absolute.push({ path: p, follow: true, dev: st.dev, ino: st.ino });
     } else if (st.isDirectory()) {
@@ -82,15 +94,17 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
       try {
         names = (await readdir(d)).sort();
       } catch (err) {
-        throw new P2pdError('SOURCE_NOT_FOUND', `cannot read the directory ${d}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+        throw sourceError(err, d, 'the directory ');
       }
       const subdirs: Array<{ dir: string; rel: string }> = [];
       for (const name of names) {
         const abs = join(d, name);
-        const relPath = `${r}/${name}`;
         const st = await lstat(abs);
         guard(abs, st);
+        const relPath = st.isFile() || st.isDirectory() ? innerName(abs, r, name) : `${r}/${name}`;
+        if (relPath === undefined) continue;
         if (st.isFile()) {
+          await checkReadable(abs);
           entries.push(fileEntry(relPath, st, resolve(abs)));
           absolute.push({ path: abs, follow: false, dev: st.dev, ino: st.ino });
         } else if (st.isDirectory()) {
@@ -105,9 +119,46 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
     }
   }
 
+  /** The name a path the user named is offered under; throws NAME_INVALID when it cannot be sent. */
+  function offeredName(path: string, name: string): string {
+    let cleaned;
+    try {
+      cleaned = cleanRelativePath(name);
+    } catch (err) {
+      if (!(err instanceof P2pdError)) throw err;
+      throw new P2pdError('NAME_INVALID', `${path} cannot be sent under its name: ${err.message.replace(/^unsafe name "[^"]*": /, '')}; rename it first`, {
+        cause: err,
+        details: { path, reason: err.details?.['reason'] },
+      });
+    }
+    if (cleaned.path !== name) renamed.push({ path, as: cleaned.path });
+    return cleaned.path;
+  }
+
+  /** The offered path of an entry found inside a directory, or undefined (skipped, and why). */
+  function innerName(abs: string, parent: string, name: string): string | undefined {
+    const raw = `${parent}/${name}`;
+    let offered: string;
+    try {
+      offered = cleanRelativePath(raw).path;
+    } catch (err) {
+      if (!(err instanceof P2pdError)) throw err;
+      skipped.push({ path: abs, reason: 'unsafe-name', message: err.message });
+      return undefined;
+    }
+    if (used.has(offered)) {
+      skipped.push({ path: abs, reason: 'name-clash', message: `another file is sent as ${offered}` });
+      return undefined;
+    }
+    used.add(offered);
+    if (offered !== raw) renamed.push({ path: abs, as: offered });
+    return offered;
+  }
+
   return {
     entries,
     skipped,
+    renamed,
     read(index: number, opts: { signal: AbortSignal }): AsyncIterable<Buffer> {
       const entry = entries[index];
       const scanned = absolute[index];
@@ -129,6 +180,7 @@ async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: Abor
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP' || code === 'ENXIO') throw changed(path);
+    if (code === 'EACCES' || code === 'EPERM') throw sourceError(err, path);
     throw new P2pdError('SOURCE_NOT_FOUND', `${path} can no longer be read: ${code ?? String(err)}`, { cause: err });
   }
   try {
@@ -202,6 +254,31 @@ async function protectedSet(protect: readonly string[]): Promise<Guard> {
     if (hit !== undefined) refuse(path, hit);
   };
   return guard;
+}
+
+/**
+ * A file the daemon may not read is refused before anything is offered: one access(2) per file,
+ * far cheaper than the lstat already made, and the receiver is never asked about a file that
+ * cannot come.
+ */
+async function checkReadable(path: string): Promise<void> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (err) {
+    throw sourceError(err, path);
+  }
+}
+
+/** SOURCE_UNREADABLE for a permission problem, SOURCE_NOT_FOUND for anything else. */
+function sourceError(err: unknown, path: string, what = ''): P2pdError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new P2pdError('SOURCE_UNREADABLE', `cannot read ${what}${path}: permission denied for the daemon's user; make it readable or leave it out`, {
+      cause: err,
+      details: { path },
+    });
+  }
+  return new P2pdError('SOURCE_NOT_FOUND', `cannot read ${what}${path}: ${code ?? String(err)}`, { cause: err, details: { path } });
 }
 
 function changed(path: string): P2pdError {

@@ -7,9 +7,10 @@ import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
 import type { OfferEntry } from '../protocol/messages.js';
-import type { InboxStore, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
+import type { AcceptChoices, InboxStore, OfferReview, PreparedTransfer, SenderInfo } from '../transfer/ports.js';
 import { Inbox, warnIfReserveTooLarge, type InboxLogger } from './inbox.js';
 import { checkPrivateDirectory } from './inbox-guard.js';
+import { checkFolderInInbox, reviewOffer } from './offer-plan.js';
 import { checkRelativePath } from './safe-name.js';
 
 export class PerPeerInbox implements InboxStore {
@@ -28,8 +29,13 @@ export class PerPeerInbox implements InboxStore {
     this.#minFreeSpace = options.minFreeSpace;
   }
 
+  /** The same review as each sender's Inbox would make (a chosen folder lies inside the sender's folder). */
+  review(entries: readonly OfferEntry[]): OfferReview {
+    return reviewOffer(entries, { maxFileSize: this.#maxFileSize ?? 0, checkTo: checkFolderInInbox });
+  }
+
   async prepare(
-    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo },
+    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo; choices?: AcceptChoices },
     options: { signal: AbortSignal },
   ): Promise<PreparedTransfer> {
     const { inbox, folder } = await this.#inboxFor(offer.sender);

@@ -121,6 +121,11 @@ function reject(reason: NameRejectReason, path: unknown, extra: Record<string, u
  * Throws P2pdError NAME_INVALID with `details.reason` (a NameRejectReason) otherwise.
  */
 export function checkRelativePath(path: string): string[] {
+  return checkPath(path, false);
+}
+
+/** checkRelativePath(); with `repairable`, reserved device names and trailing dots or spaces pass. */
+function checkPath(path: string, repairable: boolean): string[] {
   if (typeof path !== 'string') reject('not-a-string', path);
   if (path.length === 0) reject('empty', path);
   if (path.length > MAX_RAW_UNITS) reject('path-too-long', path);
@@ -144,13 +149,85 @@ export function checkRelativePath(path: string): string[] {
   const components = nfc.split('/');
   if (components.length > MAX_COMPONENTS) reject('too-many-components', path);
   components.forEach((component, index) => {
-    const reason = componentProblem(component, index === 0);
+    const reason = componentProblem(component, index === 0, repairable);
     if (reason !== undefined) reject(reason, path, { component: index });
   });
   return components;
 }
 
-function componentProblem(component: string, topLevel: boolean): NameRejectReason | undefined {
+/** The visible stand-in for a character that must not reach a file name or a terminal. */
+export const REPLACEMENT_CHAR = '\uFFFD';
+
+/** Reasons that cleanRelativePath() repairs instead of refusing. */
+export const CLEANED_REASONS: readonly NameRejectReason[] = [
+  'lone-surrogate',
+  'control-char',
+  'bidi-control',
+  'invisible-char',
+  'reserved-name',
+  'trailing-dot-or-space',
+];
+
+export interface CleanedPath {
+  /** NFC components of the name as it will be used. */
+  components: string[];
+  /** The components joined with "/". */
+  path: string;
+  /** What was repaired (empty when the name was already safe), in the order found. */
+  repairs: NameRejectReason[];
+}
+
+/**
+ * The rule for received (and sent) names: repair what can be repaired with its meaning intact,
+ * refuse the rest. Control, escape, bidi and invisible characters and lone surrogates each become
+ * U+FFFD (visible, and never an instruction to a terminal); trailing dots and spaces are dropped
+ * (as Windows would do itself); a reserved device name gets "_" after the device part
+ * ("CON.txt" → "CON_.txt"). Anything that tries to be a path of its own ("..", absolute, drive
+ * letters, UNC, backslashes, look-alikes of "/" or "..") or cannot be stored (empty, too long, too
+ * deep, p2pd's own ".p2pd-partial") is refused with NAME_INVALID as checkRelativePath() does.
+ */
+export function cleanRelativePath(path: string): CleanedPath {
+  if (typeof path !== 'string') reject('not-a-string', path);
+  if (path.length === 0) reject('empty', path);
+  if (path.length > MAX_RAW_UNITS) reject('path-too-long', path);
+  const repairs: NameRejectReason[] = [];
+  const note = (reason: NameRejectReason): void => {
+    if (!repairs.includes(reason)) repairs.push(reason);
+  };
+  let text = path;
+  if (LONE_SURROGATE.test(text)) {
+    note('lone-surrogate');
+    text = text.replace(new RegExp(LONE_SURROGATE.source, 'g'), REPLACEMENT_CHAR);
+  }
+  const chars = Array.from(text.normalize('NFC'));
+  scanUnsafe(chars, (reason, index) => {
+    note(reason);
+    chars[index] = REPLACEMENT_CHAR;
+  });
+  const cleaned = chars.join('');
+  // The structural checks run on the repaired text: a NUL never hides a ".." from them.
+  const components = checkPath(cleaned, true).map((component, index) => {
+    let c = component;
+    const trimmed = c.replace(/[ .]+$/, '');
+    if (trimmed !== c) {
+      note('trailing-dot-or-space');
+      c = trimmed;
+    }
+    const device = /^[^.:]*/.exec(c)![0].replace(/[ .]+$/, '');
+    if (RESERVED_DEVICE.test(device)) {
+      note('reserved-name');
+      c = `${device}_${c.slice(device.length)}`;
+    }
+    const problem = c === component ? undefined : componentProblem(c, index === 0);
+    if (problem !== undefined) reject(problem, path, { component: index });
+    return c;
+  });
+  const joined = components.join('/');
+  if (utf8Bytes(joined) > MAX_PATH_BYTES) reject('path-too-long', path);
+  return { components, path: joined, repairs };
+}
+
+function componentProblem(component: string, topLevel: boolean, repairable = false): NameRejectReason | undefined {
   if (component.length === 0) return 'empty-component';
   if (component === '.' || component === '..') return 'dot-component';
   if (utf8Bytes(component) > MAX_COMPONENT_BYTES) return 'component-too-long';
@@ -162,8 +239,8 @@ function componentProblem(component: string, topLevel: boolean): NameRejectReaso
   }
   // Windows ignores an extension and trailing spaces/dots when it matches device names.
   const stem = component.split(/[.:]/, 1)[0]!.replace(/[ .]+$/, '');
-  if (RESERVED_DEVICE.test(stem)) return 'reserved-name';
-  if (component.endsWith(' ') || component.endsWith('.')) return 'trailing-dot-or-space';
+  if (RESERVED_DEVICE.test(stem) && !repairable) return 'reserved-name';
+  if ((component.endsWith(' ') || component.endsWith('.')) && !repairable) return 'trailing-dot-or-space';
   if (topLevel && component.toLowerCase() === PARTIAL_DIR_NAME) return 'reserved-store-name';
   return undefined;
 }

@@ -11,133 +11,10 @@ import { EventEmitter } from 'node:events';
 import { isRefusal, P2pdError } from '../errors.js';
 import { formatBytes } from '../format-bytes.js';
 import type { Logger } from '../log.js';
+import type { AcceptChoices } from './ports.js';
 import { newRecord, newTransferId, type HistoryStore } from './records.js';
-
-/** Who offers, as the inbound protocol knows it. */
-export interface OfferSender {
-  /** The p2pd peer id (a TLS-proven key fingerprint), or what identifies the sender in its protocol. */
-  id: string;
-  /** The name the sender claims for itself (untrusted). */
-  claimedName: string;
-  /** "p2pd", or the name of another protocol. */
-  protocol: string;
-  /** Whether `id` is proven (a pinned key); an unproven id is never taken for a trusted peer. */
-  verified: boolean;
-}
-
-/** What is offered, protocol-neutral. */
-export interface OfferSummary {
-  /** The id the transfer is known by here (what `p2pd accept` takes). */
-  transferId: string;
-  files: number;
-  /** Entries counted against maxOfferFiles (files and folders); default `files`. */
-  entries?: number;
-  bytes: number;
-  largestFile: number;
-  /** The first names as the sender gave them (unchecked); at most 20 are kept. */
-  names: readonly string[];
-}
-
-/** An offer waiting for `p2pd accept` / `p2pd reject`. Field names are a stable interface (`p2pd incoming --json`). */
-export interface PendingOffer {
-  /** The transfer id; what `accept` and `reject` take. */
-  id: string;
-  peer: { id: string; name: string; trusted: boolean };
-  files: number;
-  bytes: number;
-  /** The first entries of the offer as the sender named them (not yet checked), at most 20. */
-  names: string[];
-  receivedAt: string;
-  expiresAt: string;
-}
-
-export type OfferOutcome = 'accepted' | 'rejected' | 'expired' | 'cancelled';
-
-/**
- * An inbound connection that holds resources but is not a transfer yet: still in its handshake,
- * still reading its offer, or carrying a pairing. Field names are a stable interface
- * (`p2pd status --json`, `inbound`).
- */
-export interface InboundConnectionView {
-  peer: { id: string; name: string };
-  address: string;
-  protocol: string;
-  /** When the connection was accepted (ISO 8601). */
-  since: string;
-  phase: 'handshake' | 'offer' | 'pairing';
-}
-
-/** The gate's handle on one inbound connection until it becomes a transfer or ends. */
-export interface Arrival {
-  readonly address: string;
-  phase(phase: InboundConnectionView['phase']): void;
-  /** The connection became a transfer, or ended; safe to call more than once. */
-  leave(): void;
-}
-
-export interface AdmissionEvents {
-  /** An offer started waiting for a person. */
-  offer: [PendingOffer];
-  /** An offer left the waiting list. */
-  'offer-end': [{ id: string; outcome: OfferOutcome }];
-}
-
-export interface IncomingPolicy {
-  /**
-   * What to do with this peer's offers: land at once ("auto") or wait for a user ("ask"). Throws
-   * a P2pdError (PEER_NOT_TRUSTED, PEER_REFUSED) to refuse the peer before any offer is read.
-   * `verified: false` (an id its protocol did not prove) must not match a trusted peer.
-   */
-  decide(peer: { id: string; helloName: string; verified?: boolean }): 'auto' | 'ask';
-  /** The name to show for a peer: the trusted name, the announced one, or the name it claims. */
-  displayName(peer: { id: string; helloName: string }): string;
-  /**
-   * Whether this peer is one the user trusts (capacity is kept for those). Without it, a peer
-   * whose offers land at once counts as trusted.
-   */
-  trusted?(peer: { id: string; verified?: boolean }): boolean;
-}
-
-/** How much room the inbox has, for refusing offers that would not fit. */
-export interface SpaceCheck {
-  freeBytes(): Promise<number>;
-}
-
-export interface OfferLimits {
-  maxOfferFiles: number;
-  /** 0 = no limit */
-  maxOfferBytes: number;
-  /** 0 = no limit */
-  maxFileSize: number;
-}
-
-export interface AdmissionOptions {
-  localName: string;
-  /** How long an offer waits for a person before it is refused. */
-  askTimeoutMs: number;
-  /** Bytes that must stay free after an offer. */
-  minFreeSpace: number;
-  maxConcurrentIncoming: number;
-  /** How long a connection may take from its start to a complete offer (or a pairing request); default 30 s. */
-  offerTimeoutMs?: number;
-  limits: OfferLimits;
-}
-
-/** A sender let in by `greet()`: holds a receiving slot until `release()`. */
-export interface Admission {
-  readonly sender: OfferSender;
-  readonly decision: 'auto' | 'ask';
-  /** The name to show and file the sender under. */
-  readonly name: string;
-  /**
-   * Decides on the offer: limits, free space, and for "ask" a person's answer (the slot is given
-   * back while waiting and taken again after). Throws the refusal. `onWaiting` runs when the offer
-   * starts waiting for a person.
-   */
-  offer(offer: OfferSummary, options: { signal: AbortSignal; onWaiting?: () => void }): Promise<void>;
-  /** Frees the receiving slot; safe to call more than once. */
-  release(): void;
-}
+import type { OfferSender, OfferSummary, OfferAnswer, PendingOffer, OfferOutcome, InboundConnectionView, Arrival, AdmissionEvents, IncomingPolicy, SpaceCheck, OfferLimits, AdmissionOptions, Admission } from './admission-types.js';
+export type { OfferSender, OfferSummary, OfferedEntry, RefusedEntry, OfferAnswer, PendingOffer, OfferOutcome, InboundConnectionView, Arrival, AdmissionEvents, IncomingPolicy, SpaceCheck, OfferLimits, AdmissionOptions, Admission } from './admission-types.js';
 
 /** Offers from unknown peers that may wait for a person's answer at once. */
 export const MAX_PENDING_OFFERS = 32;
@@ -156,7 +33,10 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
   readonly #space: SpaceCheck | undefined;
   readonly #history: HistoryStore | undefined;
   readonly #opts: AdmissionOptions;
-  readonly #pending = new Map<string, { offer: PendingOffer; answer: (accept: boolean) => void }>();
+  readonly #pending = new Map<
+    string,
+    { offer: PendingOffer; answer: (accept: boolean, choices?: AcceptChoices) => void; check: ((choices: AcceptChoices) => void) | undefined }
+  >();
   readonly #ended = new Map<string, OfferOutcome>();
   readonly #arrivals = new Set<ArrivalEntry>();
   readonly #entries = new WeakMap<Arrival, ArrivalEntry>();
@@ -266,15 +146,16 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
         await this.#checkSpace(offer.bytes);
         if (decision === 'auto') {
           if (!holding) take();
-          return;
+          return undefined;
         }
         // An offer waiting for a person holds no receiving slot: strangers' offers must not keep
         // trusted peers out. Their number is bounded instead.
         if (this.#pending.size >= MAX_PENDING_OFFERS) throw new P2pdError('PEER_BUSY', `${this.#opts.localName} has too many offers waiting for an answer`);
         release();
         options.onWaiting?.();
-        await this.#ask(offer, { id: sender.id, name, trusted }, options.signal);
+        const choices = await this.#ask(offer, { id: sender.id, name, trusted }, options.signal);
         take();
+        return choices;
       },
       release,
     };
@@ -310,11 +191,15 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
 
   /** Offers waiting for a person's answer, oldest first. */
   incoming(): PendingOffer[] {
-    return [...this.#pending.values()].map((p) => ({ ...p.offer, peer: { ...p.offer.peer }, names: [...p.offer.names] }));
+    return [...this.#pending.values()].map((p) => copyOffer(p.offer));
   }
 
-  /** A person's answer to a waiting offer. */
-  answer(id: string, accept: boolean): PendingOffer {
+  /**
+   * A person's answer to a waiting offer: `true`/`false`, or `{ accept: true, to, files }` to choose
+   * where it lands (a folder inside the inbox or a configured destination), rename files or skip
+   * them. Choices are checked first (NAME_INVALID, USAGE): a refused choice leaves the offer waiting.
+   */
+  answer(id: string, answer: OfferAnswer): PendingOffer {
     const pending = this.#pending.get(id);
     if (pending === undefined) {
       const ended = this.#ended.get(id);
@@ -323,7 +208,17 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
         details: { id, ...(ended === undefined ? {} : { outcome: ended }) },
       });
     }
-    pending.answer(accept);
+    const accept = typeof answer === 'boolean' ? answer : answer.accept === true;
+    let choices: AcceptChoices | undefined;
+    if (accept && typeof answer === 'object' && (answer.to !== undefined || (answer.files?.length ?? 0) > 0)) {
+      choices = {
+        ...(answer.to === undefined ? {} : { to: answer.to }),
+        ...(answer.files === undefined ? {} : { files: answer.files.map((f) => ({ ...f })) }),
+      };
+      if (pending.check === undefined) throw new P2pdError('USAGE', `offer ${id} cannot be placed or renamed: its protocol does not support it`);
+      pending.check(choices);
+    }
+    pending.answer(accept, choices);
     return pending.offer;
   }
 
@@ -400,7 +295,7 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
   }
 
   /** Holds an offer until a person answers, the ask timeout passes or the signal aborts. */
-  #ask(summary: OfferSummary, peer: { id: string; name: string; trusted: boolean }, signal: AbortSignal): Promise<void> {
+  #ask(summary: OfferSummary, peer: { id: string; name: string; trusted: boolean }, signal: AbortSignal): Promise<AcceptChoices | undefined> {
     signal.throwIfAborted();
     const now = Date.now();
     const timeoutMs = this.#opts.askTimeoutMs;
@@ -410,11 +305,13 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
       files: summary.files,
       bytes: summary.bytes,
       names: summary.names.slice(0, 20),
+      ...(summary.shown === undefined ? {} : { entries: summary.shown.slice(0, 100).map((e) => ({ ...e })) }),
+      ...(summary.refused === undefined || summary.refused.length === 0 ? {} : { refused: summary.refused.slice(0, 20).map((r) => ({ ...r })) }),
       receivedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + timeoutMs).toISOString(),
     };
     this.#log.info({ transfer: offer.id, peer: peer.id }, 'offer waits for `p2pd accept`');
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<AcceptChoices | undefined>((resolve, reject) => {
       const done = (outcome: OfferOutcome): void => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
@@ -435,13 +332,14 @@ export class AdmissionGate extends EventEmitter<AdmissionEvents> {
       signal.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(offer.id, {
         offer,
-        answer: (accept) => {
+        answer: (accept, choices) => {
           done(accept ? 'accepted' : 'rejected');
-          if (accept) resolve();
+          if (accept) resolve(choices);
           else reject(new P2pdError('PEER_REFUSED', `${this.#opts.localName} rejected the offer`));
         },
+        check: summary.checkChoices,
       });
-      this.emit('offer', { ...offer, peer: { ...offer.peer }, names: [...offer.names] });
+      this.emit('offer', copyOffer(offer));
     });
   }
 }
@@ -463,4 +361,14 @@ const ENDED_WHY: Record<OfferOutcome, string> = {
 /** The receiving slots untrusted senders may hold together: half, but at least one. */
 function untrustedShare(max: number): number {
   return Math.max(1, Math.floor(max / 2));
+}
+
+function copyOffer(o: PendingOffer): PendingOffer {
+  return {
+    ...o,
+    peer: { ...o.peer },
+    names: [...o.names],
+    ...(o.entries === undefined ? {} : { entries: o.entries.map((e) => ({ ...e })) }),
+    ...(o.refused === undefined ? {} : { refused: o.refused.map((r) => ({ ...r })) }),
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Admission, OfferLimits, OfferSender, OfferSummary } from './admission.js';
-import type { FileSource } from './ports.js';
+import type { AcceptChoices, FileSource } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
 /** A peer as the Connector resolves what the user typed. `id` is null for a bare host:port. */
@@ -73,10 +73,10 @@ export interface InboundSession {
   /**
    * Admission, phase two: the offer, once the protocol has read and checked it. The manager opens
    * the transfer's record (under the sender's `offer.transferId` unless that id is taken here) and
-   * asks the gate. Throws the refusal. `signal` aborts a wait for a person's answer: the sender
-   * cancelled, or its connection ended.
+   * asks the gate. Throws the refusal; resolves with a person's choices when there are any.
+   * `signal` aborts a wait for a person's answer: the sender cancelled, or its connection ended.
    */
-  offer(offer: OfferSummary, options?: { signal?: AbortSignal }): Promise<void>;
+  offer(offer: OfferSummary, options?: { signal?: AbortSignal }): Promise<AcceptChoices | undefined>;
   onProgress: (p: TransferProgress) => void;
   onResume: (bytes: number) => void;
   onFile: (outcome: FileOutcome) => void;

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Admission, AdmissionGate, InboundConnectionView, OfferSummary, PendingOffer } from './admission.js';
+import type { Admission, AdmissionGate, InboundConnectionView, OfferAnswer, OfferSummary, PendingOffer } from './admission.js';
 import type { Connector, InboundConnection, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
@@ -154,7 +154,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           tracked = t;
           log.info({ transfer: t.record.id, files: offer.files, bytes: offer.bytes, decision: admission.decision }, 'offer');
           const waitSignal = options?.signal === undefined ? signal : AbortSignal.any([signal, options.signal]);
-          await admission.offer({ ...offer, transferId: t.record.id }, { signal: waitSignal, onWaiting: () => this.#setState(t, 'waiting') });
+          return admission.offer({ ...offer, transferId: t.record.id }, { signal: waitSignal, onWaiting: () => this.#setState(t, 'waiting') });
         },
         onProgress: (p) => {
           if (tracked !== undefined) this.#progress(tracked, p);
@@ -227,9 +227,9 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     return this.#gate.incoming();
   }
 
-  /** Accepts or rejects a waiting offer. */
-  answer(id: string, accept: boolean): PendingOffer {
-    return this.#gate.answer(id, accept);
+  /** Accepts or rejects a waiting offer; an acceptance may carry choices (AdmissionGate.answer). */
+  answer(id: string, answer: OfferAnswer): PendingOffer {
+    return this.#gate.answer(id, answer);
   }
 
   cancel(id: string): TransferRecord {

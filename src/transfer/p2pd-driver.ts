@@ -4,7 +4,7 @@
  * that arrives on an incoming connection goes to the pairing callback.
  */
 import type { Logger } from '../log.js';
-import type { Admission, OfferSummary } from './admission.js';
+import type { Admission, OfferedEntry, OfferSummary } from './admission.js';
 import type { AttemptResult, Connector, InboundConnection, InboundResult, InboundSession, OutgoingAttempt, SessionDriver } from './drivers.js';
 import type { PairingIo } from './pairing.js';
 import type { InboxStore } from './ports.js';
@@ -95,7 +95,12 @@ export class P2pdDriver implements SessionDriver {
         authorize: (hello) => {
           admission = session.greet({ id: peer.id, claimedName: hello.name, protocol: this.protocol, verified: peer.verified });
         },
-        onOffer: (offer, options) => session.offer(summarize(offer), options),
+        onOffer: (offer, options) => {
+          for (const r of offer.review?.refused ?? []) {
+            this.#log.warn({ transfer: offer.transferId, index: r.index, name: r.name, code: r.code }, 'entry refused alone: its name cannot be made safe');
+          }
+          return session.offer(summarize(offer), options);
+        },
         onProgress: session.onProgress,
         onResume: session.onResume,
         nameOf: (helloName) => admission?.name ?? helloName,
@@ -107,15 +112,43 @@ export class P2pdDriver implements SessionDriver {
   }
 }
 
+/** Entries of a waiting offer shown with their indexes (for renames and skips). */
+const SHOWN_ENTRIES = 100;
+
+/**
+ * The offer as the gate and a person see it: with a review, the names it will land under and
+ * what lands (refused entries left out and listed apart); without one, as the sender named it.
+ */
 function summarize(offer: IncomingOffer): OfferSummary {
+  const review = offer.review;
   let largestFile = 0;
   for (const e of offer.entries) if (e.kind === 'file' && e.size > largestFile) largestFile = e.size;
+  if (review === undefined) {
+    return {
+      transferId: offer.transferId,
+      files: offer.filesTotal,
+      entries: offer.entries.length,
+      bytes: offer.totalBytes,
+      largestFile,
+      names: offer.entries.slice(0, 20).map((e) => e.path),
+    };
+  }
+  const shown: OfferedEntry[] = [];
+  for (let i = 0; i < offer.entries.length && shown.length < SHOWN_ENTRIES; i++) {
+    const name = review.landingPath(i);
+    if (name === undefined) continue;
+    const e = offer.entries[i]!;
+    shown.push({ index: i, name, kind: e.kind, size: e.size, ...(name === e.path ? {} : { cleaned: true }) });
+  }
   return {
     transferId: offer.transferId,
-    files: offer.filesTotal,
+    files: review.files,
     entries: offer.entries.length,
-    bytes: offer.totalBytes,
+    bytes: review.bytes,
     largestFile,
-    names: offer.entries.slice(0, 20).map((e) => e.path),
+    names: shown.slice(0, 20).map((e) => e.name),
+    shown,
+    refused: review.refused.slice(0, 20).map((r) => ({ ...r })),
+    checkChoices: (choices) => review.checkChoices(choices),
   };
 }

@@ -3,6 +3,7 @@
  * interfaces (STYLE.md, habit 5): store/ implements InboxStore; tests pass small fakes.
  */
 import type { Writable } from 'node:stream';
+import type { ErrorCode } from '../errors.js';
 import type { OfferEntry } from '../protocol/messages.js';
 
 export interface SenderInfo {
@@ -12,14 +13,44 @@ export interface SenderInfo {
   name: string;
 }
 
+/**
+ * A person's choices when accepting an offer (the prototype's save dialog): where it lands, and
+ * per file entry a new name or a refusal. Indexes are the offer's entry indexes.
+ */
+export interface AcceptChoices {
+  /** A folder inside the inbox ("a/b", created as needed), or one of the configured destinations (absolute). */
+  to?: string;
+  files?: ReadonlyArray<{ index: number; rename?: string; skip?: boolean }>;
+}
+
+/** The store's verdict on an offer's names, before anyone is asked. */
+export interface OfferReview {
+  /** Entries refused one by one (their names cannot be made safe; `name` escaped for display): skipped in ANSWER. */
+  readonly refused: ReadonlyArray<{ index: number; name: string; code: ErrorCode; message: string }>;
+  /** File entries that may land, and their bytes. */
+  readonly files: number;
+  readonly bytes: number;
+  /** The path an entry lands under (cleaned where needed); undefined for a refused entry. */
+  landingPath(index: number): string | undefined;
+  /** Checks a person's choices against this offer; throws NAME_INVALID or USAGE, changes nothing. */
+  checkChoices(choices: AcceptChoices): void;
+}
+
 export interface InboxStore {
   /**
+   * Decides every entry's name before anyone is asked: cleans what can be cleaned, refuses single
+   * entries whose name cannot be made safe. Throws (OFFER_INVALID, OFFER_TOO_LARGE, NAME_INVALID
+   * when no file could land) to refuse the whole offer. Stores without it refuse a bad name whole.
+   */
+  review?(entries: readonly OfferEntry[]): OfferReview;
+  /**
    * Checks every entry of an offer (names, kinds, consistency) before any byte is accepted and
-   * reserves where the offer's top-level entries will land. Throws P2pdError NAME_INVALID or
-   * OFFER_INVALID; writes nothing under a final name.
+   * reserves where the offer's top-level entries will land, following the person's `choices`.
+   * Entries refused by review() or skipped by the person are left out. Throws P2pdError
+   * NAME_INVALID or OFFER_INVALID; writes nothing under a final name.
    */
   prepare(
-    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo },
+    offer: { transferId: string; entries: readonly OfferEntry[]; sender: SenderInfo; choices?: AcceptChoices },
     options: { signal: AbortSignal },
   ): Promise<PreparedTransfer>;
 }

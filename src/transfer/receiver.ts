@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
-import { faultSide, isRefusal, isRetryable, P2pdError, toP2pdError } from '../errors.js';
+import { faultSide, isRefusal, isRetryable, P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
 import { BLOCK_SIZE, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
 import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { OfferLimits } from './admission.js';
-import type { InboxStore, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
+import type { AcceptChoices, InboxStore, OfferReview, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
 import type { PairingIo } from './pairing.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
@@ -24,6 +24,8 @@ export interface IncomingOffer {
   entries: readonly OfferEntry[];
   totalBytes: number;
   filesTotal: number;
+  /** The store's verdict on the names (cleaned, refused one by one), when the store gives one. */
+  review?: OfferReview;
 }
 
 export interface ReceiverOptions extends SessionOptions {
@@ -37,10 +39,11 @@ export interface ReceiverOptions extends SessionOptions {
   /** After the peer's HELLO: throw a P2pdError (e.g. PEER_NOT_TRUSTED) to refuse the peer. */
   authorize: (hello: { name: string }) => void | Promise<void>;
   /**
-   * The offer as received and checked, before the answer goes out; throw to refuse it. `signal`
+   * The offer as received and checked, before the answer goes out; throw to refuse it. May return
+   * a person's choices (where it lands, renames, files to skip), which go to the store. `signal`
    * aborts when the sender gives up meanwhile (ERROR, or its connection ends).
    */
-  onOffer?: (offer: IncomingOffer, options: { signal: AbortSignal }) => void | Promise<void>;
+  onOffer?: (offer: IncomingOffer, options: { signal: AbortSignal }) => void | AcceptChoices | Promise<void | AcceptChoices>;
   onProgress?: (p: TransferProgress) => void;
   onFile?: (outcome: FileOutcome) => void;
   /** Keep what arrived of a file when the disk fills up (for a resume once there is room); default true. */
@@ -79,6 +82,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const progress: TransferProgress = { phase: 'connecting', filesTotal: 0, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesDone: 0 };
   const report = (): void => options.onProgress?.({ ...progress });
   const outcomes: FileOutcome[] = [];
+  /** Files refused by name before the answer: outcomes of their own, never sent. */
+  const refusedFiles: FileOutcome[] = [];
   let prepared: PreparedTransfer | undefined;
   let current: { index: number; entry: OfferEntry; file: PartialFile; hash: FileHash; received: number } | undefined;
   /** A failure that proves the kept data wrong (size, hash) must not leave it for a resume. */
@@ -171,12 +176,30 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       sum += e.size;
     }
     refuseUnless(sum === totalBytes, 'OFFER_INVALID', 'the sizes in the offer do not add up to its total');
-    progress.filesTotal = fileIndexes.length;
-    progress.bytesTotal = totalBytes;
+    // Names are decided before anyone is asked: cleaned where they can be, refused one by one
+    // where they cannot (a whole refusal only when nothing would be left).
+    const review = store.review?.(entries);
+    const skips = new Map<number, ErrorCode>();
+    for (const r of review?.refused ?? []) {
+      skips.set(r.index, r.code);
+      if (entries[r.index]!.kind === 'file') refusedFiles.push({ index: r.index, path: entries[r.index]!.path, ok: false, error: { code: r.code, message: r.message } });
+    }
+    progress.filesTotal = review?.files ?? fileIndexes.length;
+    progress.bytesTotal = review?.bytes ?? totalBytes;
     progress.phase = 'waiting';
 
-    await waitForAnswer({ transferId, peerName: hello.name, entries, totalBytes, filesTotal: progress.filesTotal });
-    prepared = await store.prepare({ transferId, entries, sender: { id: options.peerId, name: options.nameOf?.(hello.name) ?? hello.name } }, { signal });
+    const choices =
+      (await waitForAnswer({ transferId, peerName: hello.name, entries, totalBytes, filesTotal: progress.filesTotal, ...(review === undefined ? {} : { review }) })) ?? undefined;
+    const sender = { id: options.peerId, name: options.nameOf?.(hello.name) ?? hello.name };
+    prepared = await store.prepare({ transferId, entries, sender, ...(choices === undefined ? {} : { choices }) }, { signal });
+    for (const f of choices?.files ?? []) {
+      if (f.skip === true && !skips.has(f.index)) {
+        skips.set(f.index, 'PEER_REFUSED');
+        progress.filesTotal--;
+        progress.bytesTotal -= entries[f.index]!.size;
+      }
+    }
+    if (skips.size > 0) fileIndexes.splice(0, fileIndexes.length, ...fileIndexes.filter((i) => !skips.has(i)));
     // Resume: files the sender identifies (fileId) whose data an earlier attempt kept continue at
     // the last complete block; the journal gives those blocks' digests without reading them.
     // Both HELLOs list "resume": files are hashed as hash lists, whether or not this store keeps
@@ -198,7 +221,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       }
     }
     const offsets = [...resumable].filter(([, r]) => r.offset > 0).map(([index, r]) => ({ index, offset: r.offset }));
-    writer.send(offsets.length > 0 ? { type: 'answer', accept: true, files: offsets } : { type: 'answer', accept: true });
+    const answerFiles = [...offsets, ...[...skips].map(([index, skip]) => ({ index, skip }))].sort((a, b) => a.index - b.index);
+    writer.send(answerFiles.length > 0 ? { type: 'answer', accept: true, files: answerFiles } : { type: 'answer', accept: true });
     const resumedBytes = offsets.reduce((n, o) => n + o.offset, 0);
     if (resumedBytes > 0) options.onResume?.(resumedBytes);
     progress.phase = 'receiving';
@@ -253,12 +277,13 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     await Promise.all(pending);
     await resultsChain;
     throwIfDiskFull();
-    const ok = outcomes.every((o) => o.ok);
+    const files = refusedFiles.length === 0 ? outcomes : [...refusedFiles, ...outcomes].sort((a, b) => a.index - b.index);
+    const ok = files.every((o) => o.ok);
     writer.send({ type: 'summary', ok, files: outcomes.filter((o) => o.ok).length, bytes: progress.bytesDone });
     progress.phase = 'done';
     report();
     socket.end();
-    return { ok, transferId, files: outcomes, bytes: progress.bytesDone };
+    return { ok, transferId, files, bytes: progress.bytesDone };
   } catch (err) {
     let e = signal.aborted ? toP2pdError(signal.reason ?? err) : toP2pdError(err, 'CONNECTION_LOST');
     // Data the peer proved wrong (size, hash, protocol) is not kept; a cut connection (even in the
@@ -299,8 +324,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
    * connection: a sender that cancels (ERROR) or goes away withdraws its offer at once, instead of
    * leaving it to be accepted for nothing. PINGs prove the sender alive while it waits.
    */
-  async function waitForAnswer(offer: IncomingOffer): Promise<void> {
-    if (options.onOffer === undefined) return;
+  async function waitForAnswer(offer: IncomingOffer): Promise<void | AcceptChoices> {
+    if (options.onOffer === undefined) return undefined;
     heartbeat.heartbeatsCount(true);
     const gone = new AbortController();
     const read = nextMessage(events, writer, 'the sender closed the connection while its offer waited for an answer');
@@ -309,7 +334,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       (err: unknown) => gone.abort(toP2pdError(err, 'CONNECTION_LOST')),
     );
     ahead = read;
-    await options.onOffer(offer, { signal: gone.signal });
+    return options.onOffer(offer, { signal: gone.signal });
   }
 
   async function queueCommit(done: NonNullable<typeof current>, sha256: string): Promise<void> {

@@ -72,7 +72,7 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     assert.equal(await pageB.title(), 'p2pd');
   });
 
-  it('accepts an offer; choosing a folder is refused in words until the daemon supports it', async () => {
+  it('accepts an offer into a folder chosen inside the inbox', async () => {
     const file = join(alice.dir, `accepted-${tag}.txt`);
     await writeFile(file, randomBytes(5000));
     const sending = alice.cli(['send', B, file]);
@@ -81,12 +81,9 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     await card.getByRole('button', { name: /Folder, rename, skip/ }).click();
     await card.getByLabel('Into folder (inside the inbox)').fill('chosen');
     await card.getByRole('button', { name: 'Accept' }).click();
-    await card.getByRole('alert').getByText(/cannot yet accept into a chosen folder/).waitFor();
-    await card.getByLabel('Into folder (inside the inbox)').fill('');
-    await card.getByRole('button', { name: 'Accept' }).click();
     const r = await sending;
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(await readFile(join(bob.inbox, `accepted-${tag}.txt`)), await readFile(file));
+    assert.deepEqual(await readFile(join(bob.inbox, 'chosen', `accepted-${tag}.txt`)), await readFile(file));
   });
 
   it('cancels a waiting send from the Progress screen, then retries it', async () => {

@@ -10,7 +10,14 @@ import assert from 'node:assert/strict';
 import { lstat, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cleanRelativePath } from '../../src/store/safe-name.js';
 import { dirEntry, fileEntry, HostileClient, HostileFixture, hostileIdentity, RAW_ESCAPES, rawFrame, sha256 } from '../helpers/hostile-client.js';
+
+/** The entries listTree() shows for a file landed at `path`: each folder on the way, then the file. */
+function treeOf(path: string): string[] {
+  const parts = path.split('/');
+  return parts.map((_p, i) => parts.slice(0, i + 1).join('/') + (i < parts.length - 1 ? '/' : ''));
+}
 
 const exists = (path: string): Promise<boolean> =>
   lstat(path).then(
@@ -73,13 +80,22 @@ describe('hostile names: nothing a peer names can escape the inbox or reach a te
     await fx.checkAfter(before);
   });
 
-  it('hostile: NUL in a name is NAME_INVALID', async () => {
+  it('hostile: NUL in a name becomes U+FFFD, and never hides a ".." behind it', async () => {
     const before = await fx.snapshot();
-    await refuseEach([`${m}\u0000.txt`, '\u0000', `a/\u0000/${m}`, `${m}.txt\u0000.jpg`, `${m}\u0000/../../x`]);
-    await fx.checkAfter(before);
+    await refuseEach([`${m}\u0000/../../x`, `\u0000/../${m}`]);
+    const landed: string[] = [];
+    for (const path of [`nul-${m}\u0000.txt`, `nul2-${m}/\u0000`, `nul3-${m}.txt\u0000.jpg`]) {
+      const client = await fx.accepted([fileEntry(path, 1)]);
+      client.sendFile(0, Buffer.from('x')).done();
+      assert.equal((await client.fileResult(0)).ok, true, JSON.stringify(path));
+      await client.closed();
+      landed.push(...treeOf(cleanRelativePath(path).path));
+    }
+    assert.ok(landed.includes(`nul3-${m}.txt\ufffd.jpg`));
+    await fx.checkAfter(before, { newInInbox: landed });
   });
 
-  it('hostile: control characters and ANSI escapes are NAME_INVALID and never reach a terminal or a log line raw', async () => {
+  it('hostile: control characters and ANSI escapes land cleaned (U+FFFD), never raw on disk, in a terminal or a log line', async () => {
     // Escape sequences to clear the screen and retitle the terminal, and a line break followed by
     // a forged log line.
     const evilPeer = '\u001b[2J\u001b]0;owned\u0007mallory\u001b[31m\n{"level":60,"msg":"forged"}';
@@ -100,12 +116,21 @@ describe('hostile names: nothing a peer names can escape the inbox or reach a te
       `${m}\u200b.txt`,
       `${m}\ufeff.txt`,
       `${m}/\u001b[1;1H`,
-    ];
+      `${m}-nul\u0000.txt`,
+    ].map((name, i) => `${i}-${name}`);
+    const landed: string[] = [];
     for (const path of names) {
-      const answer = await fx.expectRefused([fileEntry(path, 4)], 'NAME_INVALID', { hello: { name: evilPeer } });
-      // The refusal goes back to the sender's terminal too: escaped there as well.
-      assert.doesNotMatch(answer.message ?? '', RAW_ESCAPES);
+      const client = await fx.accepted([fileEntry(path, 3)], { hello: { name: evilPeer } });
+      client.sendFile(0, Buffer.from('abc')).done();
+      assert.equal((await client.fileResult(0)).ok, true, JSON.stringify(path));
+      await client.closed();
+      landed.push(...treeOf(cleanRelativePath(path).path));
     }
+    for (const name of landed) {
+      assert.doesNotMatch(name, RAW_ESCAPES);
+      assert.doesNotMatch(name, /[\u0085\u2028\u202e\u2066\u200b\ufeff]/u);
+    }
+    assert.ok(landed.includes(`0-\ufffd[31m${m}\ufffd[0m.txt`), 'the escape became a visible U+FFFD');
     // An honest file from the peer with the hostile display name: it shows in status and logs.
     const client = await fx.accepted([fileEntry(`${m}-from-evil.txt`, 3)], { hello: { name: evilPeer } });
     client.sendFile(0, Buffer.from('abc')).done();
@@ -116,8 +141,32 @@ describe('hostile names: nothing a peer names can escape the inbox or reach a te
     assert.match(status.stdout, /mallory/, 'the peer shows in status, cleaned');
     assert.doesNotMatch(status.stdout, RAW_ESCAPES);
     assert.doesNotMatch(fx.daemon.log, /[\u001b\u0007]/, 'raw ESC or BEL in the log');
-    assert.match(fx.daemon.log, /NAME_INVALID/, 'the refusals are logged');
-    await fx.checkAfter(before, { newInInbox: [`${m}-from-evil.txt`] });
+    await fx.checkAfter(before, { newInInbox: [...new Set([...landed, `${m}-from-evil.txt`])] });
+  });
+
+  it('hostile: three files, one with an escape sequence: all land, the bad one cleaned; one that cannot be made safe is refused alone', async () => {
+    const before = await fx.snapshot();
+    const client = await fx.accepted([fileEntry(`good1-${m}.txt`, 2), fileEntry(`evil\u001b[31mred-${m}.txt`, 3), fileEntry(`good2-${m}.txt`, 2)]);
+    client.sendFile(0, Buffer.from('g1')).sendFile(1, Buffer.from('bad')).sendFile(2, Buffer.from('g2')).done();
+    for (const i of [0, 1, 2]) assert.equal((await client.fileResult(i)).ok, true);
+    await client.closed();
+    assert.equal(await readFile(join(fx.inbox, `evil\ufffd[31mred-${m}.txt`), 'utf8'), 'bad');
+
+    const mixed = await fx.connect();
+    try {
+      mixed.hello().offer([fileEntry(`ok1-${m}.txt`, 2), fileEntry(`../${m}.txt`, 3), fileEntry(`ok2-${m}.txt`, 2)]);
+      const answer = await mixed.answer();
+      assert.equal(answer.accept, true);
+      assert.deepEqual(answer.files, [{ index: 1, skip: 'NAME_INVALID' }], 'the bad one is refused alone');
+      mixed.sendFile(0, Buffer.from('o1')).sendFile(2, Buffer.from('o2')).done();
+      assert.equal((await mixed.fileResult(0)).ok, true);
+      assert.equal((await mixed.fileResult(2)).ok, true);
+      await mixed.closed();
+    } finally {
+      mixed.destroy();
+    }
+    assert.match(fx.daemon.log, /NAME_INVALID/, 'the refusal is logged');
+    await fx.checkAfter(before, { newInInbox: [`good1-${m}.txt`, `evil\ufffd[31mred-${m}.txt`, `good2-${m}.txt`, `ok1-${m}.txt`, `ok2-${m}.txt`] });
   });
 
   it('hostile: components over 255 bytes and paths over 4096 bytes or 64 levels are NAME_INVALID', async () => {
@@ -173,40 +222,40 @@ describe('hostile names: nothing a peer names can escape the inbox or reach a te
     await fx.checkAfter(before, { newInInbox: [`caf\u00e9-${m}.txt`] });
   });
 
-  it('hostile: reserved names (CON, NUL, COM1, ".", "...", trailing dots, the partial directory) are NAME_INVALID', async () => {
+  it('hostile: reserved device names get a suffix, trailing dots and spaces go; ".", "...", "//" and the partial directory are NAME_INVALID', async () => {
     const before = await fx.snapshot();
-    await refuseEach([
-      'CON',
-      'con',
-      'con.txt',
-      'NUL',
-      'nul.tar.gz',
-      `AUX/${m}`,
-      `${m}/PRN`,
-      'COM1',
-      'com9.log',
-      'LPT1',
-      'COM\u00b9',
-      'CONIN$',
-      'CON .txt',
-      '...',
-      '. .',
-      ' ',
-      `${m}.`,
-      `${m} `,
-      `a//${m}`,
-      `${m}/`,
-      '.p2pd-partial',
-      `.p2pd-partial/${m}`,
-      `.P2PD-Partial/${m}.part`,
-    ]);
-    await fx.expectRefused([dirEntry('CON')], 'NAME_INVALID');
+    await refuseEach(['...', '. .', ' ', `a//${m}`, `${m}/`, '.p2pd-partial', `.p2pd-partial/${m}`, `.P2PD-Partial/${m}.part`]);
     await fx.expectRefused([dirEntry('.p2pd-partial'), fileEntry(`.p2pd-partial/${m}`, 1)], 'NAME_INVALID');
     // An empty name does not even decode.
     await fx.expectError('PROTOCOL_BAD_MESSAGE', (c) => {
       c.raw(rawFrame(0x02, JSON.stringify({ transferId: 't1', totalFiles: 1, totalBytes: 0, entries: [dirEntry('')], more: false })));
     });
-    await fx.checkAfter(before);
+    const cleaned: Array<[string, string]> = [
+      ['CON', 'CON_'],
+      ['con.txt', 'con_.txt'],
+      ['nul.tar.gz', 'nul_.tar.gz'],
+      [`AUX/${m}`, `AUX_/${m}`],
+      [`${m}/PRN`, `${m}/PRN_`],
+      ['com9.log', 'com9_.log'],
+      ['COM\u00b9', 'COM\u00b9_'],
+      ['CONIN$', 'CONIN$_'],
+      ['CON .txt', 'CON_ .txt'],
+      [`${m}.`, m],
+      [`${m}-b `, `${m}-b`],
+    ];
+    for (const [path, expected] of cleaned) {
+      assert.equal(cleanRelativePath(path).path, expected);
+      const client = await fx.accepted([fileEntry(path, 1)]);
+      client.sendFile(0, Buffer.from('x')).done();
+      assert.equal((await client.fileResult(0)).ok, true, path);
+      await client.closed();
+    }
+    const now = await fx.snapshot();
+    // ("m." lands as "m (1)": the folder "m" came first, from "m/PRN".)
+    for (const name of ['CON_', 'con_.txt', 'nul_.tar.gz', 'AUX_/', `${m}/PRN_`, 'com9_.log', 'CONIN$_', 'CON_ .txt', `${m} (1)`, `${m}-b`]) {
+      assert.ok(now.inbox.includes(name), name);
+    }
+    await fx.checkAfter(before, { newInInbox: now.inbox.filter((n) => !before.inbox.includes(n)) });
   });
 
   it('hostile: a symlink planted in the inbox is never followed: the entry gets a new name beside it', async () => {

@@ -627,7 +627,7 @@ describe('Outbox', { concurrency: true }, () => {
 
 describe('classifyFailure', () => {
   it('puts every error code in one class: the listed ones permanent, SOURCE_CHANGED changed, the rest transient', () => {
-    const permanent = ['PEER_REFUSED', 'PEER_NOT_TRUSTED', 'OFFER_TOO_LARGE', 'OFFER_INVALID', 'NAME_INVALID', 'SOURCE_UNSUPPORTED', 'PEER_AMBIGUOUS'];
+    const permanent = ['PEER_REFUSED', 'PEER_NOT_TRUSTED', 'OFFER_TOO_LARGE', 'OFFER_INVALID', 'NAME_INVALID', 'SOURCE_UNSUPPORTED', 'SOURCE_UNREADABLE', 'PEER_AMBIGUOUS'];
     assert.deepEqual([...PERMANENT_CODES].sort(), permanent.sort());
     for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
       const expected = permanent.includes(code) ? 'permanent' : code === 'SOURCE_CHANGED' ? 'changed' : 'transient';
