@@ -25,7 +25,7 @@ import { P2pdDriver } from '../transfer/p2pd-driver.js';
 import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
-import { peerViews } from './peers-view.js';
+import { localsendPeerViews, peerViews } from './peers-view.js';
 import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
 import { OnReceiveRunner } from './on-receive.js';
@@ -33,7 +33,7 @@ import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { incomingPolicy } from './policy.js';
 import { Scheduler } from './scheduler.js';
 import { SendQueue } from './send-queue.js';
-import { mdnsService, serviceOrder, type DaemonServices } from './services.js';
+import { localsendService, mdnsService, serviceOrder, type DaemonServices } from './services.js';
 import { driverLimits, freeBytes, gateLimits, managerLimits, ownFiles } from './settings.js';
 
 export { serviceOrder, type DaemonServices } from './services.js';
@@ -50,7 +50,7 @@ export interface RunningInfo {
 }
 
 /** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer'] as const;
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'localsend', 'delivery', 'historySize', 'inboxPerPeer'] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
@@ -146,6 +146,9 @@ export class Daemon {
         { maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing, ...managerLimits(config) },
       );
 
+      const localsend = config.localsend.enabled ? localsendService({ logger: log.child({ part: 'localsend' }), inbox, manager }, { config, version: this.#version }) : undefined;
+      const localsendViews = localsend === undefined ? undefined : () => localsendPeerViews(localsend.list(), state);
+
       const onReceive = new OnReceiveRunner(
         { logger: log.child({ part: 'onReceive' }) },
         { command: config.onReceive, timeoutMs: config.onReceiveTimeoutSeconds * 1000 },
@@ -194,7 +197,7 @@ export class Daemon {
           logger: log.child({ part: 'events' }),
           sources: {
             peers,
-            peerViews: () => peerViews(peers, state),
+            peerViews: () => [...peerViews(peers, state), ...(localsendViews?.() ?? [])],
             transfers: manager,
             outbox: () => outbox.queue(),
             offers: () => manager.incoming(),
@@ -219,6 +222,7 @@ export class Daemon {
             pid: this.#pid,
             peersChanged: () => events.peersChanged(),
             watch: (params, ctx) => events.watch(params, ctx),
+            ...(localsendViews === undefined ? {} : { localsend: localsendViews }),
           }),
         },
         { isReady: () => ready },
@@ -256,6 +260,7 @@ export class Daemon {
           },
           stop: async () => tls?.stop(),
         },
+        localsend,
         discovery,
         expiry,
         outbox: named('outbox', outbox),

@@ -30,6 +30,8 @@ export interface HandlerDeps {
   peersChanged: () => void;
   /** The `watch` method: streams events until the caller hangs up. */
   watch: (params: WatchParams, ctx: CallContext<'watch'>) => Promise<null>;
+  /** LocalSend devices seen on the LAN, as peers (absent when LocalSend is off). */
+  localsend?: () => PeerView[];
 }
 
 /** The ready gate and params checks are the dispatcher's (control/dispatcher.ts). */
@@ -40,7 +42,13 @@ export function controlHandlers(deps: HandlerDeps): MethodHandlers {
 
 function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): MethodHandlers {
   const findPeer = (query: string): PeerView => {
-    const views = peerViews(peers, state);
+    // A LocalSend device can be trusted only by a fingerprint its certificate proved, never by a claim.
+    const views = [...peerViews(peers, state), ...(deps.localsend?.() ?? []).filter((v) => v.verified === true)];
+    if (/^[0-9a-fA-F]{64}$/.test(query) && !views.some((v) => v.id === query.toUpperCase())) {
+      const id = query.toUpperCase();
+      const short = id.slice(0, 7);
+      return { id, shortId: short, name: short, displayName: short, addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null, impersonates: null, protocol: 'localsend' };
+    }
     const fullId = parsePeerId(query);
     if (fullId !== null && !views.some((v) => v.id === fullId)) {
       // A full id read aloud by its owner may be trusted before the peer was ever seen.
@@ -57,7 +65,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     },
 
     async peers() {
-      return { peers: peerViews(peers, state) };
+      return { peers: [...peerViews(peers, state), ...(deps.localsend?.() ?? [])] };
     },
 
     async trust(params) {

@@ -11,16 +11,7 @@ import type { Admission, AdmissionGate, OfferSummary, PendingOffer } from './adm
 import type { Connector, InboundConnection, InboundResult, InboundSession, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
-import {
-  MAX_FILES_IN_RECORD,
-  newRecord,
-  newTransferId,
-  withoutFiles,
-  type HistoryStore,
-  type TransferRecord,
-  type TransferState,
-  type Tracked,
-} from './records.js';
+import { MAX_FILES_IN_RECORD, newRecord, newTransferId, withoutFiles, type HistoryStore, type TransferRecord, type TransferState, type Tracked } from './records.js';
 import { runSendLoop, setTotals, type RetryMode, type RetryOptions, type SendLoopHost } from './send-loop.js';
 import { Semaphore } from './semaphore.js';
 
@@ -139,11 +130,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
    * gate, record, progress, history and `received` events. `signal` ends it from outside (the
    * sender cancelled). Never throws; the outcome goes to history.
    */
-  async receiveSession(
-    peer: InboundConnection['peer'],
-    run: (session: InboundSession) => Promise<InboundResult>,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<void> {
+  async receiveSession(peer: InboundConnection['peer'], run: (session: InboundSession) => Promise<InboundResult>, options: { signal?: AbortSignal } = {}): Promise<void> {
     const controller = new AbortController();
     const signals = [controller.signal, this.#root.signal];
     if (options.signal !== undefined) signals.push(options.signal);
@@ -213,15 +200,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     const record = newRecord(id, 'in', { id: peerId, name: admission.name });
     record.filesTotal = offer.files;
     record.bytesTotal = offer.bytes;
-    const tracked: Tracked = {
-      record,
-      controller: own.controller,
-      done: own.done.then(() => record),
-      dataStartedAt: null,
-      lastEmit: 0,
-      wake: undefined,
-      rateBase: 0,
-    };
+    const tracked: Tracked = { record, controller: own.controller, done: own.done.then(() => record), dataStartedAt: null, lastEmit: 0, wake: undefined, rateBase: 0 };
     this.#active.set(id, tracked);
     this.#emitUpdate(tracked, true);
     return tracked;
