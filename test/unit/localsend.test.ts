@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
@@ -36,6 +37,7 @@ interface Reply {
   serverFingerprint: string;
 }
 
+const root = new URL('../../../', import.meta.url).pathname;
 let dir: string;
 let clientId: LocalSendIdentity;
 
@@ -195,6 +197,28 @@ describe('LocalSend receiver', () => {
     }
     assert.throws(() => confineFileName('..'));
     assert.equal(confineFileName('a/b.txt'), 'a/b.txt');
+  });
+
+  test('interop: the independent `localsend` CLI (npm) sends a file over HTTPS without a client certificate', async (t) => {
+    const { server, gate, history, inboxDir } = await setup(t);
+    const file = join(dir, 'interop.bin');
+    const data = Buffer.alloc(200_000, 3);
+    await writeFile(file, data);
+    const cli = join(root, 'node_modules', 'localsend', 'dist', 'cli.js');
+    const child = execFile(process.execPath, [cli, 'send', '127.0.0.1', file, '--port', String(server.port), '--protocol', 'https', '--alias', 'js-cli'], {
+      timeout: 20_000,
+      // Its fetch would refuse our self-signed certificate; LocalSend clients accept it and pin the fingerprint instead.
+      env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' },
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // No client certificate: unverified, so the offer waits for a person.
+    await waitFor(() => gate.incoming().length === 1, 15_000);
+    assert.match(gate.incoming()[0]!.peer.id, /^unverified@/);
+    gate.answer(gate.incoming()[0]!.id, true);
+    assert.equal(await exited, 0);
+    await waitFor(() => history.records.length === 1);
+    assert.equal(history.records[0]!.state, 'done');
+    assert.deepEqual(await readFile(join(inboxDir, 'interop.bin')), data);
   });
 
   test('a session the sender cancels ends cancelled; its tokens no longer work', async (t) => {
