@@ -25,6 +25,7 @@ import { P2pdDriver } from '../transfer/p2pd-driver.js';
 import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
+import type { LocalSend } from '../localsend/index.js';
 import { localsendPeerViews, peerViews } from './peers-view.js';
 import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
@@ -106,7 +107,11 @@ export class Daemon {
         ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
         : new Inbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions);
 
-      const connector = peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
+      // Built before the manager it feeds (its offers reach the manager only once it runs).
+      const localsend: LocalSend | undefined = config.localsend.enabled
+        ? localsendService({ logger: log.child({ part: 'localsend' }), inbox, manager: (): TransferManager => manager }, { config, version: this.#version })
+        : undefined;
+      const connector = peerConnector({ identity, peers, state, ...(localsend === undefined ? {} : { localsend: (q: string) => localsend.find(q) }) }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
       const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
       let outboxRef: Outbox | undefined;
       let eventsRef: DaemonEvents | undefined;
@@ -141,12 +146,11 @@ export class Daemon {
         { logger: transferLog, connector, inbox, pairing: (request) => pairings.respond(request) },
         { localName: config.name, software: `p2pd/${this.#version}`, ...driverLimits(config) },
       );
-      const manager = new TransferManager(
-        { logger: transferLog, connector, history: state, gate, drivers: [p2pd] },
+      const manager: TransferManager = new TransferManager(
+        { logger: transferLog, connector, history: state, gate, drivers: localsend === undefined ? [p2pd] : [p2pd, localsend.driver] },
         { maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing, ...managerLimits(config) },
       );
 
-      const localsend = config.localsend.enabled ? localsendService({ logger: log.child({ part: 'localsend' }), inbox, manager }, { config, version: this.#version }) : undefined;
       const localsendViews = localsend === undefined ? undefined : () => localsendPeerViews(localsend.list(), state);
 
       const onReceive = new OnReceiveRunner(

@@ -37,10 +37,13 @@ export function mdnsService(deps: { logger: Logger; peers: PeerTable }, options:
 }
 
 /** LocalSend (docs/LOCALSEND.md) as a service: its offers go through the manager's session. */
-export function localsendService(deps: { logger: Logger; inbox: InboxStore; manager: TransferManager }, options: { config: Readonly<Config>; version: string }): LocalSend {
+export function localsendService(
+  deps: { logger: Logger; inbox: InboxStore; manager: () => TransferManager },
+  options: { config: Readonly<Config>; version: string },
+): LocalSend {
   const { config } = options;
   return new LocalSend(
-    { logger: deps.logger, inbox: deps.inbox, receive: (peer, run, o) => deps.manager.receiveSession(peer, run, o) },
+    { logger: deps.logger, inbox: deps.inbox, receive: (peer, run, o) => deps.manager().receiveSession(peer, run, o) },
     {
       stateDir: config.stateDir,
       alias: config.name,

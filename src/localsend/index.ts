@@ -10,9 +10,11 @@ import { LocalSendDevices, type LocalSendDevice } from './devices.js';
 import { LocalSendDiscovery } from './discovery.js';
 import { loadLocalSendIdentity, type LocalSendIdentity } from './identity.js';
 import { LocalSendServer, type RunInbound } from './server.js';
+import { LocalSendDriver } from './driver.js';
 
 export { LocalSendDevices, type LocalSendDevice } from './devices.js';
 export { LocalSendServer, type RunInbound, type SeenDevice } from './server.js';
+export { LocalSendDriver } from './driver.js';
 export { loadLocalSendIdentity, certificateFingerprint, type LocalSendIdentity } from './identity.js';
 
 export interface LocalSendOptions {
@@ -35,6 +37,8 @@ export interface LocalSendOptions {
 export class LocalSend {
   readonly name = 'localsend';
   readonly devices: LocalSendDevices;
+  /** Sends to LocalSend devices (the manager's session driver for protocol "localsend"). */
+  readonly driver: LocalSendDriver;
   readonly #log: Logger;
   readonly #inbox: InboxStore;
   readonly #receive: RunInbound;
@@ -49,6 +53,11 @@ export class LocalSend {
     this.#receive = deps.receive;
     this.#opts = { ...options };
     this.devices = new LocalSendDevices({}, { expireMs: options.expireMs });
+    this.driver = new LocalSendDriver({
+      devices: this.devices,
+      identity: () => this.#identity,
+      info: () => ({ ...this.#server?.deviceInfo(), port: this.port, protocol: 'https' }),
+    });
   }
 
   /** The fingerprint LocalSend devices know this daemon by (after start). */
@@ -99,6 +108,12 @@ export class LocalSend {
   async stop(): Promise<void> {
     await this.#discovery?.stop();
     await this.#server?.stop();
+  }
+
+  /** The one LocalSend device a user means (fingerprint, its start, or alias), or null. */
+  find(query: string): { id: string; name: string } | null {
+    const hits = this.devices.find(query);
+    return hits.length === 1 ? { id: hits[0]!.fingerprint, name: hits[0]!.alias } : null;
   }
 
   list(): LocalSendDevice[] {

@@ -18,7 +18,10 @@ import type { HistoryStore, TransferRecord } from '../../src/transfer/records.js
 import { Inbox } from '../../src/store/inbox.js';
 import { loadLocalSendIdentity, type LocalSendIdentity } from '../../src/localsend/identity.js';
 import { LocalSendServer, MAX_PREPARE_JSON, PIN_TRIES } from '../../src/localsend/server.js';
-import { confineFileName } from '../../src/localsend/messages.js';
+import { confineFileName, parseDeviceInfo } from '../../src/localsend/messages.js';
+import { LocalSendDevices } from '../../src/localsend/devices.js';
+import { LocalSendDriver } from '../../src/localsend/driver.js';
+import type { P2pdError } from '../../src/errors.js';
 
 class MemoryHistory implements HistoryStore {
   readonly records: TransferRecord[] = [];
@@ -219,6 +222,51 @@ describe('LocalSend receiver', () => {
     await waitFor(() => history.records.length === 1);
     assert.equal(history.records[0]!.state, 'done');
     assert.deepEqual(await readFile(join(inboxDir, 'interop.bin')), data);
+  });
+
+  test('the LocalSend driver sends to a device: client certificate shown, fingerprint pinned, refusals named', async (t) => {
+    const { server, identity, history, inboxDir } = await setup(t);
+    const devices = new LocalSendDevices();
+    const info = parseDeviceInfo({ alias: 'box', fingerprint: identity.fingerprint, port: server.port, protocol: 'https' });
+    devices.seen(info, { address: '127.0.0.1', port: server.port }, identity.fingerprint);
+    const driver = new LocalSendDriver({
+      devices,
+      identity: () => clientId,
+      info: () => ({ alias: 'me', version: '2.1', deviceType: 'headless', fingerprint: clientId.fingerprint }),
+    });
+    const data = Buffer.alloc(100_000, 9);
+    const source = {
+      entries: [{ path: 'd/x.bin', kind: 'file' as const, size: data.length, mode: 0o644, mtimeMs: Date.now() }],
+      async *read() {
+        yield data;
+      },
+    };
+    const attempt = (signal: AbortSignal) => ({
+      transferId: 't1',
+      query: identity.fingerprint,
+      peer: { protocol: 'localsend', id: identity.fingerprint, name: 'box' },
+      source,
+      signal,
+      baseProgress: { files: 0, bytes: 0 },
+      onConnected: () => undefined,
+      onProgress: () => undefined,
+      onResume: () => undefined,
+      onFileResult: () => undefined,
+    });
+    const result = await driver.send(attempt(AbortSignal.timeout(10_000)));
+    assert.equal(result.ok, true);
+    await waitFor(() => history.records.length === 1);
+    assert.equal(history.records[0]!.peer.id, clientId.fingerprint);
+    assert.deepEqual(await readFile(join(inboxDir, 'd', 'x.bin')), data);
+
+    // A device announcing another fingerprint at that address is refused at connect.
+    const impostor = new LocalSendDevices();
+    impostor.seen({ ...info, fingerprint: 'EF'.repeat(32) }, { address: '127.0.0.1', port: server.port }, 'EF'.repeat(32));
+    const pinned = new LocalSendDriver({ devices: impostor, identity: () => clientId, info: () => ({ alias: 'me', fingerprint: clientId.fingerprint }) });
+    await assert.rejects(
+      pinned.send({ ...attempt(AbortSignal.timeout(10_000)), peer: { protocol: 'localsend', id: 'EF'.repeat(32), name: 'x' } }),
+      (e: P2pdError) => e.code === 'PEER_IDENTITY_MISMATCH',
+    );
   });
 
   test('a session the sender cancels ends cancelled; its tokens no longer work', async (t) => {
