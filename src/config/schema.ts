@@ -77,7 +77,7 @@ const localsend: SchemaNode = {
   patternProperties: comments,
   properties: {
     enabled: { type: 'boolean', description: 'Announce over LocalSend multicast on the chosen interfaces and receive on localsend.port; off by default.' },
-    port: integer(1, 65_535, 'TCP port of the LocalSend HTTPS server.'),
+    port: integer(0, 65_535, 'TCP port of the LocalSend HTTPS server; 0 = any free port (tests).'),
     pin: { type: 'string', maxLength: 64, description: 'A PIN LocalSend senders must give; "" = none.' },
     allowHttp: { type: 'boolean', description: 'Send to LocalSend devices that speak plain HTTP; the bytes then cross the LAN in clear.' },
   },
