@@ -20,6 +20,9 @@ export const LAYERS = {
     cli: { allow: ['control', 'config', 'service', 'errors.ts', 'format-bytes.ts', 'log.ts', 'display-text.ts'] },
     // Sessions run over any Duplex: no sockets, no peer lookup.
     transfer: { forbid: ['transport', 'discovery', 'control', 'daemon', 'cli'] },
+    // LocalSend is a second protocol beside p2pd's: it reaches the gate, manager and inbox through
+    // their types and the seams the daemon hands it, never the daemon, the CLI or the control API.
+    localsend: { forbid: ['daemon', 'cli', 'control', 'outbox', 'discovery'] },
     // The control API is types, a dispatcher and a socket: the daemon wires it to the parts.
     control: { forbid: ['transfer', 'store', 'outbox', 'discovery', 'transport', 'daemon'] },
   },

@@ -28,6 +28,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv, home: string, hostname: st
     interfaces: [],
     logLevel: 'info',
     discovery: { enabled: true, refreshSeconds: 30, expireSeconds: 100 },
+    localsend: { enabled: false, port: 53317, pin: '', allowHttp: false },
     limits: {
       maxFileSize: 0,
       maxOfferBytes: 0,

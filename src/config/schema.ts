@@ -73,6 +73,19 @@ const limits: SchemaNode = {
   },
 };
 
+const localsend: SchemaNode = {
+  type: 'object',
+  description: 'LocalSend v2: phones and LocalSend apps on the LAN can send to this daemon and receive from it.',
+  additionalProperties: false,
+  patternProperties: comments,
+  properties: {
+    enabled: { type: 'boolean', description: 'Announce over LocalSend multicast on the chosen interfaces and receive on localsend.port; off by default.' },
+    port: integer(0, 65_535, 'TCP port of the LocalSend HTTPS server; 0 = any free port (tests).'),
+    pin: { type: 'string', maxLength: 64, description: 'A PIN LocalSend senders must give; "" = none.' },
+    allowHttp: { type: 'boolean', description: 'Send to LocalSend devices that speak plain HTTP; the bytes then cross the LAN in clear.' },
+  },
+};
+
 const discovery: SchemaNode = {
   type: 'object',
   description: 'Finding peers on the local network over mDNS.',
@@ -183,6 +196,7 @@ export const configSchema = {
       description: 'Least severe log messages written.',
     },
     discovery,
+    localsend,
     limits,
     historySize: integer(0, 100_000, 'Most finished transfers kept in the history.'),
     historyMaxAgeDays: integer(1, 36_500, 'Days after which the pruneHistory job drops a finished transfer from the history.'),

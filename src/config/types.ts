@@ -40,6 +40,18 @@ export interface DiscoveryConfig {
   expireSeconds: number;
 }
 
+/** LocalSend v2 (docs/LOCALSEND.md): a second protocol beside p2pd's own. */
+export interface LocalSendConfig {
+  /** Announce over LocalSend's multicast and receive on its HTTPS port. Off by default: a new exposure. */
+  enabled: boolean;
+  /** TCP port of the LocalSend HTTPS server (the multicast port stays 53317). */
+  port: number;
+  /** A PIN LocalSend senders must give in prepare-upload; "" = none. */
+  pin: string;
+  /** Send to LocalSend devices that speak plain HTTP (the bytes go in clear). */
+  allowHttp: boolean;
+}
+
 export interface DeliveryConfig {
   /** After a verified delivery an outbox item is moved to <outbox>/.sent/<peer>/ ("move") or deleted. */
   afterSend: 'move' | 'delete';
@@ -106,6 +118,7 @@ export interface Config {
   /** Least severe log messages written. */
   logLevel: LogLevel;
   discovery: DiscoveryConfig;
+  localsend: LocalSendConfig;
   limits: LimitsConfig;
   /** Most finished transfers kept in the history. */
   historySize: number;

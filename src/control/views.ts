@@ -161,6 +161,10 @@ export interface PeerView {
    * trusted name it claims. It never receives what is sent to that name.
    */
   impersonates: string | null;
+  /** Which protocol it speaks: "p2pd", or "localsend" (a LocalSend app; its id is its certificate's fingerprint). */
+  protocol?: 'p2pd' | 'localsend';
+  /** False for a LocalSend device whose fingerprint no certificate proved (plain HTTP, or not yet registered). */
+  verified?: boolean;
 }
 
 export interface StatusView {

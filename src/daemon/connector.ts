@@ -10,10 +10,12 @@ import type { StateStore } from '../store/state.js';
 import { dialTls, type Identity } from '../transport/index.js';
 import type { Connection, Connector } from '../transfer/drivers.js';
 
+/** LocalSend ids are SHA-256 fingerprints (64 hex digits); p2pd ids are 52 base32 characters. */
+const LOCALSEND_ID = /^[0-9A-F]{64}$/;
 const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 
 export function peerConnector(
-  deps: { identity: Identity; peers: PeerTable; state: StateStore },
+  deps: { identity: Identity; peers: PeerTable; state: StateStore; localsend?: (query: string) => { id: string; name: string } | null },
   options: { connectTimeoutMs: number },
 ): Connector {
   const candidates = (): Array<{ id: string; name: string; trusted: boolean }> => [
@@ -33,8 +35,12 @@ export function peerConnector(
     resolve(query) {
       try {
         const p = resolvePeer(query, candidates());
-        return { protocol: 'p2pd', id: p.id, name: deps.state.getTrusted(p.id)?.name ?? p.name };
+        // A trusted LocalSend device is in the trusted list under its certificate fingerprint.
+        const protocol = LOCALSEND_ID.test(p.id) ? 'localsend' : 'p2pd';
+        return { protocol, id: p.id, name: deps.state.getTrusted(p.id)?.name ?? p.name };
       } catch (err) {
+        const device = deps.localsend?.(query) ?? null;
+        if (device !== null) return { protocol: 'localsend', ...device };
         if (direct(query) !== null) return { protocol: 'p2pd', id: null, name: query };
         throw err;
       }

@@ -27,7 +27,8 @@ import { P2pdDriver } from '../transfer/p2pd-driver.js';
 import { PairingManager } from '../transfer/pairings.js';
 import { ConnectionRateLimiter } from '../transport/rate-limit.js';
 import { peerConnector } from './connector.js';
-import { peerViews } from './peers-view.js';
+import type { LocalSend } from '../localsend/index.js';
+import { localsendPeerViews, peerViews } from './peers-view.js';
 import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
 import { dashboardAuthenticate, dashboardHandlers, dashboardTransport } from './dashboard.js';
@@ -37,8 +38,8 @@ import { groupOutboxSender } from './outbox-groups.js';
 import { incomingPolicy } from './policy.js';
 import { Scheduler } from './scheduler.js';
 import { SendQueue } from './send-queue.js';
-import { mdnsService, serviceOrder, type DaemonServices } from './services.js';
-import { driverLimits, freeBytes, gateLimits, managerLimits, ownFiles } from './settings.js';
+import { localsendService, mdnsService, serviceOrder, type DaemonServices } from './services.js';
+import { driverLimits, freeBytes, gateLimits, managerLimits, ownFiles, reloadable } from './settings.js';
 
 export { serviceOrder, type DaemonServices } from './services.js';
 
@@ -55,10 +56,6 @@ export interface RunningInfo {
   port: number;
 }
 
-/** Settings that take effect on SIGHUP; the rest need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'delivery', 'historySize', 'inboxPerPeer', 'dashboard', 'destinations'] as const;
-/** Limits read once, by parts built at start. */
-const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 
 /** The parts a reload reaches. */
 interface Parts {
@@ -121,7 +118,11 @@ export class Daemon {
         { destinations: config.destinations, maxFileSize: config.limits.maxFileSize },
       );
 
-      const connector = peerConnector({ identity, peers, state }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
+      // Built before the manager it feeds (its offers reach the manager only once it runs).
+      const localsend: LocalSend | undefined = config.localsend.enabled
+        ? localsendService({ logger: log.child({ part: 'localsend' }), inbox, manager: (): TransferManager => manager }, { config, version: this.#version })
+        : undefined;
+      const connector = peerConnector({ identity, peers, state, ...(localsend === undefined ? {} : { localsend: (q: string) => localsend.find(q) }) }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
       const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
       let outboxRef: Outbox | undefined;
       let eventsRef: DaemonEvents | undefined;
@@ -156,10 +157,12 @@ export class Daemon {
         { logger: transferLog, connector, inbox, pairing: (request) => pairings.respond(request) },
         { localName: config.name, software: `p2pd/${this.#version}`, ...driverLimits(config) },
       );
-      const manager = new TransferManager(
-        { logger: transferLog, connector, history: state, gate, drivers: [p2pd] },
+      const manager: TransferManager = new TransferManager(
+        { logger: transferLog, connector, history: state, gate, drivers: localsend === undefined ? [p2pd] : [p2pd, localsend.driver] },
         { maxConcurrentOutgoing: config.limits.maxConcurrentOutgoing, ...managerLimits(config) },
       );
+
+      const localsendViews = localsend === undefined ? undefined : () => localsendPeerViews(localsend.list(), state);
 
       const onReceive = new OnReceiveRunner(
         { logger: log.child({ part: 'onReceive' }) },
@@ -211,7 +214,7 @@ export class Daemon {
           logger: log.child({ part: 'events' }),
           sources: {
             peers,
-            peerViews: () => peerViews(peers, state),
+            peerViews: () => [...peerViews(peers, state), ...(localsendViews?.() ?? [])],
             transfers: manager,
             outbox: () => outbox.queue(),
             offers: () => manager.incoming(),
@@ -248,6 +251,7 @@ export class Daemon {
             peersChanged: () => events.peersChanged(),
             outboxMembers: (path) => outboxGroups.members(path),
             watch: (params, ctx) => events.watch(params, ctx),
+            ...(localsendViews === undefined ? {} : { localsend: localsendViews }),
           }) },
         },
         { isReady: () => ready },
@@ -291,6 +295,7 @@ export class Daemon {
           },
           stop: async () => tls?.stop(),
         },
+        localsend,
         discovery,
         expiry,
         outbox: named('outbox', outbox),
@@ -327,11 +332,7 @@ export class Daemon {
   reload(loaded: LoadedConfig): void {
     const before = this.#config;
     const after = loaded.config;
-    const needRestart: string[] = RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-    for (const k of RESTART_LIMITS) if (before.limits[k] !== after.limits[k]) needRestart.push(`limits.${k}`);
-    const kept: Config = { ...after };
-    for (const k of RESTART_KEYS) if (needRestart.includes(k)) (kept as unknown as Record<string, unknown>)[k] = before[k];
-    kept.limits = { ...after.limits, ...Object.fromEntries(RESTART_LIMITS.map((k) => [k, before.limits[k]])) };
+    const { needRestart, kept } = reloadable(before, after);
     this.#loaded = { ...loaded, config: Object.freeze(kept) };
     this.#log.level = after.logLevel;
     if (this.#parts !== undefined) {

@@ -35,6 +35,8 @@ export interface HandlerDeps {
   outboxMembers?: (path: string) => MemberProgress[] | undefined;
   /** The `watch` method: streams events until the caller hangs up. */
   watch: (params: WatchParams, ctx: CallContext<'watch'>) => Promise<null>;
+  /** LocalSend devices seen on the LAN, as peers (absent when LocalSend is off). */
+  localsend?: () => PeerView[];
 }
 
 /** The methods the web dashboard added; daemon/dashboard.ts handles them. */
@@ -60,7 +62,13 @@ type OwnHandlers = Omit<CoreHandlers, keyof ReturnType<typeof fanoutHandlers>>;
 
 function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTable, state: StateStore): OwnHandlers {
   const findPeer = (query: string): PeerView => {
-    const views = peerViews(peers, state);
+    // A LocalSend device can be trusted only by a fingerprint its certificate proved, never by a claim.
+    const views = [...peerViews(peers, state), ...(deps.localsend?.() ?? []).filter((v) => v.verified === true)];
+    if (/^[0-9a-fA-F]{64}$/.test(query) && !views.some((v) => v.id === query.toUpperCase())) {
+      const id = query.toUpperCase();
+      const short = id.slice(0, 7);
+      return { id, shortId: short, name: short, displayName: short, addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null, impersonates: null, protocol: 'localsend' };
+    }
     const fullId = parsePeerId(query);
     if (fullId !== null && !views.some((v) => v.id === fullId)) {
       // A full id read aloud by its owner may be trusted before the peer was ever seen.
@@ -77,7 +85,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     },
 
     async peers() {
-      return { peers: peerViews(peers, state) };
+      return { peers: [...peerViews(peers, state), ...(deps.localsend?.() ?? [])] };
     },
 
     async trust(params) {

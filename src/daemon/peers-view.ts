@@ -3,6 +3,7 @@ import type { PeerView } from '../control/api.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { displayNames, imitatedName } from '../discovery/resolve.js';
 import type { StateStore } from '../store/state.js';
+import type { LocalSendDevice } from '../localsend/index.js';
 
 export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
   const seen = new Map(table.list().map((p) => [p.id, p]));
@@ -28,6 +29,33 @@ export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
       lastSeen: s === undefined ? null : new Date(s.lastSeen).toISOString(),
       // A stranger whose name is, or looks like, a trusted peer's name or short id.
       impersonates: t === undefined ? imitatedName(name, trustedList) : null,
+      protocol: 'p2pd' as const,
+      verified: true,
     }))
     .sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
+}
+
+/**
+ * LocalSend devices as peers. A device counts as trusted only when its certificate proved the
+ * fingerprint that was trusted; an unverified one (plain HTTP) never does, whatever it claims.
+ */
+export function localsendPeerViews(devices: readonly LocalSendDevice[], state: StateStore): PeerView[] {
+  const trustedList = state.trusted();
+  return devices.map((d) => {
+    const t = d.verified ? state.getTrusted(d.fingerprint) : undefined;
+    return {
+      id: d.fingerprint,
+      shortId: d.fingerprint.slice(0, 7),
+      name: d.alias,
+      displayName: d.alias,
+      addresses: [d.address.includes(':') ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`],
+      trusted: t !== undefined,
+      trustedName: t?.name ?? null,
+      online: true,
+      lastSeen: new Date(d.lastSeen).toISOString(),
+      impersonates: t === undefined ? imitatedName(d.alias, trustedList) : null,
+      protocol: 'localsend' as const,
+      verified: d.verified,
+    };
+  });
 }

@@ -23,8 +23,9 @@ export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, op
 
   const policyFor = (id: string, verified = true): PeerAcceptPolicy | 'deny-untrusted' => {
     const { accept, acceptOverrides } = options.settings();
-    // An id its protocol did not prove says nothing: no trust, no per-peer override.
-    if (!verified) return accept === 'all' ? 'auto' : accept === 'ask' ? 'ask' : 'deny-untrusted';
+    // An id its protocol did not prove says nothing: no trust, no per-peer override, and a person
+    // decides even under "all" (a LocalSend sender without a client certificate can be anyone).
+    if (!verified) return accept === 'trusted' ? 'deny-untrusted' : 'ask';
     const trusted = deps.state.getTrusted(id);
     // Keys may be ids in any case, with or without dashes, or names in any case.
     const overrides = new Map(Object.entries(acceptOverrides).map(([k, v]) => [parsePeerId(k) ?? k.toLowerCase(), v] as const));

@@ -49,3 +49,18 @@ export async function freeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);
   return Number(s.bavail) * Number(s.bsize);
 }
+
+/** Settings that take effect on SIGHUP are all but these; these need a restart. */
+const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'localsend', 'delivery', 'historySize', 'inboxPerPeer', 'dashboard', 'destinations'] as const;
+/** Limits read once, by parts built at start. */
+const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
+
+/** The config a reload applies (restart-only keys keep their old values) and the keys that wait for a restart. */
+export function reloadable(before: Readonly<Config>, after: Readonly<Config>): { needRestart: string[]; kept: Config } {
+  const needRestart: string[] = RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  for (const k of RESTART_LIMITS) if (before.limits[k] !== after.limits[k]) needRestart.push(`limits.${k}`);
+  const kept: Config = { ...after };
+  for (const k of RESTART_KEYS) if (needRestart.includes(k)) (kept as unknown as Record<string, unknown>)[k] = before[k];
+  kept.limits = { ...after.limits, ...Object.fromEntries(RESTART_LIMITS.map((k) => [k, before.limits[k]])) };
+  return { needRestart, kept };
+}

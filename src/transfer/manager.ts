@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Admission, AdmissionGate, InboundConnectionView, OfferAnswer, OfferSummary, PendingOffer } from './admission.js';
-import type { Connector, InboundConnection, SessionDriver } from './drivers.js';
+import type { Connector, InboundConnection, InboundResult, InboundSession, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
 import { MAX_FILES_IN_RECORD, newRecord, newTransferId, withoutFiles, type HistoryStore, type TransferRecord, type TransferState, type Tracked } from './records.js';
@@ -121,9 +121,20 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
 
   /** Takes over an authenticated incoming connection. Never throws; the outcome goes to history. */
   async receive(connection: InboundConnection): Promise<void> {
-    const { peer } = connection;
+    return this.receiveSession({ ...connection.peer, protocol: connection.protocol }, (session) => this.#driver(connection.protocol).receive(connection, session));
+  }
+
+  /**
+   * An inbound transfer that is not one Duplex (LocalSend: a prepare-upload, then one HTTP request
+   * per file): `run` drives it through `session` exactly as a driver's receive() does, with the same
+   * gate, record, progress, history and `received` events. `signal` ends it from outside (the
+   * sender cancelled). Never throws; the outcome goes to history.
+   */
+  async receiveSession(peer: InboundConnection['peer'] & { protocol?: string }, run: (session: InboundSession) => Promise<InboundResult>, options: { signal?: AbortSignal } = {}): Promise<void> {
     const controller = new AbortController();
-    const signal = AbortSignal.any([controller.signal, this.#root.signal]);
+    const signals = [controller.signal, this.#root.signal];
+    if (options.signal !== undefined) signals.push(options.signal);
+    const signal = AbortSignal.any(signals);
     const log = this.#log.child({ peer: peer.id, address: peer.address, direction: 'in' });
     let tracked: Tracked | undefined;
     let admission: Admission | undefined;
@@ -131,14 +142,14 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     const settled = new Promise<void>((resolve) => (settle = resolve));
     // Until its offer is complete (or it turns out to be a pairing, which has deadlines of its
     // own) a connection is bounded in time whatever it sends: PINGs are no progress.
-    const arrival = this.#gate.arrive({ peerId: peer.id, address: peer.address, protocol: connection.protocol });
+    const arrival = this.#gate.arrive({ peerId: peer.id, address: peer.address, protocol: peer.protocol ?? 'p2pd' });
     const offerMs = this.#gate.offerTimeoutMs;
     const offerTimer = setTimeout(() => {
       controller.abort(new P2pdError('TIMEOUT', `the sender did not complete its offer within ${Math.round(offerMs / 1000)} s`));
     }, offerMs);
     offerTimer.unref();
     try {
-      const result = await this.#driver(connection.protocol).receive(connection, {
+      const result = await run({
         signal,
         limits: this.#gate.limits,
         greet: (sender) => (admission = this.#gate.greet(sender, arrival)),

@@ -80,7 +80,16 @@ function redactCause(cause: unknown): Error {
  * Never replaces an existing key; a missing certificate is re-issued for the existing key.
  * Throws IDENTITY_INVALID naming the file when anything is unreadable or inconsistent.
  */
-export async function loadOrCreateIdentity({ dir, signal }: { dir: string; signal?: AbortSignal }): Promise<Identity> {
+export async function loadOrCreateIdentity({
+  dir,
+  signal,
+  keyAlgorithm = 'Ed25519',
+}: {
+  dir: string;
+  signal?: AbortSignal;
+  /** For a new key only. LocalSend's certificate is ECDSA P-256, which every LocalSend client's TLS stack takes. */
+  keyAlgorithm?: 'Ed25519' | 'P-256';
+}): Promise<Identity> {
   signal?.throwIfAborted();
   const paths = identityPaths(dir);
   await ensureDirectory(paths.dir);
@@ -104,7 +113,8 @@ export async function loadOrCreateIdentity({ dir, signal }: { dir: string; signa
       continue;
     }
     if (round > 0) throw invalid(paths.key, 'the key vanished while the identity was being created', MOVE_ASIDE);
-    const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const algorithm = keyAlgorithm === 'P-256' ? { name: 'ECDSA', namedCurve: 'P-256' } : KEY_ALGORITHM;
+    const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     signal?.throwIfAborted();
     const newKeyPem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
     // The key goes first: a crash before the certificate is written leaves a key whose certificate

@@ -94,6 +94,7 @@ describe('defaults', () => {
       interfaces: [],
       logLevel: 'info',
       discovery: { enabled: true, refreshSeconds: 30, expireSeconds: 100 },
+      localsend: { enabled: false, port: 53317, pin: '', allowHttp: false },
       limits: {
         maxFileSize: 0,
         maxOfferBytes: 0,
