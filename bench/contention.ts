@@ -27,7 +27,10 @@ export function otherCpuBetween(a: OtherCpuSample, b: OtherCpuSample, top = 3): 
   const diff = [...b.byCommand].map(([cmd, cpu]): [string, number] => [cmd, cpu - (a.byCommand.get(cmd) ?? 0)]);
   return {
     seconds: b.total - a.total,
-    top: diff.filter(([, cpu]) => cpu >= 0.05).sort((x, y) => y[1] - x[1]).slice(0, top),
+    top: diff
+      .filter(([, cpu]) => cpu >= 0.05)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, top),
   };
 }
 

@@ -36,7 +36,20 @@ function call(port: number, method: string, path: string, headers: Record<string
 const dir = await mkdtemp(join(tmpdir(), 'p2pd-upload-'));
 const config = join(dir, 'config.json');
 await mkdir(join(dir, 'state'), { mode: 0o700 });
-await writeFile(config, JSON.stringify({ name: 'bench', port: 0, inbox: './inbox', outbox: './outbox', stateDir: './state', logLevel: 'warn', discovery: { enabled: false }, dashboard: { port: 0 }, limits: { minFreeSpace: 0 } }));
+await writeFile(
+  config,
+  JSON.stringify({
+    name: 'bench',
+    port: 0,
+    inbox: './inbox',
+    outbox: './outbox',
+    stateDir: './state',
+    logLevel: 'warn',
+    discovery: { enabled: false },
+    dashboard: { port: 0 },
+    limits: { minFreeSpace: 0 },
+  }),
+);
 const daemon = spawn(process.execPath, [MAIN, 'daemon', '--config', config], { stdio: 'ignore' });
 try {
   let ui: { origin: string; token: string } | undefined;

@@ -100,9 +100,7 @@ async function receive(a: Args): Promise<void> {
   if (a.out === undefined) throw new Error('pipe-child: receive needs --out');
   const handle = await open(a.out, 'wx');
   // Mutual TLS, as between two p2pd daemons; the identity check itself is not what is measured.
-  const server = a.tls
-    ? tls.createServer({ ...(await tlsOptions(a)), requestCert: true, rejectUnauthorized: false })
-    : net.createServer();
+  const server = a.tls ? tls.createServer({ ...(await tlsOptions(a)), requestCert: true, rejectUnauthorized: false }) : net.createServer();
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     server.once(a.tls ? 'secureConnection' : 'connection', (s: net.Socket) => {
       server.close();
@@ -140,9 +138,7 @@ async function send(a: Args): Promise<void> {
   if (a.file === undefined || a.port === undefined) throw new Error('pipe-child: send needs --file and --port');
   const opts = a.tls ? await tlsOptions(a) : undefined;
   const socket =
-    opts === undefined
-      ? net.connect({ host: LOOPBACK, port: a.port })
-      : tls.connect({ ...opts, host: LOOPBACK, port: a.port, rejectUnauthorized: false });
+    opts === undefined ? net.connect({ host: LOOPBACK, port: a.port }) : tls.connect({ ...opts, host: LOOPBACK, port: a.port, rejectUnauthorized: false });
   await new Promise<void>((resolve, reject) => {
     socket.once(opts === undefined ? 'connect' : 'secureConnect', resolve);
     socket.once('error', reject);

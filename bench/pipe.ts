@@ -47,8 +47,7 @@ export async function runPipe(
   options: { file: string; out: string; bytes: number; sha256: string; tls: TlsFiles | null; signal: AbortSignal },
 ): Promise<PipeResult> {
   const { tls, signal } = options;
-  const flags = (side: 'sender' | 'receiver'): string[] =>
-    tls === null ? [] : ['--tls', '--hash', '--key', tls[side].key, '--cert', tls[side].cert];
+  const flags = (side: 'sender' | 'receiver'): string[] => (tls === null ? [] : ['--tls', '--hash', '--key', tls[side].key, '--cert', tls[side].cert]);
   const receiver = new Service(life, 'pipe receiver', process.execPath, [CHILD, 'receive', '--out', options.out, ...flags('receiver')], {
     stdin: 'pipe',
   });
@@ -63,7 +62,10 @@ export async function runPipe(
     // A sender that fails ends the wait at once; one that succeeds leaves it to the receiver.
     const done = await Promise.race([received, sending.then(() => received)]);
     const seconds = (performance.now() - started) / 1000;
-    const sentLine = (await sending).stdout.split('\n').map(jsonLine<Sent>('sent')).find((v) => v !== undefined);
+    const sentLine = (await sending).stdout
+      .split('\n')
+      .map(jsonLine<Sent>('sent'))
+      .find((v) => v !== undefined);
     if (sentLine === undefined) throw new Error('the pipe sender did not report');
     if (done.bytes !== options.bytes || sentLine.bytes !== options.bytes) {
       throw new Error(`the pipe moved ${sentLine.bytes} bytes out and ${done.bytes} in, not ${options.bytes}`);

@@ -25,12 +25,7 @@ export interface RunOptions {
 }
 
 /** Runs a command to its end. SIGKILLed when `signal` aborts (rejecting with its reason). */
-export function run(
-  life: Lifecycle,
-  cmd: string,
-  args: readonly string[],
-  options: RunOptions,
-): Promise<RunResult> {
+export function run(life: Lifecycle, cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const { signal } = options;
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
@@ -74,12 +69,7 @@ export function run(
 }
 
 /** `run` that insists on exit status 0. */
-export async function runOk(
-  life: Lifecycle,
-  cmd: string,
-  args: readonly string[],
-  options: RunOptions,
-): Promise<RunResult> {
+export async function runOk(life: Lifecycle, cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const r = await run(life, cmd, args, options);
   if (r.code !== 0) {
     const why = r.signal !== null ? `killed by ${r.signal}` : `exit status ${r.code}`;

@@ -84,14 +84,28 @@ function mb(bytes: number | null): string {
 function table(headers: string[], rows: string[][], leftColumns: number): string[] {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
-    '  ' + cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ').trimEnd();
+    '  ' +
+    cells
+      .map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('   ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)];
 }
 
 function scenarioLines(s: ScenarioResult): string[] {
   const small = s.id === 'small';
   const several = s.methods.some((m) => m.runs.length > 1);
-  const headers = ['method', 'seconds', ...(several ? ['min-max s'] : []), ...(small ? ['files/s'] : []), 'MB/s', 'MiB/s', 'p2pd ÷ it', 'CPU s send/recv', 'peak RSS MB send/recv'];
+  const headers = [
+    'method',
+    'seconds',
+    ...(several ? ['min-max s'] : []),
+    ...(small ? ['files/s'] : []),
+    'MB/s',
+    'MiB/s',
+    'p2pd ÷ it',
+    'CPU s send/recv',
+    'peak RSS MB send/recv',
+  ];
   const rows = s.methods.map((m) => {
     if (m.status !== 'ok') return [m.label, m.status === 'skipped' ? 'skipped' : 'FAILED'];
     const label = m.contended ? `${m.label} (!)` : m.label;

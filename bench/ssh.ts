@@ -117,14 +117,22 @@ export class SshServer {
   /** Options for ssh and scp (the port flag differs: -p for ssh, -P for scp). */
   sshOptions(): string[] {
     return [
-      '-F', '/dev/null',
-      '-i', this.key,
-      '-c', SSH_CIPHER,
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'BatchMode=yes',
-      '-o', 'StrictHostKeyChecking=no',
-      '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'LogLevel=ERROR',
+      '-F',
+      '/dev/null',
+      '-i',
+      this.key,
+      '-c',
+      SSH_CIPHER,
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
     ];
   }
 
@@ -142,7 +150,8 @@ export class SshServer {
       '-tp',
       ...(options.recursive ? ['-r'] : []),
       ...(this.tools.rsyncHasFsync ? ['--fsync'] : []),
-      '-e', ssh,
+      '-e',
+      ssh,
       src,
       `${LOOPBACK}:${dest}`,
     ];

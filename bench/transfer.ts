@@ -82,17 +82,13 @@ class Samples {
       bytesPerSecond: seconds === null ? null : bytes / seconds,
       filesPerSecond: seconds === null ? null : files / seconds,
       p2pdRatio: seconds === null || p2pdSeconds === null ? null : seconds / p2pdSeconds,
-      cpuSeconds:
-        this.cpu.length === 0 ? null : { sender: median(this.cpu.map((c) => c.sender))!, receiver: median(this.cpu.map((c) => c.receiver))! },
+      cpuSeconds: this.cpu.length === 0 ? null : { sender: median(this.cpu.map((c) => c.sender))!, receiver: median(this.cpu.map((c) => c.receiver))! },
       peakRssBytes: this.rss,
       otherCpuSeconds: this.otherCpu,
       otherCommands: [...this.otherCommands],
       contended: this.otherCpu.some((c, i) => c !== null && c > CONTENDED_SHARE * (this.seconds[i] ?? Infinity)),
       durability: this.durability,
-      notes: [
-        ...(fsync === null ? [] : [`the final fsync took ${fsync.toFixed(2)} s of that${runs > 1 ? ' (median)' : ''}`]),
-        ...this.#notes,
-      ],
+      notes: [...(fsync === null ? [] : [`the final fsync took ${fsync.toFixed(2)} s of that${runs > 1 ? ' (median)' : ''}`]), ...this.#notes],
     };
   }
 }
@@ -180,7 +176,11 @@ async function attempt(ctx: Context, s: Samples, fn: () => Promise<void>): Promi
 
 function sshSamples(ctx: Context, recursive: boolean): [Samples, Samples] {
   const rsyncFsync = ctx.ssh?.tools.rsyncHasFsync ?? true;
-  const scp = new Samples('scp', `scp (${SSH_CIPHER.replace('@openssh.com', '')})`, recursive ? 'the bench (sync -f) after scp exits' : 'the bench after scp exits');
+  const scp = new Samples(
+    'scp',
+    `scp (${SSH_CIPHER.replace('@openssh.com', '')})`,
+    recursive ? 'the bench (sync -f) after scp exits' : 'the bench after scp exits',
+  );
   const rsync = new Samples(
     'rsync',
     'rsync --whole-file over ssh',

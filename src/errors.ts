@@ -60,29 +60,56 @@ export const ERROR_CODES = {
   USAGE: { side: 'local', exit: EXIT.USAGE, summary: 'The command line is wrong: a missing argument or an unknown option.' },
 
   // the control socket between CLI and daemon
-  DAEMON_NOT_RUNNING: { side: 'local', retryable: true, exit: EXIT.UNAVAILABLE, summary: 'No daemon answers on the control socket; start it with `p2pd daemon`.' },
+  DAEMON_NOT_RUNNING: {
+    side: 'local',
+    retryable: true,
+    exit: EXIT.UNAVAILABLE,
+    summary: 'No daemon answers on the control socket; start it with `p2pd daemon`.',
+  },
   DAEMON_ALREADY_RUNNING: { side: 'local', exit: EXIT.TEMPFAIL, summary: 'Another daemon already serves this control socket.' },
   CONTROL_SOCKET_INSECURE: { side: 'local', exit: EXIT.NOPERM, summary: 'The control socket or its directory is owned by another user or open to others.' },
   CONTROL_BAD_REQUEST: { side: 'local', exit: EXIT.SOFTWARE, summary: 'The daemon did not understand a control request (CLI and daemon versions differ?).' },
-  CONTROL_UNAUTHORIZED: { side: 'local', exit: EXIT.NOPERM, summary: 'A dashboard request came without a valid session (log in again with `p2pd ui`), or from a foreign site or host name.' },
+  CONTROL_UNAUTHORIZED: {
+    side: 'local',
+    exit: EXIT.NOPERM,
+    summary: 'A dashboard request came without a valid session (log in again with `p2pd ui`), or from a foreign site or host name.',
+  },
 
   // peers and their identities
   PEER_NOT_FOUND: { side: 'network', exit: EXIT.NOHOST, summary: 'No peer of that name or id is in the peer table.' },
   PEER_AMBIGUOUS: { side: 'local', permanent: true, exit: EXIT.USAGE, summary: 'Several peers have that name; use name#short-id or the full id.' },
   PEER_UNREACHABLE: { side: 'network', retryable: true, exit: EXIT.UNAVAILABLE, summary: 'No announced address of the peer accepted a connection.' },
   PEER_IDENTITY_MISMATCH: { side: 'peer', exit: EXIT.NOPERM, summary: 'The peer presented a key other than the announced or pinned one: a possible impostor.' },
-  PEER_NOT_TRUSTED: { side: 'policy', refusal: true, permanent: true, exit: EXIT.NOPERM, summary: 'The receiver accepts files only from trusted peers and has not trusted the sender.' },
+  PEER_NOT_TRUSTED: {
+    side: 'policy',
+    refusal: true,
+    permanent: true,
+    exit: EXIT.NOPERM,
+    summary: 'The receiver accepts files only from trusted peers and has not trusted the sender.',
+  },
   PEER_REFUSED: { side: 'policy', refusal: true, permanent: true, exit: EXIT.NOPERM, summary: 'The receiver refused the offer.' },
   PEER_BUSY: { side: 'peer', retryable: true, exit: EXIT.TEMPFAIL, summary: 'The receiver has too many transfers running; try again later.' },
-  PAIRING_FAILED: { side: 'peer', exit: EXIT.PROTOCOL, summary: 'The pairing exchange broke: a nonce did not match its commitment (possible tampering) or the peer does not support pairing.' },
-  PAIRING_REJECTED: { side: 'policy', exit: EXIT.NOPERM, summary: 'A person on one side said the pairing codes do not match (or declined); nobody was trusted.' },
+  PAIRING_FAILED: {
+    side: 'peer',
+    exit: EXIT.PROTOCOL,
+    summary: 'The pairing exchange broke: a nonce did not match its commitment (possible tampering) or the peer does not support pairing.',
+  },
+  PAIRING_REJECTED: {
+    side: 'policy',
+    exit: EXIT.NOPERM,
+    summary: 'A person on one side said the pairing codes do not match (or declined); nobody was trusted.',
+  },
   PAIRING_NOT_FOUND: { side: 'local', exit: EXIT.FAILURE, summary: 'No pairing waiting for confirmation has that id; `p2pd pair --list` shows them.' },
   TLS_FAILED: { side: 'network', retryable: true, exit: EXIT.PROTOCOL, summary: 'The TLS handshake with the peer failed.' },
 
   // the wire protocol
   PROTOCOL_BAD_MAGIC: { side: 'peer', exit: EXIT.PROTOCOL, summary: 'The peer does not speak the p2pd protocol (wrong preface).' },
   PROTOCOL_VERSION: { side: 'peer', exit: EXIT.PROTOCOL, summary: 'The peer speaks a protocol version this daemon does not support.' },
-  PROTOCOL_FRAME_TOO_LARGE: { side: 'peer', exit: EXIT.PROTOCOL, summary: 'A frame longer than the protocol allows was announced; nothing was allocated for it.' },
+  PROTOCOL_FRAME_TOO_LARGE: {
+    side: 'peer',
+    exit: EXIT.PROTOCOL,
+    summary: 'A frame longer than the protocol allows was announced; nothing was allocated for it.',
+  },
   PROTOCOL_BAD_MESSAGE: { side: 'peer', exit: EXIT.PROTOCOL, summary: 'A message is malformed: unknown type, bad JSON or a field of the wrong type.' },
   PROTOCOL_UNEXPECTED: { side: 'peer', exit: EXIT.PROTOCOL, summary: 'A message arrived in a state where it is not allowed.' },
   PROTOCOL_TRUNCATED: { side: 'network', exit: EXIT.PROTOCOL, summary: 'The connection ended in the middle of a frame.' },
@@ -90,32 +117,96 @@ export const ERROR_CODES = {
   CONNECTION_LOST: { side: 'network', retryable: true, exit: EXIT.TEMPFAIL, summary: 'The connection to the peer broke before the transfer finished.' },
 
   // offers and files
-  OFFER_TOO_LARGE: { side: 'policy', refusal: true, permanent: true, exit: EXIT.DATAERR, summary: 'The offer exceeds the receiver\'s limits (files, total bytes or one file\'s size).' },
-  OFFER_INVALID: { side: 'peer', refusal: true, permanent: true, exit: EXIT.DATAERR, summary: 'The offer is inconsistent: duplicate names, a file inside a file, negative sizes.' },
-  NAME_INVALID: { side: 'peer', refusal: true, permanent: true, exit: EXIT.DATAERR, summary: 'A file name is unsafe or unusable: `..`, absolute, a drive letter, control or escape characters, reserved, too long.' },
-  SIZE_MISMATCH: { side: 'peer', exit: EXIT.DATAERR, summary: 'A file\'s data was longer or shorter than its declared size.' },
-  HASH_MISMATCH: { side: 'peer', exit: EXIT.DATAERR, summary: 'A file\'s SHA-256 at the receiver differs from the sender\'s; the file was discarded.' },
+  OFFER_TOO_LARGE: {
+    side: 'policy',
+    refusal: true,
+    permanent: true,
+    exit: EXIT.DATAERR,
+    summary: "The offer exceeds the receiver's limits (files, total bytes or one file's size).",
+  },
+  OFFER_INVALID: {
+    side: 'peer',
+    refusal: true,
+    permanent: true,
+    exit: EXIT.DATAERR,
+    summary: 'The offer is inconsistent: duplicate names, a file inside a file, negative sizes.',
+  },
+  NAME_INVALID: {
+    side: 'peer',
+    refusal: true,
+    permanent: true,
+    exit: EXIT.DATAERR,
+    summary: 'A file name is unsafe or unusable: `..`, absolute, a drive letter, control or escape characters, reserved, too long.',
+  },
+  SIZE_MISMATCH: { side: 'peer', exit: EXIT.DATAERR, summary: "A file's data was longer or shorter than its declared size." },
+  HASH_MISMATCH: { side: 'peer', exit: EXIT.DATAERR, summary: "A file's SHA-256 at the receiver differs from the sender's; the file was discarded." },
   SOURCE_NOT_FOUND: { side: 'local', exit: EXIT.NOINPUT, summary: 'A path given to send does not exist (or vanished before it was read).' },
-  SOURCE_UNREADABLE: { side: 'local', permanent: true, exit: EXIT.NOINPUT, summary: 'A file or directory given to send exists but the daemon\'s user may not read it; nothing was offered.' },
-  SOURCE_UNSUPPORTED: { side: 'local', permanent: true, exit: EXIT.NOINPUT, summary: 'A path given to send is neither a regular file nor a directory (symlinks are not followed inside directories).' },
-  SOURCE_CHANGED: { side: 'local', retryable: true, exit: EXIT.TEMPFAIL, summary: 'A file changed size while it was being sent; send it again once it is complete.' },
-  INSUFFICIENT_SPACE: { side: 'local', refusal: true, exit: EXIT.CANTCREAT, summary: 'The receiver refused an offer that would not fit in its inbox (the message says how much is needed and free).' },
-  OFFER_NOT_FOUND: { side: 'local', exit: EXIT.FAILURE, summary: 'No offer waiting for an answer has that id: it was answered, expired, withdrawn by its sender (the message says which) or never existed; `p2pd incoming` lists them.' },
-  DISK_FULL: { side: 'local', refusal: true, exit: EXIT.CANTCREAT, summary: 'The receiver\'s inbox has no room for the data.' },
-  INBOX_UNWRITABLE: { side: 'local', refusal: true, exit: EXIT.CANTCREAT, summary: 'The receiver cannot write into its inbox (permissions or a missing directory).' },
+  SOURCE_UNREADABLE: {
+    side: 'local',
+    permanent: true,
+    exit: EXIT.NOINPUT,
+    summary: "A file or directory given to send exists but the daemon's user may not read it; nothing was offered.",
+  },
+  SOURCE_UNSUPPORTED: {
+    side: 'local',
+    permanent: true,
+    exit: EXIT.NOINPUT,
+    summary: 'A path given to send is neither a regular file nor a directory (symlinks are not followed inside directories).',
+  },
+  SOURCE_CHANGED: {
+    side: 'local',
+    retryable: true,
+    exit: EXIT.TEMPFAIL,
+    summary: 'A file changed size while it was being sent; send it again once it is complete.',
+  },
+  INSUFFICIENT_SPACE: {
+    side: 'local',
+    refusal: true,
+    exit: EXIT.CANTCREAT,
+    summary: 'The receiver refused an offer that would not fit in its inbox (the message says how much is needed and free).',
+  },
+  OFFER_NOT_FOUND: {
+    side: 'local',
+    exit: EXIT.FAILURE,
+    summary:
+      'No offer waiting for an answer has that id: it was answered, expired, withdrawn by its sender (the message says which) or never existed; `p2pd incoming` lists them.',
+  },
+  DISK_FULL: { side: 'local', refusal: true, exit: EXIT.CANTCREAT, summary: "The receiver's inbox has no room for the data." },
+  INBOX_UNWRITABLE: {
+    side: 'local',
+    refusal: true,
+    exit: EXIT.CANTCREAT,
+    summary: 'The receiver cannot write into its inbox (permissions or a missing directory).',
+  },
 
   // transfers
   TRANSFER_CANCELLED: { side: 'policy', exit: EXIT.CANCELLED, summary: 'The transfer was cancelled by a user on either side or by shutdown.' },
   TRANSFER_NOT_FOUND: { side: 'local', exit: EXIT.FAILURE, summary: 'No transfer has that id.' },
-  TRANSFER_FAILED: { side: 'peer', exit: EXIT.FAILURE, summary: 'Some files of the transfer did not arrive verified; see each file\'s code.' },
-  SEND_PARTIAL: { side: 'peer', exit: EXIT.PARTIAL, summary: 'A send to several peers reached some of them but not every peer got every file; see each transfer.' },
+  TRANSFER_FAILED: { side: 'peer', exit: EXIT.FAILURE, summary: "Some files of the transfer did not arrive verified; see each file's code." },
+  SEND_PARTIAL: {
+    side: 'peer',
+    exit: EXIT.PARTIAL,
+    summary: 'A send to several peers reached some of them but not every peer got every file; see each transfer.',
+  },
   SEND_ALL_FAILED: { side: 'peer', exit: EXIT.FAILURE, summary: 'A send to several peers reached none of them completely; see each transfer.' },
   GROUP_NOT_FOUND: { side: 'local', exit: EXIT.USAGE, summary: 'No group of peers has that name; `p2pd group list` shows them.' },
 
   // p2pd service install | uninstall | status
-  SERVICE_NEEDS_ROOT: { side: 'local', exit: EXIT.NOPERM, summary: 'Installing or removing the system service (`--system`) needs root: run the command with sudo.' },
-  SERVICE_UNSUPPORTED: { side: 'local', exit: EXIT.UNAVAILABLE, summary: '`p2pd service` supports systemd on Linux and launchd on macOS only, and paths that a unit file can hold.' },
-  SERVICE_INSTALL_FAILED: { side: 'local', exit: EXIT.FAILURE, summary: 'A step of `p2pd service` failed: writing or removing a file, or a command such as systemctl; the message shows its output.' },
+  SERVICE_NEEDS_ROOT: {
+    side: 'local',
+    exit: EXIT.NOPERM,
+    summary: 'Installing or removing the system service (`--system`) needs root: run the command with sudo.',
+  },
+  SERVICE_UNSUPPORTED: {
+    side: 'local',
+    exit: EXIT.UNAVAILABLE,
+    summary: '`p2pd service` supports systemd on Linux and launchd on macOS only, and paths that a unit file can hold.',
+  },
+  SERVICE_INSTALL_FAILED: {
+    side: 'local',
+    exit: EXIT.FAILURE,
+    summary: 'A step of `p2pd service` failed: writing or removing a file, or a command such as systemctl; the message shows its output.',
+  },
 
   INTERNAL: { side: 'local', exit: EXIT.SOFTWARE, summary: 'A bug in p2pd; the log has the details. Please report it.' },
 } as const satisfies Record<string, CodeInfo>;
@@ -167,9 +258,7 @@ export class P2pdError extends Error {
   }
 
   toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
-    return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details };
+    return this.details === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, details: this.details };
   }
 
   /** Rebuilds an error that crossed a socket as {code, message}; unknown codes become INTERNAL. */

@@ -26,13 +26,7 @@ const FIRST_ARGUMENT: Record<string, 'peer' | 'transfer' | 'offer'> = {
 const PLAIN = /^[A-Za-z0-9][A-Za-z0-9._+#@-]*$/;
 
 /** The words a yargs fallback completion gets: argv._ holds the words typed so far. */
-export async function completeArgument(
-  ctx: CliContext,
-  current: string,
-  words: readonly string[],
-  defaults: Defaults,
-  done: Done,
-): Promise<void> {
+export async function completeArgument(ctx: CliContext, current: string, words: readonly string[], defaults: Defaults, done: Done): Promise<void> {
   // words: ['p2pd'?, command, ...arguments, current]
   const rest = words[0] === 'p2pd' ? words.slice(1) : [...words];
   const kind = FIRST_ARGUMENT[String(rest[0] ?? '')];

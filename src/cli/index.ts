@@ -34,7 +34,25 @@ export type Track = (path: string[], usage: string, commands: readonly string[],
 
 type Complete = (current: string, args: { _?: unknown[] }, defaults: Parameters<typeof completeArgument>[3], done: (list: string[]) => void) => void;
 
-const TOP_COMMANDS = ['daemon', 'id', 'peers', 'trust', 'untrust', 'send', 'status', 'incoming', 'watch', 'pair', 'accept', 'reject', 'ui', 'cancel', 'group', 'service', 'completion'] as const;
+const TOP_COMMANDS = [
+  'daemon',
+  'id',
+  'peers',
+  'trust',
+  'untrust',
+  'send',
+  'status',
+  'incoming',
+  'watch',
+  'pair',
+  'accept',
+  'reject',
+  'ui',
+  'cancel',
+  'group',
+  'service',
+  'completion',
+] as const;
 /** yargs' own completion command; `completion` is ours so that `completion --help` shows help. */
 const COMPLETION_SCRIPT = 'completion-script';
 /** The option the completion script calls p2pd with. */
@@ -102,9 +120,19 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
   const parser: Argv = yargs(argv)
     .scriptName('p2pd')
     .usage('$0 <command> [options]\n\nSend files to the machines on your network, encrypted and verified.')
-    .option('config', { type: 'string', requiresArg: true, describe: 'JSON config file (default: $P2PD_CONFIG, then $XDG_CONFIG_HOME/p2pd/config.json)', global: true })
+    .option('config', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'JSON config file (default: $P2PD_CONFIG, then $XDG_CONFIG_HOME/p2pd/config.json)',
+      global: true,
+    })
     .option('json', { type: 'boolean', describe: 'print one JSON document on stdout (for scripts)', global: true })
-    .command('daemon', 'run the daemon in the foreground (what the service runs)', leaf('daemon'), run(async (ctx) => deps.runDaemon(ctx.config(), (file) => ctx.readConfig(file))))
+    .command(
+      'daemon',
+      'run the daemon in the foreground (what the service runs)',
+      leaf('daemon'),
+      run(async (ctx) => deps.runDaemon(ctx.config(), (file) => ctx.readConfig(file))),
+    )
     .command('id', "show this daemon's name and identity fingerprint", leaf('id'), run(idCommand))
     .command('peers', 'list the peers this daemon sees and the trusted ones', leaf('peers'), run(peersCommand))
     .command(
@@ -139,7 +167,12 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
     )
     .command('status', 'show transfers in progress and recent ones, both directions', leaf('status'), run(statusCommand))
     .command('incoming', 'list offers waiting for your answer', leaf('incoming'), run(incomingCommand))
-    .command('watch', 'follow peers, transfers, offers, pairings and the outbox as they change (until Ctrl-C)', leaf('watch'), run((ctx) => watchCommand(ctx)))
+    .command(
+      'watch',
+      'follow peers, transfers, offers, pairings and the outbox as they change (until Ctrl-C)',
+      leaf('watch'),
+      run((ctx) => watchCommand(ctx)),
+    )
     .command('pair [peer]', 'trust a peer by comparing a six-digit code on both screens', leaf('pair', 'pair [peer]', pairOptions), run(pairHandler))
     .command(
       'accept <offer-id>',
@@ -188,10 +221,15 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
       'install, remove or inspect p2pd as a service (systemd, launchd)',
       track(['service'], 'service <install|uninstall|status>', SERVICE_SUBCOMMANDS, (y) => serviceCommands(y, run, track)),
     )
-    .command('completion', 'print a bash/zsh completion script', leaf('completion'), run(async () => {
-      (parser as unknown as Introspect).showCompletionScript('p2pd', 'completion');
-      return EXIT.OK;
-    }))
+    .command(
+      'completion',
+      'print a bash/zsh completion script',
+      leaf('completion'),
+      run(async () => {
+        (parser as unknown as Introspect).showCompletionScript('p2pd', 'completion');
+        return EXIT.OK;
+      }),
+    )
     .demandCommand(1, 'name a command: p2pd --help lists them')
     .strict()
     .version(deps.version)
@@ -236,7 +274,12 @@ function pairOptions(y: Argv): Argv {
     .option('list', { type: 'boolean', describe: 'list pairings waiting for confirmation' })
     .option('name', { type: 'string', requiresArg: true, describe: 'the name to trust the peer under' })
     .check((a) => {
-      const asked = [a.peer !== undefined && '<peer>', a.confirm !== undefined && '--confirm', a.reject !== undefined && '--reject', a.list === true && '--list'].filter((x) => x !== false);
+      const asked = [
+        a.peer !== undefined && '<peer>',
+        a.confirm !== undefined && '--confirm',
+        a.reject !== undefined && '--reject',
+        a.list === true && '--list',
+      ].filter((x) => x !== false);
       if (asked.length === 0) throw new P2pdError('USAGE', 'name the peer to pair with, or use --confirm, --reject or --list');
       if (asked.length > 1) throw new P2pdError('USAGE', `${asked.join(' and ')} do not go together: use one of <peer>, --confirm, --reject or --list`);
       if (a.name !== undefined && a.peer === undefined) throw new P2pdError('USAGE', '--name goes with the peer to pair with: p2pd pair <peer> --name <name>');

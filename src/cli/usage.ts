@@ -89,7 +89,10 @@ function unknownArguments(names: string[], argv: readonly string[], ctx: UsageCo
   for (const name of distinct) {
     const typed = typedAsOption(name, argv);
     if (typed !== undefined) {
-      const guess = closest(typed.replace(/^--?(no-)?/, ''), ctx.options.filter((o) => o.length > 1));
+      const guess = closest(
+        typed.replace(/^--?(no-)?/, ''),
+        ctx.options.filter((o) => o.length > 1),
+      );
       out.unknown.push(typed);
       if (guess !== undefined) out.didYouMean.push(`--${guess}`);
       out.parts.push(`unknown option ${typed}${guess === undefined ? '' : `: did you mean --${guess}?`}`);
@@ -125,9 +128,12 @@ export function usageError(messages: readonly string[], argv: readonly string[],
     const notEnough = /^Not enough non-option arguments: got (\d+)/.exec(msg);
     const following = /^Not enough arguments following: (.+)$/.exec(msg);
     if (unknownMatch !== null) unknown = [...unknown, ...unknownMatch[1]!.split(', ')];
-    else if (/^Did you mean /.test(msg)) continue; // we make our own suggestion
+    else if (/^Did you mean /.test(msg))
+      continue; // we make our own suggestion
     else if (notEnough !== null) {
-      const missing = positionals(ctx.usage).filter((p) => p.required).slice(Number(notEnough[1]));
+      const missing = positionals(ctx.usage)
+        .filter((p) => p.required)
+        .slice(Number(notEnough[1]));
       if (missing.length === 0) out.parts.push(msg);
       for (const p of missing) out.missing.push(p.name);
     } else if (/^Missing required arguments?: /.test(msg)) {

@@ -108,7 +108,10 @@ function validate(data: unknown, file: string): JsonObject {
 
 /** Turns ajv's first complaint into "port must be an integer from 0 to 65535 (got 70000)". */
 function invalidFromAjv(error: ErrorObject, data: unknown, file: string, more: number): P2pdError {
-  const segments = error.instancePath.split('/').slice(1).map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const segments = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
   const key = dottedKey(segments, data);
   const node = schemaNodeAt(error.schemaPath);
   const suffix = more > 0 ? ` (and ${more} more ${more === 1 ? 'problem' : 'problems'})` : '';
@@ -176,8 +179,7 @@ export function describeAllowed(node: SchemaNode): string {
     case 'string': {
       if (node.enum !== undefined) return `one of ${node.enum.map((v) => JSON.stringify(v)).join(', ')}`;
       const { minLength = 0, maxLength } = node;
-      const length =
-        maxLength !== undefined ? `a string of ${minLength} to ${maxLength} characters` : minLength > 0 ? 'a non-empty string' : 'a string';
+      const length = maxLength !== undefined ? `a string of ${minLength} to ${maxLength} characters` : minLength > 0 ? 'a non-empty string' : 'a string';
       const pattern = node.pattern === undefined ? undefined : (PATTERN_TEXT[node.pattern] ?? `matching ${node.pattern}`);
       return pattern === undefined ? length : `${length} ${pattern}`;
     }

@@ -106,7 +106,11 @@ const delivery: SchemaNode = {
   additionalProperties: false,
   patternProperties: comments,
   properties: {
-    afterSend: { type: 'string', enum: ['move', 'delete'], description: 'After a verified delivery: "move" the item to <outbox>/.sent/<peer>/, or "delete" it.' },
+    afterSend: {
+      type: 'string',
+      enum: ['move', 'delete'],
+      description: 'After a verified delivery: "move" the item to <outbox>/.sent/<peer>/, or "delete" it.',
+    },
     stableSeconds: integer(1, 3600, 'Seconds an outbox item must stay unchanged (size and mtime) before it is sent.'),
     giveUpHours: integer(0, 87_600, 'Hours of failed attempts after which an outbox item moves to <outbox>/.failed/; 0 = keep trying.'),
   },
@@ -176,7 +180,7 @@ export const configSchema = {
     acceptOverrides: {
       type: 'object',
       description: 'Per-peer overrides of accept, keyed by a peer id or a trusted name: "auto", "ask" or "deny".',
-      additionalProperties: { type: 'string', enum: ['auto', 'ask', 'deny'], description: 'What happens to this peer\'s offers.' },
+      additionalProperties: { type: 'string', enum: ['auto', 'ask', 'deny'], description: "What happens to this peer's offers." },
     },
     askTimeoutSeconds: integer(5, 86_400, 'Seconds an offer waits for `p2pd accept` before it is refused.'),
     inboxPerPeer: { type: 'boolean', description: 'Files from each peer land in a subfolder of the inbox named after the peer.' },
@@ -200,7 +204,11 @@ export const configSchema = {
     limits,
     historySize: integer(0, 100_000, 'Most finished transfers kept in the history.'),
     historyMaxAgeDays: integer(1, 36_500, 'Days after which the pruneHistory job drops a finished transfer from the history.'),
-    onDiskFull: { type: 'string', enum: ['keep', 'delete'], description: 'When the inbox disk fills up mid-file: "keep" what arrived for a resume once there is room, or "delete" it.' },
+    onDiskFull: {
+      type: 'string',
+      enum: ['keep', 'delete'],
+      description: 'When the inbox disk fills up mid-file: "keep" what arrived for a resume once there is room, or "delete" it.',
+    },
     partialMaxAgeHours: integer(1, 87_600, 'Hours after which the cleanupPartials job deletes an untouched partial file.'),
     delivery,
     dashboard,
@@ -209,7 +217,8 @@ export const configSchema = {
     onReceive: {
       type: 'array',
       items: { type: 'string', minLength: 1, description: 'The program, then its arguments.' },
-      description: 'Program run (never through a shell) for each verified received file, with the file path, the sender name and the sender id appended; empty = none.',
+      description:
+        'Program run (never through a shell) for each verified received file, with the file path, the sender name and the sender id appended; empty = none.',
     },
     onReceiveTimeoutSeconds: integer(1, 86_400, 'Seconds after which a still-running onReceive program is killed.'),
     shutdownGraceSeconds: integer(0, 3600, 'Seconds running transfers get to finish after SIGTERM before they are cancelled.'),

@@ -51,10 +51,7 @@ export class Dispatcher {
   readonly #isReady: () => boolean;
   readonly #authenticate: Authenticate | undefined;
 
-  constructor(
-    deps: { logger: Logger; handlers: MethodHandlers; authenticate?: Authenticate },
-    options: { isReady?: () => boolean } = {},
-  ) {
+  constructor(deps: { logger: Logger; handlers: MethodHandlers; authenticate?: Authenticate }, options: { isReady?: () => boolean } = {}) {
     this.#log = deps.logger;
     this.#handlers = deps.handlers;
     this.#authenticate = deps.authenticate;
@@ -101,7 +98,8 @@ function badParams(method: MethodName, errors: ErrorObject[]): P2pdError {
   if (first === undefined || (first.instancePath === '' && first.keyword !== 'required')) {
     return new P2pdError('CONTROL_BAD_REQUEST', '"params" must be an object', { details: { field: 'params' } });
   }
-  const field = first.keyword === 'required' ? String(first.params.missingProperty) : (first.instancePath.split('/')[1] ?? '').replaceAll('~1', '/').replaceAll('~0', '~');
+  const field =
+    first.keyword === 'required' ? String(first.params.missingProperty) : (first.instancePath.split('/')[1] ?? '').replaceAll('~1', '/').replaceAll('~0', '~');
   const description = METHOD_SCHEMAS[method].properties[field]?.description ?? 'valid';
   return new P2pdError('CONTROL_BAD_REQUEST', `"${field}" must be ${description}`, { details: { field } });
 }

@@ -220,7 +220,9 @@ export class StagingArea {
           if (answered) return;
           answered = true;
           const e = toP2pdError(err);
-          sendJson(res, e.code === 'CONTROL_UNAUTHORIZED' ? 401 : e.code === 'CONTROL_BAD_REQUEST' ? 400 : 422, { error: { code: e.code, message: e.message } });
+          sendJson(res, e.code === 'CONTROL_UNAUTHORIZED' ? 401 : e.code === 'CONTROL_BAD_REQUEST' ? 400 : 422, {
+            error: { code: e.code, message: e.message },
+          });
         },
       )
       .finally(() => {

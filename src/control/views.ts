@@ -13,17 +13,7 @@ export interface ErrorView {
 }
 
 /** Stable values; a value a client does not know means "still running" unless `endedAt` is set. */
-export type TransferState =
-  | 'queued'
-  | 'connecting'
-  | 'waiting'
-  | 'sending'
-  | 'receiving'
-  | 'verifying'
-  | 'retrying'
-  | 'done'
-  | 'failed'
-  | 'cancelled';
+export type TransferState = 'queued' | 'connecting' | 'waiting' | 'sending' | 'receiving' | 'verifying' | 'retrying' | 'done' | 'failed' | 'cancelled';
 
 /** One file's outcome in a finished transfer. */
 export interface FileOutcomeView {

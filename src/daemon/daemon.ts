@@ -12,6 +12,7 @@ import { ensurePrivateDir, UnixSocketTransport } from '../control/unix-transport
 import type { HttpTransport } from '../control/http-transport.js';
 import { UiSessions } from '../control/ui-sessions.js';
 import type { IdView } from '../control/views.js';
+import { identityView } from './views.js';
 import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
 import { named, ServiceRunner, stopOnly, type Service } from '../lifecycle.js';
 import { Outbox } from '../outbox/index.js';
@@ -19,7 +20,6 @@ import { Inbox } from '../store/inbox.js';
 import { DestinationsInbox } from '../store/destinations.js';
 import { PerPeerInbox } from '../store/per-peer-inbox.js';
 import { StateStore } from '../store/state.js';
-import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
 import { AdmissionGate } from '../transfer/admission.js';
 import { TransferManager } from '../transfer/manager.js';
@@ -55,7 +55,6 @@ export interface RunningInfo {
   id: string;
   port: number;
 }
-
 
 /** The parts a reload reaches. */
 interface Parts {
@@ -122,7 +121,10 @@ export class Daemon {
       const localsend: LocalSend | undefined = config.localsend.enabled
         ? localsendService({ logger: log.child({ part: 'localsend' }), inbox, manager: (): TransferManager => manager }, { config, version: this.#version })
         : undefined;
-      const connector = peerConnector({ identity, peers, state, ...(localsend === undefined ? {} : { localsend: (q: string) => localsend.find(q) }) }, { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 });
+      const connector = peerConnector(
+        { identity, peers, state, ...(localsend === undefined ? {} : { localsend: (q: string) => localsend.find(q) }) },
+        { connectTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000 },
+      );
       const policy = incomingPolicy({ state, peers }, { settings: () => this.#config, localName: config.name });
       let outboxRef: Outbox | undefined;
       let eventsRef: DaemonEvents | undefined;
@@ -168,7 +170,9 @@ export class Daemon {
         { logger: log.child({ part: 'onReceive' }) },
         { command: config.onReceive, timeoutMs: config.onReceiveTimeoutSeconds * 1000 },
       );
-      manager.on('received', (f) => onReceive.received({ path: isAbsolute(f.savedAs) ? f.savedAs : join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }));
+      manager.on('received', (f) =>
+        onReceive.received({ path: isAbsolute(f.savedAs) ? f.savedAs : join(config.inbox, ...f.savedAs.split('/')), peer: f.peer }),
+      );
 
       // `@<group>/` folders send to every member (outbox-groups.ts).
       const outboxGroups = groupOutboxSender(outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), { state, peers }, { dir: config.outbox });
@@ -198,30 +202,18 @@ export class Daemon {
       const sends = new SendQueue({ manager, state, logger: log.child({ part: 'queue' }) }, { protect: ownFiles(config) });
       let port = 0;
       let ready = false;
-      const idView = (): IdView => ({
-        name: config.name,
-        id: identity.id,
-        fingerprint: formatPeerId(identity.id),
-        shortId: identity.id.slice(0, 7),
-        port,
-        version: this.#version,
-        protocolVersion: PROTOCOL_VERSION,
-        inbox: config.inbox,
-        controlSocket: config.controlSocket,
-      });
-      const events = new DaemonEvents(
-        {
-          logger: log.child({ part: 'events' }),
-          sources: {
-            peers,
-            peerViews: () => [...peerViews(peers, state), ...(localsendViews?.() ?? [])],
-            transfers: manager,
-            outbox: () => outbox.queue(),
-            offers: () => manager.incoming(),
-            pairings: () => pairings.list(),
-          },
+      const idView = (): IdView => identityView(config, identity.id, port, this.#version);
+      const events = new DaemonEvents({
+        logger: log.child({ part: 'events' }),
+        sources: {
+          peers,
+          peerViews: () => [...peerViews(peers, state), ...(localsendViews?.() ?? [])],
+          transfers: manager,
+          outbox: () => outbox.queue(),
+          offers: () => manager.incoming(),
+          pairings: () => pairings.list(),
         },
-      );
+      });
       eventsRef = events;
       const sessions = new UiSessions();
       let dashboard: HttpTransport | undefined;
@@ -237,22 +229,25 @@ export class Daemon {
         {
           logger: log.child({ part: 'control' }),
           authenticate: dashboardAuthenticate(sessions),
-          handlers: { ...dashboardHandlers(dashboardDeps), ...controlHandlers({
-            manager,
-            pairings,
-            sends,
-            peers,
-            state,
-            outbox,
-            jobs: () => scheduler.list(),
-            identityView: idView,
-            startedAt,
-            pid: this.#pid,
-            peersChanged: () => events.peersChanged(),
-            outboxMembers: (path) => outboxGroups.members(path),
-            watch: (params, ctx) => events.watch(params, ctx),
-            ...(localsendViews === undefined ? {} : { localsend: localsendViews }),
-          }) },
+          handlers: {
+            ...dashboardHandlers(dashboardDeps),
+            ...controlHandlers({
+              manager,
+              pairings,
+              sends,
+              peers,
+              state,
+              outbox,
+              jobs: () => scheduler.list(),
+              identityView: idView,
+              startedAt,
+              pid: this.#pid,
+              peersChanged: () => events.peersChanged(),
+              outboxMembers: (path) => outboxGroups.members(path),
+              watch: (params, ctx) => events.watch(params, ctx),
+              ...(localsendViews === undefined ? {} : { localsend: localsendViews }),
+            }),
+          },
         },
         { isReady: () => ready },
       );
@@ -272,7 +267,9 @@ export class Daemon {
           await events.stop();
         },
       };
-      const discovery = config.discovery.enabled ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port }) : undefined;
+      const discovery = config.discovery.enabled
+        ? mdnsService({ logger: log.child({ part: 'mdns' }), peers }, { config, id: identity.id, port: () => port })
+        : undefined;
       const expiry = config.discovery.enabled ? new PeerExpiry({ peers }, { expireMs: config.discovery.expireSeconds * 1000 }) : undefined;
       peers.on('up', (p) => {
         log.info({ peer: p.id, peerName: p.name, addresses: p.addresses }, 'peer appeared');
@@ -302,7 +299,10 @@ export class Daemon {
         jobs: scheduler,
       };
       // Until `ready` below, every control method answers "still starting".
-      this.#services = new ServiceRunner({ onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') }, serviceOrder(services));
+      this.#services = new ServiceRunner(
+        { onStopError: (service, err) => log.warn({ err, part: service.name }, 'error while stopping') },
+        serviceOrder(services),
+      );
       if (this.#stopping !== undefined) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon was stopped while starting');
       await this.#services.start({ signal });
 

@@ -119,7 +119,10 @@ async function browse(path: string): Promise<{ path: string; parent: string | nu
     names = (await readdir(path)).sort((a, b) => a.localeCompare(b));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new P2pdError('SOURCE_NOT_FOUND', `cannot list ${path}: ${code === 'ENOENT' ? 'no such folder' : code === 'EACCES' ? 'permission denied' : code === 'ENOTDIR' ? 'not a folder' : String(code)}`);
+    throw new P2pdError(
+      'SOURCE_NOT_FOUND',
+      `cannot list ${path}: ${code === 'ENOENT' ? 'no such folder' : code === 'EACCES' ? 'permission denied' : code === 'ENOTDIR' ? 'not a folder' : String(code)}`,
+    );
   }
   const entries: BrowseEntryView[] = [];
   for (const name of names.slice(0, MAX_BROWSE_ENTRIES)) {

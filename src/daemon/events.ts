@@ -8,7 +8,16 @@ import { EventLog, watchEventData, type OfferOutcome, type PairingOutcome, type 
 import type { WatchParams } from '../control/methods.js';
 import type { PeerView } from '../control/views.js';
 import type { Logger } from '../log.js';
-import { offerView, outboxItemView, pairingView, transferView, type OutboxItemRecord, type PairingRecord, type PendingOfferRecord, type TransferRecord } from './views.js';
+import {
+  offerView,
+  outboxItemView,
+  pairingView,
+  transferView,
+  type OutboxItemRecord,
+  type PairingRecord,
+  type PendingOfferRecord,
+  type TransferRecord,
+} from './views.js';
 
 /** What the events come from; each part is read through the few calls it needs. */
 export interface EventSources {
@@ -95,10 +104,17 @@ export class DaemonEvents {
   peersChanged(quiet = false): void {
     // lastSeen changes with every announcement: not a change worth an event by itself.
     const views = this.#src.peerViews();
-    diff(this.#seen.peers, views, (v) => v.id, ({ lastSeen: _l, ...rest }) => JSON.stringify(rest), quiet, {
-      changed: (peer) => this.log.publish('peer', { peer }),
-      gone: (id) => this.log.publish('peer-gone', { id }),
-    });
+    diff(
+      this.#seen.peers,
+      views,
+      (v) => v.id,
+      ({ lastSeen: _l, ...rest }) => JSON.stringify(rest),
+      quiet,
+      {
+        changed: (peer) => this.log.publish('peer', { peer }),
+        gone: (id) => this.log.publish('peer-gone', { id }),
+      },
+    );
   }
 
   // The gate's and the pairing manager's events publish offers and pairings as they happen;
@@ -128,18 +144,39 @@ export class DaemonEvents {
 
   #poll(quiet: boolean): void {
     try {
-      diff(this.#seen.outbox, this.#src.outbox().map(outboxItemView), (i) => i.path, (i) => JSON.stringify(i), quiet, {
-        changed: (item) => this.log.publish('outbox-item', { item }),
-        gone: (path) => this.log.publish('outbox-item-gone', { peer: path.split('/', 1)[0]!, path }),
-      });
-      diff(this.#seen.offers, this.#src.offers().map(offerView), (o) => o.id, (o) => JSON.stringify(o), quiet, {
-        changed: (offer) => this.log.publish('offer', { offer }),
-        gone: (id) => this.log.publish('offer-end', { id, outcome: 'unknown' }),
-      });
-      diff(this.#seen.pairings, this.#src.pairings().map(pairingView), (p) => p.id, (p) => JSON.stringify(p), quiet, {
-        changed: (pairing) => this.log.publish('pairing', { pairing }),
-        gone: (id) => this.log.publish('pairing-end', { id, outcome: 'unknown' }),
-      });
+      diff(
+        this.#seen.outbox,
+        this.#src.outbox().map(outboxItemView),
+        (i) => i.path,
+        (i) => JSON.stringify(i),
+        quiet,
+        {
+          changed: (item) => this.log.publish('outbox-item', { item }),
+          gone: (path) => this.log.publish('outbox-item-gone', { peer: path.split('/', 1)[0]!, path }),
+        },
+      );
+      diff(
+        this.#seen.offers,
+        this.#src.offers().map(offerView),
+        (o) => o.id,
+        (o) => JSON.stringify(o),
+        quiet,
+        {
+          changed: (offer) => this.log.publish('offer', { offer }),
+          gone: (id) => this.log.publish('offer-end', { id, outcome: 'unknown' }),
+        },
+      );
+      diff(
+        this.#seen.pairings,
+        this.#src.pairings().map(pairingView),
+        (p) => p.id,
+        (p) => JSON.stringify(p),
+        quiet,
+        {
+          changed: (pairing) => this.log.publish('pairing', { pairing }),
+          gone: (id) => this.log.publish('pairing-end', { id, outcome: 'unknown' }),
+        },
+      );
       if (quiet || ++this.#polls % this.#peerPollEvery === 0) this.peersChanged(quiet);
     } catch (err) {
       this.#logger.warn({ err }, 'cannot update the watch events');

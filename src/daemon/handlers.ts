@@ -67,15 +67,41 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     if (/^[0-9a-fA-F]{64}$/.test(query) && !views.some((v) => v.id === query.toUpperCase())) {
       const id = query.toUpperCase();
       const short = id.slice(0, 7);
-      return { id, shortId: short, name: short, displayName: short, addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null, impersonates: null, protocol: 'localsend' };
+      return {
+        id,
+        shortId: short,
+        name: short,
+        displayName: short,
+        addresses: [],
+        trusted: false,
+        trustedName: null,
+        online: false,
+        lastSeen: null,
+        impersonates: null,
+        protocol: 'localsend',
+      };
     }
     const fullId = parsePeerId(query);
     if (fullId !== null && !views.some((v) => v.id === fullId)) {
       // A full id read aloud by its owner may be trusted before the peer was ever seen.
       const short = fullId.slice(0, 7);
-      return { id: fullId, shortId: short, name: short, displayName: short, addresses: [], trusted: false, trustedName: null, online: false, lastSeen: null, impersonates: null };
+      return {
+        id: fullId,
+        shortId: short,
+        name: short,
+        displayName: short,
+        addresses: [],
+        trusted: false,
+        trustedName: null,
+        online: false,
+        lastSeen: null,
+        impersonates: null,
+      };
     }
-    const hit = resolvePeer(query, views.map((v) => ({ ...v, name: v.name })));
+    const hit = resolvePeer(
+      query,
+      views.map((v) => ({ ...v, name: v.name })),
+    );
     return views.find((v) => v.id === hit.id)!;
   };
 

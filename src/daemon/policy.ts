@@ -17,7 +17,10 @@ export interface PolicySettings {
   acceptOverrides: Readonly<Record<string, PeerAcceptPolicy>>;
 }
 
-export function incomingPolicy(deps: { state: StateStore; peers: PeerTable }, options: { settings: () => PolicySettings; localName: string }): IncomingPolicy & PairingPolicy {
+export function incomingPolicy(
+  deps: { state: StateStore; peers: PeerTable },
+  options: { settings: () => PolicySettings; localName: string },
+): IncomingPolicy & PairingPolicy {
   const displayName = (peer: { id: string; helloName: string }): string =>
     deps.state.getTrusted(peer.id)?.name ?? deps.peers.get(peer.id)?.name ?? (cleanPeerName(peer.helloName) || peer.id.slice(0, 7));
 

@@ -86,4 +86,3 @@ export function serviceOrder(s: DaemonServices): ServiceRunnerOptions {
     stop: [s.jobs, s.listener, s.localsend, s.expiry, s.discovery, s.transfers, s.outbox, s.onReceive, s.control, s.inbox, s.state],
   };
 }
-

@@ -51,7 +51,22 @@ export async function freeBytes(dir: string): Promise<number> {
 }
 
 /** Settings that take effect on SIGHUP are all but these; these need a restart. */
-const RESTART_KEYS = ['name', 'port', 'inbox', 'outbox', 'stateDir', 'controlSocket', 'interfaces', 'discovery', 'localsend', 'delivery', 'historySize', 'inboxPerPeer', 'dashboard', 'destinations'] as const;
+const RESTART_KEYS = [
+  'name',
+  'port',
+  'inbox',
+  'outbox',
+  'stateDir',
+  'controlSocket',
+  'interfaces',
+  'discovery',
+  'localsend',
+  'delivery',
+  'historySize',
+  'inboxPerPeer',
+  'dashboard',
+  'destinations',
+] as const;
 /** Limits read once, by parts built at start. */
 const RESTART_LIMITS = ['maxFileSize', 'maxConcurrentOutgoing', 'connectionsPerMinute'] as const;
 

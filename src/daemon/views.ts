@@ -3,7 +3,10 @@
  * field: a record may grow fields of its own without any of them leaking into the stable
  * `--json` documents, and a view keeps its shape whatever the record becomes.
  */
-import type { IncomingOfferView, JobView, OutboxItemView, PairingView, TransferView } from '../control/views.js';
+import type { Config } from '../config/types.js';
+import { PROTOCOL_VERSION } from '../protocol/messages.js';
+import { formatPeerId } from '../transport/index.js';
+import type { IdView, IncomingOfferView, JobView, OutboxItemView, PairingView, TransferView } from '../control/views.js';
 import type { PendingOffer as PendingOfferRecord } from '../transfer/admission.js';
 import type { TransferRecord } from '../transfer/records.js';
 import type { PairingRecord } from '../transfer/pairings.js';
@@ -95,5 +98,20 @@ export function jobView(r: JobRecord): JobView {
     lastRunAt: r.lastRunAt,
     lastError: r.lastError === null ? null : { code: r.lastError.code, message: r.lastError.message },
     nextRunAt: r.nextRunAt,
+  };
+}
+
+/** What `p2pd id` shows: this daemon's name, identity and where it listens. */
+export function identityView(config: Readonly<Config>, id: string, port: number, version: string): IdView {
+  return {
+    name: config.name,
+    id,
+    fingerprint: formatPeerId(id),
+    shortId: id.slice(0, 7),
+    port,
+    version,
+    protocolVersion: PROTOCOL_VERSION,
+    inbox: config.inbox,
+    controlSocket: config.controlSocket,
   };
 }

@@ -79,7 +79,11 @@ export class MdnsDiscovery implements LifecycleService {
 
   /** The host name this daemon announces: its own, since daemons on one machine share the OS's. */
   get hostName(): string {
-    const label = this.#opts.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'p2pd';
+    const label =
+      this.#opts.name
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '-')
+        .replace(/^-+|-+$/g, '') || 'p2pd';
     return `${label.slice(0, 40)}-${this.#opts.id.slice(0, 7).toLowerCase()}.local`;
   }
 
@@ -136,11 +140,8 @@ export class MdnsDiscovery implements LifecycleService {
     mdns.on('error', (err: unknown) => log.warn({ err }, 'mDNS socket error'));
     // Probing would see this daemon's own responders on the other interfaces as a conflict; the
     // instance name carries our id, so it cannot clash with anyone else's.
-    (bonjour as unknown as { registry: { probe: (m: unknown, s: unknown, cb: (exists: boolean) => void) => void } }).registry.probe = (
-      _m,
-      _s,
-      cb,
-    ) => setImmediate(cb, false);
+    (bonjour as unknown as { registry: { probe: (m: unknown, s: unknown, cb: (exists: boolean) => void) => void } }).registry.probe = (_m, _s, cb) =>
+      setImmediate(cb, false);
     const service = bonjour.publish({
       name: this.instanceName,
       type: SERVICE_TYPE,
@@ -248,6 +249,6 @@ export function onLinkCheck(target: InterfaceAddress): (host: string) => boolean
     const h = ipv4ToInt(host);
     if ((h & mask) >>> 0 !== net >>> 0) return false;
     const hostPart = (h & ~mask) >>> 0;
-    return mask === 0xffffffff || (hostPart !== 0 && hostPart !== (~mask >>> 0)) || mask >>> 0 === 0xfffffffe;
+    return mask === 0xffffffff || (hostPart !== 0 && hostPart !== ~mask >>> 0) || mask >>> 0 === 0xfffffffe;
   };
 }

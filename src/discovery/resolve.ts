@@ -60,8 +60,14 @@ export function resolvePeer<T extends NamedPeer>(query: string, peers: readonly 
   const hash = q.lastIndexOf('#');
   if (hash > 0) {
     const name = q.slice(0, hash).toLowerCase();
-    const prefix = q.slice(hash + 1).replace(/[-\s]/g, '').toUpperCase();
-    return one(q, peers.filter((p) => p.name.toLowerCase() === name && prefix.length > 0 && p.id.startsWith(prefix)));
+    const prefix = q
+      .slice(hash + 1)
+      .replace(/[-\s]/g, '')
+      .toUpperCase();
+    return one(
+      q,
+      peers.filter((p) => p.name.toLowerCase() === name && prefix.length > 0 && p.id.startsWith(prefix)),
+    );
   }
 
   const byName = peers.filter((p) => p.name.toLowerCase() === q.toLowerCase());

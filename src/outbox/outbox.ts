@@ -243,7 +243,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       found = await scanOutbox(this.#dir, { signal: this.#root.signal, skip: (peer, name) => this.#isBusy(itemKey(peer, name)) });
     } catch (err) {
       if (this.#root.signal.aborted) return;
-      this.#warnings.once('outbox-unreadable', () => this.#log.warn({ err, dir: displayName(this.#dir) }, 'cannot read the outbox; trying again at the next rescan'));
+      this.#warnings.once('outbox-unreadable', () =>
+        this.#log.warn({ err, dir: displayName(this.#dir) }, 'cannot read the outbox; trying again at the next rescan'),
+      );
       return;
     }
     if (this.#phase !== 'started') return;
@@ -336,7 +338,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       return;
     }
     if (probe.type === 'unsupported') {
-      this.#warnings.once(`unsupported:${item.key}`, () => this.#log.warn({ item: displayName(item.key), what: probe.what }, 'not sent: only regular files and folders are'));
+      this.#warnings.once(`unsupported:${item.key}`, () =>
+        this.#log.warn({ item: displayName(item.key), what: probe.what }, 'not sent: only regular files and folders are'),
+      );
       this.#forget(item);
       return;
     }
@@ -353,7 +357,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   /** Starts sends for queued items while slots are free; items of offline peers wait. */
   #pump(): void {
     if (this.#phase !== 'started') return;
-    const queued = this.#items.values().filter((item) => item.state === 'queued').sort((a, b) => a.since - b.since);
+    const queued = this.#items
+      .values()
+      .filter((item) => item.state === 'queued')
+      .sort((a, b) => a.since - b.since);
     for (const item of queued) {
       if (!item.force && !this.#isOnline(item.peer)) {
         item.state = 'waiting-peer';
@@ -381,8 +388,6 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     void tracked.finally(() => this.#inflight.delete(tracked));
     return tracked;
   }
-
-  // ── helpers ─────────────────────────────────────────────────────────────────────────────
 
   #isOnline(peer: string): boolean {
     try {

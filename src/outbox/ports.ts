@@ -6,9 +6,7 @@
 import type { ErrorCode } from '../errors.js';
 
 /** How one send of one outbox item ended. */
-export type SendOutcome =
-  | { ok: true; transferId: string }
-  | { ok: false; transferId: string | null; code: ErrorCode; message: string };
+export type SendOutcome = { ok: true; transferId: string } | { ok: false; transferId: string | null; code: ErrorCode; message: string };
 
 export interface OutboxSender {
   /**

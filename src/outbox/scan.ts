@@ -33,10 +33,7 @@ export function isHidden(name: string): boolean {
 }
 
 /** Throws only when the outbox itself cannot be read. */
-export async function scanOutbox(
-  dir: string,
-  options: { signal?: AbortSignal; skip?: (peer: string, name: string) => boolean } = {},
-): Promise<OutboxScan> {
+export async function scanOutbox(dir: string, options: { signal?: AbortSignal; skip?: (peer: string, name: string) => boolean } = {}): Promise<OutboxScan> {
   const peers: string[] = [];
   const items: ScannedItem[] = [];
   const strays: string[] = [];
@@ -62,19 +59,21 @@ export async function scanOutbox(
       }
       present.push(peer);
       await Promise.all(
-        names.filter((name) => !isHidden(name)).map(async (name) => {
-          if (options.skip?.(peer, name) === true) {
-            items.push({ peer, name, probe: null });
-            return;
-          }
-          try {
-            const probe = await probeItem(join(dir, peer, name), { signal: options.signal });
-            if (probe.type !== 'gone') items.push({ peer, name, probe });
-          } catch (err) {
-            options.signal?.throwIfAborted();
-            failures.push({ peer, name, err });
-          }
-        }),
+        names
+          .filter((name) => !isHidden(name))
+          .map(async (name) => {
+            if (options.skip?.(peer, name) === true) {
+              items.push({ peer, name, probe: null });
+              return;
+            }
+            try {
+              const probe = await probeItem(join(dir, peer, name), { signal: options.signal });
+              if (probe.type !== 'gone') items.push({ peer, name, probe });
+            } catch (err) {
+              options.signal?.throwIfAborted();
+              failures.push({ peer, name, err });
+            }
+          }),
       );
     }),
   );

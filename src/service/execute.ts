@@ -29,7 +29,12 @@ export interface CommandRunner {
 /** Runs programs found on env.PATH, without a shell, waiting at most `timeoutMs` for each. */
 export function processRunner(env: NodeJS.ProcessEnv, options: { timeoutMs?: number } = {}): CommandRunner {
   const which = (program: string): string | null => {
-    const candidates = program.includes('/') ? [program] : (env.PATH ?? '').split(':').filter((dir) => isAbsolute(dir)).map((dir) => join(dir, program));
+    const candidates = program.includes('/')
+      ? [program]
+      : (env.PATH ?? '')
+          .split(':')
+          .filter((dir) => isAbsolute(dir))
+          .map((dir) => join(dir, program));
     for (const file of candidates) {
       try {
         accessSync(file, constants.X_OK);

@@ -177,7 +177,8 @@ function planUserInstall(input: InstallInput): Plan {
     ...commonNotes(input, content, 'systemctl --user restart p2pd'),
     ...tmpNotes(input.paths, 'systemctl --user edit p2pd'),
   ];
-  if (target.uid === 0) notes.push('You are root: this is a user service of root. For a service under a dedicated account, use `p2pd service install --system`.');
+  if (target.uid === 0)
+    notes.push('You are root: this is a user service of root. For a service under a dedicated account, use `p2pd service install --system`.');
   return {
     action: 'install',
     target,
@@ -315,7 +316,9 @@ function extraWritablePaths(paths: DaemonPaths, notes: string[]): string[] {
       continue;
     }
     if (/["\\\x00-\x1f\x7f]/.test(dir)) {
-      notes.push(`${key} is ${JSON.stringify(path)}: its quotes, backslashes or control characters cannot go in ReadWritePaths=; add it in a drop-in (systemctl edit p2pd).`);
+      notes.push(
+        `${key} is ${JSON.stringify(path)}: its quotes, backslashes or control characters cannot go in ReadWritePaths=; add it in a drop-in (systemctl edit p2pd).`,
+      );
       continue;
     }
     out.push(`-${dir}`);

@@ -320,10 +320,7 @@ export class Inbox implements InboxStore {
       await transfer.close();
       throw storeError(err, 'creating directories');
     }
-    context.logger.debug(
-      { transferId, sender: displayName(offer.sender?.name ?? ''), entries: plan.size },
-      'offer prepared in the inbox',
-    );
+    context.logger.debug({ transferId, sender: displayName(offer.sender?.name ?? ''), entries: plan.size }, 'offer prepared in the inbox');
     return transfer;
   }
 }

@@ -160,3 +160,26 @@ export interface Admission {
   /** Frees the receiving slot; safe to call more than once. */
   release(): void;
 }
+
+/** What `accept` or `reject` on an offer that no longer waits tells the person. */
+export const ENDED_WHY: Record<OfferOutcome, string> = {
+  accepted: 'was accepted already',
+  rejected: 'was rejected already',
+  expired: 'expired: nobody answered it in time, and the sender was told',
+  cancelled: 'no longer exists: the sender cancelled it or its connection ended',
+};
+
+/** The receiving slots untrusted senders may hold together: half, but at least one. */
+export function untrustedShare(max: number): number {
+  return Math.max(1, Math.floor(max / 2));
+}
+
+export function copyOffer(o: PendingOffer): PendingOffer {
+  return {
+    ...o,
+    peer: { ...o.peer },
+    names: [...o.names],
+    ...(o.entries === undefined ? {} : { entries: o.entries.map((e) => ({ ...e })) }),
+    ...(o.refused === undefined ? {} : { refused: o.refused.map((r) => ({ ...r })) }),
+  };
+}

@@ -13,8 +13,39 @@ import { formatBytes } from '../format-bytes.js';
 import type { Logger } from '../log.js';
 import type { AcceptChoices } from './ports.js';
 import { newRecord, newTransferId, type HistoryStore } from './records.js';
-import type { OfferSender, OfferSummary, OfferAnswer, PendingOffer, OfferOutcome, InboundConnectionView, Arrival, AdmissionEvents, IncomingPolicy, SpaceCheck, OfferLimits, AdmissionOptions, Admission } from './admission-types.js';
-export type { OfferSender, OfferSummary, OfferedEntry, RefusedEntry, OfferAnswer, PendingOffer, OfferOutcome, InboundConnectionView, Arrival, AdmissionEvents, IncomingPolicy, SpaceCheck, OfferLimits, AdmissionOptions, Admission } from './admission-types.js';
+import type {
+  OfferSender,
+  OfferSummary,
+  OfferAnswer,
+  PendingOffer,
+  OfferOutcome,
+  InboundConnectionView,
+  Arrival,
+  AdmissionEvents,
+  IncomingPolicy,
+  SpaceCheck,
+  OfferLimits,
+  AdmissionOptions,
+  Admission,
+} from './admission-types.js';
+export type {
+  OfferSender,
+  OfferSummary,
+  OfferedEntry,
+  RefusedEntry,
+  OfferAnswer,
+  PendingOffer,
+  OfferOutcome,
+  InboundConnectionView,
+  Arrival,
+  AdmissionEvents,
+  IncomingPolicy,
+  SpaceCheck,
+  OfferLimits,
+  AdmissionOptions,
+  Admission,
+} from './admission-types.js';
+import { copyOffer, ENDED_WHY, untrustedShare } from './admission-types.js';
 
 /** Offers from unknown peers that may wait for a person's answer at once. */
 export const MAX_PENDING_OFFERS = 32;
@@ -348,27 +379,4 @@ interface ArrivalEntry extends Omit<InboundConnectionView, 'peer'> {
   peer: { id: string; name: string };
   /** Greeted as a sender the user does not trust: counts against the bounds on offers being read. */
   untrusted: boolean;
-}
-
-/** What `accept` or `reject` on an offer that no longer waits tells the person. */
-const ENDED_WHY: Record<OfferOutcome, string> = {
-  accepted: 'was accepted already',
-  rejected: 'was rejected already',
-  expired: 'expired: nobody answered it in time, and the sender was told',
-  cancelled: 'no longer exists: the sender cancelled it or its connection ended',
-};
-
-/** The receiving slots untrusted senders may hold together: half, but at least one. */
-function untrustedShare(max: number): number {
-  return Math.max(1, Math.floor(max / 2));
-}
-
-function copyOffer(o: PendingOffer): PendingOffer {
-  return {
-    ...o,
-    peer: { ...o.peer },
-    names: [...o.names],
-    ...(o.entries === undefined ? {} : { entries: o.entries.map((e) => ({ ...e })) }),
-    ...(o.refused === undefined ? {} : { refused: o.refused.map((r) => ({ ...r })) }),
-  };
 }

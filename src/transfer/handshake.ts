@@ -8,11 +8,7 @@ import type { FrameWriter } from './frame-io.js';
  * peer's messages without heartbeats and throws an ERROR frame from the peer. Timing out is the
  * caller's: each side allows a different part of the exchange.
  */
-export async function exchangeHello(
-  io: { writer: FrameWriter; next: () => Promise<DecodedEvent> },
-  local: LocalHello,
-  peer: PeerRole,
-): Promise<HelloMessage> {
+export async function exchangeHello(io: { writer: FrameWriter; next: () => Promise<DecodedEvent> }, local: LocalHello, peer: PeerRole): Promise<HelloMessage> {
   io.writer.preface();
   io.writer.send(helloMessage(local));
   checkPreface(await io.next(), peer);

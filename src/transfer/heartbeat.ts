@@ -25,17 +25,20 @@ export function startHeartbeat(deps: { socket: Duplex; writer: FrameWriter; idle
   let lastRead = Date.now();
   let heartbeatsCount = deps.heartbeatsCount ?? true;
   const quiet = Math.max(200, Math.floor(idleTimeoutMs / 3));
-  const interval = setInterval(() => {
-    const now = Date.now();
-    if (now - lastRead >= idleTimeoutMs) {
-      const reason = new P2pdError('TIMEOUT', `nothing heard from the peer for ${Math.round(idleTimeoutMs / 1000)} s: the link may be down`);
-      // Say why, in case the peer is alive but stuck; a dead link just drops it.
-      clearInterval(interval);
-      closeWithError(socket, writer, reason, 500);
-      return;
-    }
-    if (now - writer.lastWrite >= quiet && !socket.writableNeedDrain) writer.send({ type: 'ping' });
-  }, Math.min(quiet, 1000));
+  const interval = setInterval(
+    () => {
+      const now = Date.now();
+      if (now - lastRead >= idleTimeoutMs) {
+        const reason = new P2pdError('TIMEOUT', `nothing heard from the peer for ${Math.round(idleTimeoutMs / 1000)} s: the link may be down`);
+        // Say why, in case the peer is alive but stuck; a dead link just drops it.
+        clearInterval(interval);
+        closeWithError(socket, writer, reason, 500);
+        return;
+      }
+      if (now - writer.lastWrite >= quiet && !socket.writableNeedDrain) writer.send({ type: 'ping' });
+    },
+    Math.min(quiet, 1000),
+  );
   interval.unref();
   return {
     touch(events?: readonly DecodedEvent[]): void {

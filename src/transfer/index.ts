@@ -34,11 +34,4 @@ export type {
 export { P2pdDriver, type P2pdDriverOptions, type PairingResponder } from './p2pd-driver.js';
 export type { RetryMode, RetryOptions } from './send-loop.js';
 export { exchangeHello } from './handshake.js';
-export {
-  PairingManager,
-  type PairingEvents,
-  type PairingOutcome,
-  type PairingPolicy,
-  type PairingRecord,
-  type TrustPort,
-} from './pairings.js';
+export { PairingManager, type PairingEvents, type PairingOutcome, type PairingPolicy, type PairingRecord, type TrustPort } from './pairings.js';

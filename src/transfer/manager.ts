@@ -11,7 +11,16 @@ import type { Admission, AdmissionGate, InboundConnectionView, OfferAnswer, Offe
 import type { Connector, InboundConnection, InboundResult, InboundSession, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
-import { MAX_FILES_IN_RECORD, newRecord, newTransferId, withoutFiles, type HistoryStore, type TransferRecord, type TransferState, type Tracked } from './records.js';
+import {
+  MAX_FILES_IN_RECORD,
+  newRecord,
+  newTransferId,
+  withoutFiles,
+  type HistoryStore,
+  type TransferRecord,
+  type TransferState,
+  type Tracked,
+} from './records.js';
 import { runSendLoop, setTotals, type RetryMode, type RetryOptions, type SendLoopHost } from './send-loop.js';
 import { Semaphore } from './semaphore.js';
 
@@ -121,7 +130,9 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
 
   /** Takes over an authenticated incoming connection. Never throws; the outcome goes to history. */
   async receive(connection: InboundConnection): Promise<void> {
-    return this.receiveSession({ ...connection.peer, protocol: connection.protocol }, (session) => this.#driver(connection.protocol).receive(connection, session));
+    return this.receiveSession({ ...connection.peer, protocol: connection.protocol }, (session) =>
+      this.#driver(connection.protocol).receive(connection, session),
+    );
   }
 
   /**
@@ -130,7 +141,11 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
    * gate, record, progress, history and `received` events. `signal` ends it from outside (the
    * sender cancelled). Never throws; the outcome goes to history.
    */
-  async receiveSession(peer: InboundConnection['peer'] & { protocol?: string }, run: (session: InboundSession) => Promise<InboundResult>, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async receiveSession(
+    peer: InboundConnection['peer'] & { protocol?: string },
+    run: (session: InboundSession) => Promise<InboundResult>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     const controller = new AbortController();
     const signals = [controller.signal, this.#root.signal];
     if (options.signal !== undefined) signals.push(options.signal);
@@ -189,7 +204,10 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       }
       // A transfer with failed files is not news for INFO: say which codes failed.
       if (failed.length > 0) {
-        log.warn({ transfer: tracked.record.id, files: result.files.length, failed: failed.length, codes: [...new Set(failed.map((f) => f.error?.code))] }, 'received with failures');
+        log.warn(
+          { transfer: tracked.record.id, files: result.files.length, failed: failed.length, codes: [...new Set(failed.map((f) => f.error?.code))] },
+          'received with failures',
+        );
       } else {
         log.info({ transfer: tracked.record.id, files: result.files.length, bytes: result.bytes }, 'received');
       }
@@ -222,7 +240,15 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     const record = newRecord(id, 'in', { id: peerId, name: admission.name });
     record.filesTotal = offer.files;
     record.bytesTotal = offer.bytes;
-    const tracked: Tracked = { record, controller: own.controller, done: own.done.then(() => record), dataStartedAt: null, lastEmit: 0, wake: undefined, rateBase: 0 };
+    const tracked: Tracked = {
+      record,
+      controller: own.controller,
+      done: own.done.then(() => record),
+      dataStartedAt: null,
+      lastEmit: 0,
+      wake: undefined,
+      rateBase: 0,
+    };
     this.#active.set(id, tracked);
     this.#emitUpdate(tracked, true);
     return tracked;

@@ -182,14 +182,22 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     const skips = new Map<number, ErrorCode>();
     for (const r of review?.refused ?? []) {
       skips.set(r.index, r.code);
-      if (entries[r.index]!.kind === 'file') refusedFiles.push({ index: r.index, path: entries[r.index]!.path, ok: false, error: { code: r.code, message: r.message } });
+      if (entries[r.index]!.kind === 'file')
+        refusedFiles.push({ index: r.index, path: entries[r.index]!.path, ok: false, error: { code: r.code, message: r.message } });
     }
     progress.filesTotal = review?.files ?? fileIndexes.length;
     progress.bytesTotal = review?.bytes ?? totalBytes;
     progress.phase = 'waiting';
 
     const choices =
-      (await waitForAnswer({ transferId, peerName: hello.name, entries, totalBytes, filesTotal: progress.filesTotal, ...(review === undefined ? {} : { review }) })) ?? undefined;
+      (await waitForAnswer({
+        transferId,
+        peerName: hello.name,
+        entries,
+        totalBytes,
+        filesTotal: progress.filesTotal,
+        ...(review === undefined ? {} : { review }),
+      })) ?? undefined;
     const sender = { id: options.peerId, name: options.nameOf?.(hello.name) ?? hello.name };
     prepared = await store.prepare({ transferId, entries, sender, ...(choices === undefined ? {} : { choices }) }, { signal });
     for (const f of choices?.files ?? []) {
@@ -253,10 +261,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         // The sender may start afresh (offset 0) but may not pick an offset of its own.
         if (e.offset !== 0 && e.offset !== plan?.offset) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a resume offset that was not agreed');
         expected++;
-        const file = await prepared.openFile(
-          e.index,
-          plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset },
-        );
+        const file = await prepared.openFile(e.index, plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset });
         const hash = fileHash(hashList, { prefix: e.offset > 0 ? plan!.prefix : [], onBlock: (d) => file.journal?.(d) });
         progress.bytesDone += e.offset;
         current = { index: e.index, entry: entries[e.index]!, file, hash, received: e.offset };
@@ -366,7 +371,11 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       if (o.ok) progress.filesDone++;
       else progress.filesFailed++;
       options.onFile?.(o);
-      writer.send(o.ok ? { type: 'file-result', index: o.index, ok: true } : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message });
+      writer.send(
+        o.ok
+          ? { type: 'file-result', index: o.index, ok: true }
+          : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message },
+      );
       report();
     });
     if (pending.length - outcomes.length >= MAX_PENDING_COMMITS) await resultsChain;

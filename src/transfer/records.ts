@@ -6,17 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FileOutcome } from './progress.js';
 
-export type TransferState =
-  | 'queued'
-  | 'connecting'
-  | 'waiting'
-  | 'sending'
-  | 'receiving'
-  | 'verifying'
-  | 'retrying'
-  | 'done'
-  | 'failed'
-  | 'cancelled';
+export type TransferState = 'queued' | 'connecting' | 'waiting' | 'sending' | 'receiving' | 'verifying' | 'retrying' | 'done' | 'failed' | 'cancelled';
 
 export interface TransferRecord {
   id: string;

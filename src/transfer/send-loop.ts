@@ -134,9 +134,13 @@ async function attemptOnce(
     if (!result.ok) {
       const failed = result.files.filter((f) => !f.ok);
       const first = failed[0]?.error;
-      throw new P2pdError('TRANSFER_FAILED', `${failed.length} of ${result.files.length} files did not arrive verified${first ? ` (first: ${first.code})` : ''}`, {
-        details: { firstCode: first?.code },
-      });
+      throw new P2pdError(
+        'TRANSFER_FAILED',
+        `${failed.length} of ${result.files.length} files did not arrive verified${first ? ` (first: ${first.code})` : ''}`,
+        {
+          details: { firstCode: first?.code },
+        },
+      );
     }
   } finally {
     release();
@@ -151,10 +155,13 @@ function sleep(tracked: Tracked, ms: number, signal: AbortSignal): Promise<void>
       signal.removeEventListener('abort', onAbort);
       tracked.wake = undefined;
     };
-    const timer = setTimeout(() => {
-      done();
-      resolve();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        done();
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     const onAbort = (): void => {
       done();
       reject(signal.reason);

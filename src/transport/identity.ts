@@ -5,14 +5,7 @@
  *
  * Key material never appears in an error message, in `details` or in a log: errors name files.
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  KeyObject,
-  randomBytes,
-  webcrypto,
-  X509Certificate,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { P2pdError } from '../errors.js';
@@ -52,8 +45,7 @@ const DIR_MODE = 0o700;
 const MOVE_ASIDE =
   'Move the identity directory aside (for example rename it to identity.old) to start with a new identity; ' +
   'peers that trusted this device will have to trust it again.';
-const REISSUE =
-  'Move cert.pem aside to have a new certificate issued for the same key (the id stays the same), or ' + MOVE_ASIDE;
+const REISSUE = 'Move cert.pem aside to have a new certificate issued for the same key (the id stays the same), or ' + MOVE_ASIDE;
 
 function invalid(file: string, problem: string, hint: string, cause?: unknown): P2pdError {
   return new P2pdError('IDENTITY_INVALID', `${file}: ${problem}. ${hint}`, {
@@ -187,8 +179,7 @@ async function issueCertificate(keys: webcrypto.CryptoKeyPair): Promise<string> 
   installReflectMetadata();
   // Loaded on demand: only a first start (or a re-issue) needs it, and it needs the shim above.
   const x509 = await import('@peculiar/x509');
-  const signingAlgorithm =
-    keys.privateKey.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: keys.privateKey.algorithm.name };
+  const signingAlgorithm = keys.privateKey.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: keys.privateKey.algorithm.name };
   const now = Date.now();
   const notAfter = new Date(now);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + VALIDITY_YEARS);
@@ -204,10 +195,7 @@ async function issueCertificate(keys: webcrypto.CryptoKeyPair): Promise<string> 
       // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- the library's overloads leave this parameter's type unresolved for the linter
       keys: keys as unknown as Params[0]['keys'],
       signingAlgorithm,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      ],
+      extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
     },
     webcrypto as unknown as Params[1],
   );

@@ -4,15 +4,7 @@
  */
 export { loadOrCreateIdentity, identityPaths } from './identity.js';
 export type { Identity, IdentityPaths } from './identity.js';
-export {
-  PEER_ID_LENGTH,
-  formatPeerId,
-  isPeerId,
-  parsePeerId,
-  peerIdFromCertificate,
-  peerIdFromSpki,
-  shortId,
-} from './peer-id.js';
+export { PEER_ID_LENGTH, formatPeerId, isPeerId, parsePeerId, peerIdFromCertificate, peerIdFromSpki, shortId } from './peer-id.js';
 export { DEFAULT_STAGGER_MS, TLS_CIPHERS, createTlsListener, dialTls } from './tls.js';
 export type {
   DialAddress,

@@ -70,8 +70,7 @@ export function createTlsListener(deps: TlsListenerDeps, options: TlsListenerOpt
    * remote address and port, which tell apart the live connections of one listening socket.
    */
   const handshaking = new Map<string, Socket>();
-  const keyOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string =>
-    `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}`;
+  const keyOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string => `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}`;
 
   function build(): tls.Server {
     const srv = tls.createServer({

@@ -90,7 +90,12 @@ describe('attacks on the dashboard', { timeout: 90_000 }, () => {
   it('refuses a foreign Origin or a cross-site fetch (CSRF), even with a valid session', async () => {
     const good = await api('/api/peers', { Authorization: `Bearer ${session}` });
     assert.equal(good.status, 200, good.body);
-    const foreign: Array<Record<string, string>> = [{ Origin: evilOrigin }, { Origin: 'null' }, { 'Sec-Fetch-Site': 'same-site' }, { 'Sec-Fetch-Site': 'cross-site' }];
+    const foreign: Array<Record<string, string>> = [
+      { Origin: evilOrigin },
+      { Origin: 'null' },
+      { 'Sec-Fetch-Site': 'same-site' },
+      { 'Sec-Fetch-Site': 'cross-site' },
+    ];
     for (const headers of foreign) {
       const r = await api('/api/peers', { ...headers, Authorization: `Bearer ${session}` });
       assert.equal(r.status, 403, JSON.stringify(headers));
@@ -129,7 +134,11 @@ describe('attacks on the dashboard', { timeout: 90_000 }, () => {
     const outcome = await other.evaluate(async (target: string) => {
       const results: string[] = [];
       try {
-        const r = await fetch(`${target}/api/peers`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer guess' }, body: '{}' });
+        const r = await fetch(`${target}/api/peers`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: 'Bearer guess' },
+          body: '{}',
+        });
         results.push(`read ${r.status}`);
       } catch {
         results.push('blocked');
@@ -145,7 +154,10 @@ describe('attacks on the dashboard', { timeout: 90_000 }, () => {
     assert.equal(outcome[0], 'blocked', 'a call with a token needs a preflight that is never granted');
     // The no-cors request leaves the browser, but the server refuses it (Sec-Fetch-Site, Origin).
     const { peers } = await daemon.json<{ peers: Array<{ trusted: boolean }> }>(['peers']);
-    assert.ok(peers.every((p) => !p.trusted), 'nothing was trusted');
+    assert.ok(
+      peers.every((p) => !p.trusted),
+      'nothing was trusted',
+    );
     assert.equal(await other.evaluate(() => window.location.origin), evilOrigin);
     await page.context().close();
   });

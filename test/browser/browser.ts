@@ -43,7 +43,10 @@ export async function openDashboard(browser: Browser, daemon: TestDaemon, viewpo
 }
 
 export async function screen(page: Page, name: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: new RegExp(`^\\s*${name}`) }).click();
+  await page
+    .getByRole('navigation', { name: 'Screens' })
+    .getByRole('button', { name: new RegExp(`^\\s*${name}`) })
+    .click();
 }
 
 export async function screenshot(page: Page, file: string): Promise<void> {
@@ -58,7 +61,11 @@ export interface RawResponse {
 }
 
 /** An HTTP request with exactly the given headers (a browser would not let us forge Host). */
-export function raw(origin: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<RawResponse> {
+export function raw(
+  origin: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<RawResponse> {
   const u = new URL(origin);
   return new Promise((resolve, reject) => {
     const req = request(

@@ -124,7 +124,10 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     const [a, b] = [await codeA.innerText(), await codeB.innerText()];
     assert.match(a, /^\d{3} \d{3}$/);
     assert.equal(a, b, 'both dashboards show the same code');
-    await pageB.locator('.pairing').getByText(/Only if it is exactly this one/).waitFor();
+    await pageB
+      .locator('.pairing')
+      .getByText(/Only if it is exactly this one/)
+      .waitFor();
     await screenshot(pageB, 'pairing');
     await pageB.getByRole('button', { name: 'Codes match' }).click();
     await pageA.getByRole('button', { name: 'Codes match' }).click();
@@ -194,13 +197,19 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     await pageB.getByLabel('Trusted peers only').check();
     await pageB.getByLabel('Most files in one offer').fill('1234');
     await pageB.getByRole('button', { name: 'Save' }).click();
-    await pageB.getByRole('status').getByText(/Saved to/).waitFor();
+    await pageB
+      .getByRole('status')
+      .getByText(/Saved to/)
+      .waitFor();
     const written = JSON.parse(await readFile(bob.configPath, 'utf8')) as { accept: string; limits: { maxOfferFiles: number } };
     assert.equal(written.accept, 'trusted');
     assert.equal(written.limits.maxOfferFiles, 1234);
     await pageB.getByLabel('Seconds an offer waits for an answer').fill('1');
     await pageB.getByRole('button', { name: 'Save' }).click();
-    await pageB.getByRole('alert').getByText(/askTimeoutSeconds must be an integer from 5/).waitFor();
+    await pageB
+      .getByRole('alert')
+      .getByText(/askTimeoutSeconds must be an integer from 5/)
+      .waitFor();
     assert.equal(JSON.parse(await readFile(bob.configPath, 'utf8')).askTimeoutSeconds, 60, 'a refused value is not written');
     await screenshot(pageB, 'settings');
   });

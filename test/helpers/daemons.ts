@@ -18,10 +18,7 @@ export interface CliResult {
 }
 
 /** Runs `p2pd ...args` (inside `prefix`, e.g. `ip netns exec ns`) and collects its output; killed after `timeoutMs`. */
-export function cli(
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; prefix?: string[] } = {},
-): Promise<CliResult> {
+export function cli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; prefix?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const [cmd, ...rest] = [...(options.prefix ?? []), process.execPath, MAIN, ...args];
     const child = spawn(cmd!, rest, {
@@ -132,10 +129,14 @@ export class TestDaemon {
 
   /** Waits until `peerName` shows in this daemon's peer table (over real mDNS). */
   async waitForPeer(peerName: string, timeoutMs = 20_000): Promise<void> {
-    await waitFor(async () => {
-      const { peers } = await this.json<{ peers: Array<{ name: string; online: boolean }> }>(['peers']);
-      return peers.some((p) => p.name === peerName && p.online);
-    }, timeoutMs, `${this.name} to see ${peerName}`);
+    await waitFor(
+      async () => {
+        const { peers } = await this.json<{ peers: Array<{ name: string; online: boolean }> }>(['peers']);
+        return peers.some((p) => p.name === peerName && p.online);
+      },
+      timeoutMs,
+      `${this.name} to see ${peerName}`,
+    );
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {

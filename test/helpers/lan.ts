@@ -92,7 +92,10 @@ function probe(): Map<LanFeature | 'base', string | null> {
     const tc = spawnSync('tc', ['-n', ns, 'qdisc', 'add', 'dev', 'pa', 'root', 'tbf', 'rate', '100mbit', 'burst', '64kb', 'latency', '50ms'], {
       timeout: COMMAND_TIMEOUT_MS,
     });
-    out.set('shaping', tc.error !== undefined ? '`tc` (iproute2) is not installed' : tc.status !== 0 ? `tc tbf does not work: ${String(tc.stderr).trim()}` : null);
+    out.set(
+      'shaping',
+      tc.error !== undefined ? '`tc` (iproute2) is not installed' : tc.status !== 0 ? `tc tbf does not work: ${String(tc.stderr).trim()}` : null,
+    );
 
     const ipt = iptablesIn(ns);
     out.set('loss', ipt === null ? 'no working iptables with the statistic match (iptables, iptables-nft, iptables-legacy)' : null);
@@ -449,4 +452,3 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-

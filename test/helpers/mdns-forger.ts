@@ -47,9 +47,7 @@ function answer(s: ForgedService, self: string): Buffer {
   const host = `forged-${s.id.slice(0, 7).toLowerCase()}.local`;
   const srv = Buffer.alloc(6);
   srv.writeUInt16BE(s.port, 4);
-  const txt = Buffer.concat(
-    [`id=${s.id}`, 'v=1', `n=${s.name}`].map((t) => Buffer.concat([Buffer.from([Buffer.byteLength(t)]), Buffer.from(t)])),
-  );
+  const txt = Buffer.concat([`id=${s.id}`, 'v=1', `n=${s.name}`].map((t) => Buffer.concat([Buffer.from([Buffer.byteLength(t)]), Buffer.from(t)])));
   const records = [
     record('_p2pd._tcp.local', 12, false, 120, name(instance)),
     record(instance, 33, true, 120, Buffer.concat([srv, name(host)])),

@@ -60,7 +60,14 @@ describe('a mistyped option has no effect', { timeout: 180_000 }, () => {
       chmodSync(join(bin, name), 0o755);
     }
     writeFileSync(join(fake.dir, 'a.txt'), 'hello');
-    env = { HOME: home, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, XDG_CONFIG_HOME: '', XDG_STATE_HOME: '', P2PD_CONFIG: '', P2PD_SERVICE_ROOT: '' };
+    env = {
+      HOME: home,
+      PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      XDG_CONFIG_HOME: '',
+      XDG_STATE_HOME: '',
+      P2PD_CONFIG: '',
+      P2PD_SERVICE_ROOT: '',
+    };
   });
   after(() => fake?.stop());
 
@@ -181,11 +188,15 @@ describe('Ctrl-C on a foreground send', { timeout: 180_000 }, () => {
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     let id = '';
-    await waitFor(async () => {
-      const st = await sender.json<{ transfers: Array<{ id: string; state: string }> }>(['status']);
-      id = st.transfers.find((t) => t.state === 'waiting')?.id ?? '';
-      return id !== '';
-    }, 20_000, 'the send to wait for an answer');
+    await waitFor(
+      async () => {
+        const st = await sender.json<{ transfers: Array<{ id: string; state: string }> }>(['status']);
+        id = st.transfers.find((t) => t.state === 'waiting')?.id ?? '';
+        return id !== '';
+      },
+      20_000,
+      'the send to wait for an answer',
+    );
     // Tab completion knows what the daemons know: the peer, the waiting transfer, the offer.
     const complete = async (d: TestDaemon, words: string[]): Promise<string[]> => {
       const r = await cli(['--get-yargs-completions', 'p2pd', ...words], { env: { P2PD_CONFIG: d.configPath } });
@@ -197,15 +208,22 @@ describe('Ctrl-C on a foreground send', { timeout: 180_000 }, () => {
     assert.deepEqual(await complete(sender, ['send', 'nobody-']), []);
     assert.deepEqual(await complete(sender, ['cancel', '']), [id]);
     const { offers } = await receiver.json<{ offers: Array<{ id: string }> }>(['incoming']);
-    assert.deepEqual(await complete(receiver, ['accept', '']), offers.map((o) => o.id));
+    assert.deepEqual(
+      await complete(receiver, ['accept', '']),
+      offers.map((o) => o.id),
+    );
     assert.ok((await complete(sender, ['se'])).includes('send'), 'commands still complete');
     child.kill('SIGINT');
     assert.equal(await exited, 130, stderr);
     assert.equal(stdout, '');
     assert.match(stderr, new RegExp(`^p2pd: .*${id}.*--detach`, 'm'));
-    await waitFor(async () => {
-      const st = await sender.json<{ transfers: Array<{ id: string; state: string }> }>(['status']);
-      return st.transfers.find((t) => t.id === id)?.state === 'cancelled';
-    }, 15_000, 'the daemon to cancel the transfer');
+    await waitFor(
+      async () => {
+        const st = await sender.json<{ transfers: Array<{ id: string; state: string }> }>(['status']);
+        return st.transfers.find((t) => t.id === id)?.state === 'cancelled';
+      },
+      15_000,
+      'the daemon to cancel the transfer',
+    );
   });
 });

@@ -111,10 +111,14 @@ describe('hands-free: outbox, jobs, onReceive, signals', { timeout: 240_000 }, (
     await ben.stop('SIGTERM');
     const path = outbox(ann, B, 'while-away.txt');
     await writeFile(path, 'hello later');
-    await waitFor(async () => {
-      const s = await ann.json<Status>(['status']);
-      return s.outbox.some((o) => o.path.endsWith('while-away.txt') && (o.state === 'waiting-peer' || o.state === 'retrying'));
-    }, 15_000, 'the item to wait for the peer');
+    await waitFor(
+      async () => {
+        const s = await ann.json<Status>(['status']);
+        return s.outbox.some((o) => o.path.endsWith('while-away.txt') && (o.state === 'waiting-peer' || o.state === 'retrying'));
+      },
+      15_000,
+      'the item to wait for the peer',
+    );
     const human = await ann.cli(['status']);
     assert.match(human.stdout, /while-away\.txt/);
     await ben.start();
@@ -144,10 +148,14 @@ describe('hands-free: outbox, jobs, onReceive, signals', { timeout: 240_000 }, (
     cfg.schedules.pruneHistory = '0 0 1 1 *';
     await writeFile(ann.configPath, JSON.stringify(cfg));
     process.kill(ann.pid!, 'SIGHUP');
-    await waitFor(async () => {
-      const s = await ann.json<Status>(['status']);
-      return s.jobs.find((j) => j.name === 'pruneHistory')?.schedule === '0 0 1 1 *';
-    }, 5000, 'the new schedule');
+    await waitFor(
+      async () => {
+        const s = await ann.json<Status>(['status']);
+        return s.jobs.find((j) => j.name === 'pruneHistory')?.schedule === '0 0 1 1 *';
+      },
+      5000,
+      'the new schedule',
+    );
     assert.match(ann.log, /config reloaded/);
   });
 

@@ -216,9 +216,34 @@ describe('hostile framing: malformed and out-of-order bytes end the connection w
     const cuts: Array<[string, (c: HostileClient) => void]> = [
       ['inside the preface', (c) => c.raw(encodePreface().subarray(0, 5))],
       ['inside an OFFER frame', (c) => c.hello().raw(rawFrame(OFFER, '{"transferId":"cut","totalFiles":1').subarray(0, 30))],
-      ['inside a DATA frame', (c) => c.hello().offer([fileEntry(`cut${m}`, 5000)]).fileBegin(0).raw(header(DATA, 4001)).raw(Buffer.alloc(100))],
-      ['between two DATA frames', (c) => c.hello().offer([fileEntry(`cut${m}`, 5000)]).fileBegin(0).data(Buffer.alloc(4000))],
-      ['before FILE_END', (c) => c.hello().offer([fileEntry(`cut${m}`, 4)]).fileBegin(0).data(Buffer.from('abcd'))],
+      [
+        'inside a DATA frame',
+        (c) =>
+          c
+            .hello()
+            .offer([fileEntry(`cut${m}`, 5000)])
+            .fileBegin(0)
+            .raw(header(DATA, 4001))
+            .raw(Buffer.alloc(100)),
+      ],
+      [
+        'between two DATA frames',
+        (c) =>
+          c
+            .hello()
+            .offer([fileEntry(`cut${m}`, 5000)])
+            .fileBegin(0)
+            .data(Buffer.alloc(4000)),
+      ],
+      [
+        'before FILE_END',
+        (c) =>
+          c
+            .hello()
+            .offer([fileEntry(`cut${m}`, 4)])
+            .fileBegin(0)
+            .data(Buffer.from('abcd')),
+      ],
     ];
     for (const [what, send] of cuts) {
       const client = await fx.connect();
@@ -250,7 +275,11 @@ describe('hostile framing: malformed and out-of-order bytes end the connection w
     const client = await fx.accepted([fileEntry(`err${m}`, 1000)]);
     client.fileBegin(0).data(Buffer.alloc(500)).raw(rawFrame(0x0a, '{"code":"TRANSFER_CANCELLED","message":"\\u001b[31mbye"}'));
     await client.closed();
-    assert.equal(client.events.some((e) => e.type === 'error'), false, 'an ERROR is never answered with an ERROR');
+    assert.equal(
+      client.events.some((e) => e.type === 'error'),
+      false,
+      'an ERROR is never answered with an ERROR',
+    );
     await fx.checkAfter(before);
   });
 });

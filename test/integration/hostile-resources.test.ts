@@ -149,15 +149,12 @@ describe('hostile resources: stalls, floods and huge offers', { timeout: 180_000
       await fx.checkAfter(before);
     });
 
-    it(
-      'hostile: the idle timeout tells the silent peer ERROR TIMEOUT before dropping it',
-      () => {
-        assert.ok(
-          idleEvents.some((e) => e.type === 'error' && e.code === 'TIMEOUT'),
-          `seen: ${JSON.stringify(idleEvents.map((e) => e.type))}`,
-        );
-      },
-    );
+    it('hostile: the idle timeout tells the silent peer ERROR TIMEOUT before dropping it', () => {
+      assert.ok(
+        idleEvents.some((e) => e.type === 'error' && e.code === 'TIMEOUT'),
+        `seen: ${JSON.stringify(idleEvents.map((e) => e.type))}`,
+      );
+    });
 
     it('hostile: an offer of 5,000,000 tiny files is OFFER_TOO_LARGE from its first frame, without allocating for it', async () => {
       const before = await fx.snapshot();
@@ -167,9 +164,7 @@ describe('hostile resources: stalls, floods and huge offers', { timeout: 180_000
       const started = Date.now();
       // The first frame announces 5,000,000 entries; the rest would follow, but the answer comes first.
       const client = await fx.connect();
-      client.hello().raw(
-        rawFrame(0x02, JSON.stringify({ transferId: 'millions', totalFiles: 5_000_000, totalBytes: 0, entries, more: true })),
-      );
+      client.hello().raw(rawFrame(0x02, JSON.stringify({ transferId: 'millions', totalFiles: 5_000_000, totalBytes: 0, entries, more: true })));
       const answer = await client.answer();
       assert.deepEqual([answer.accept, answer.code], [false, 'OFFER_TOO_LARGE']);
       await client.closed();
@@ -196,8 +191,16 @@ describe('hostile resources: stalls, floods and huge offers', { timeout: 180_000
 
     it('hostile: an untrusted peer is refused with ERROR PEER_NOT_TRUSTED; its offer is never read', async () => {
       const before = await fx.snapshot();
-      const client = await fx.expectError('PEER_NOT_TRUSTED', (c) => c.offer([fileEntry(`stranger${fx.marker}`, 3)]).sendFile(0, Buffer.from('abc')).done());
-      assert.equal(client.events.some((e) => e.type === 'answer'), false);
+      const client = await fx.expectError('PEER_NOT_TRUSTED', (c) =>
+        c
+          .offer([fileEntry(`stranger${fx.marker}`, 3)])
+          .sendFile(0, Buffer.from('abc'))
+          .done(),
+      );
+      assert.equal(
+        client.events.some((e) => e.type === 'answer'),
+        false,
+      );
       await fx.checkAfter(before, { skipGoodTransfer: true });
     });
 

@@ -66,7 +66,11 @@ describe('hostile sizes and hashes: only verified bytes of the declared size are
       client.fileEnd(0, sha256(Buffer.concat(frames))).done();
       const error = await client.error();
       assert.equal(error.code, 'SIZE_MISMATCH', what);
-      assert.equal(client.events.some((e) => e.type === 'file-result' || e.type === 'summary'), false, `${what}: no result for it`);
+      assert.equal(
+        client.events.some((e) => e.type === 'file-result' || e.type === 'summary'),
+        false,
+        `${what}: no result for it`,
+      );
       await client.closed();
     }
     await fx.checkAfter(before);
@@ -85,7 +89,10 @@ describe('hostile sizes and hashes: only verified bytes of the declared size are
     }
     // A hash that is not 64 lower-case hex digits does not even decode.
     const client = await fx.accepted([fileEntry(`hash${m}.txt`, bytes.length)]);
-    client.fileBegin(0).data(bytes).raw(rawFrame(0x06, JSON.stringify({ index: 0, sha256: sha256(bytes).toUpperCase() })));
+    client
+      .fileBegin(0)
+      .data(bytes)
+      .raw(rawFrame(0x06, JSON.stringify({ index: 0, sha256: sha256(bytes).toUpperCase() })));
     assert.equal((await client.error()).code, 'PROTOCOL_BAD_MESSAGE');
     await client.closed();
     await fx.checkAfter(before);
@@ -132,7 +139,10 @@ describe('hostile sizes and hashes: only verified bytes of the declared size are
     const part = (totalBytes: number, entries: object[], more: boolean): Buffer =>
       rawFrame(0x02, JSON.stringify({ transferId: `t${m}`, totalFiles: 2, totalBytes, entries, more }));
     const client = await fx.connect();
-    client.hello().raw(part(30, [two[0]!], true)).raw(part(31, [two[1]!], false));
+    client
+      .hello()
+      .raw(part(30, [two[0]!], true))
+      .raw(part(31, [two[1]!], false));
     const answer = await client.answer();
     assert.deepEqual([answer.accept, answer.code], [false, 'OFFER_INVALID']);
     await client.closed();

@@ -49,10 +49,14 @@ describe('resume', { timeout: 400_000 }, () => {
   /** Waits until ben has received at least `fraction` of the transfer in progress. */
   async function receivedAtLeast(fraction: number): Promise<T> {
     let t: T | undefined;
-    await waitFor(async () => {
-      t = (await ben.json<{ transfers: T[] }>(['status'])).transfers.find((x) => x.direction === 'in' && x.state === 'receiving');
-      return t !== undefined && t.bytesDone >= fraction * t.bytesTotal;
-    }, 60_000, `${fraction * 100} % to arrive`);
+    await waitFor(
+      async () => {
+        t = (await ben.json<{ transfers: T[] }>(['status'])).transfers.find((x) => x.direction === 'in' && x.state === 'receiving');
+        return t !== undefined && t.bytesDone >= fraction * t.bytesTotal;
+      },
+      60_000,
+      `${fraction * 100} % to arrive`,
+    );
     return t!;
   }
 

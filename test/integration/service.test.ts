@@ -108,7 +108,13 @@ function verify(file: string, user: boolean, scratch: string): void {
 }
 
 const me = userInfo().username;
-const SANDBOX = ['NoNewPrivileges=yes', 'PrivateTmp=yes', 'Restart=on-failure', 'KillSignal=SIGTERM', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK'];
+const SANDBOX = [
+  'NoNewPrivileges=yes',
+  'PrivateTmp=yes',
+  'Restart=on-failure',
+  'KillSignal=SIGTERM',
+  'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK',
+];
 
 describe('p2pd service (user scope on Linux)', () => {
   test('install writes the user unit, runs daemon-reload and enable --now, checks lingering', async (t) => {
@@ -136,7 +142,10 @@ describe('p2pd service (user scope on Linux)', () => {
     const xdg = join(s.dir, 'xdg config');
     const config = join(s.dir, 'my p2pd.json');
     writeFileSync(config, JSON.stringify({ inbox: join(s.dir, 'in'), stateDir: join(s.dir, 'state') }));
-    const r = await cli(['service', 'install', '--json', '--config', 'my p2pd.json'], { env: { ...s.env, XDG_CONFIG_HOME: xdg, FAKE_LINGER: 'yes' }, cwd: s.dir });
+    const r = await cli(['service', 'install', '--json', '--config', 'my p2pd.json'], {
+      env: { ...s.env, XDG_CONFIG_HOME: xdg, FAKE_LINGER: 'yes' },
+      cwd: s.dir,
+    });
     ok(r, 'service install --json');
     const doc = json(r);
     const unitPath = join(xdg, 'systemd/user/p2pd.service');

@@ -78,7 +78,10 @@ describe('two daemons on one machine', { timeout: 300_000 }, () => {
     const r = await alice.cli(['send', B, f]);
     assert.equal(r.code, 77, r.stderr);
     assert.ok(r.stderr.includes(`${B} does not accept files from ${A} yet: on ${B} run \`p2pd trust ${A}\``), r.stderr);
-    assert.deepEqual((await readdir(bob.inbox)).filter((n) => !n.startsWith('.')), []);
+    assert.deepEqual(
+      (await readdir(bob.inbox)).filter((n) => !n.startsWith('.')),
+      [],
+    );
     const j = await alice.cli(['send', B, f, '--json']);
     assert.equal(j.code, 77);
     const out = JSON.parse(j.stdout) as { transfer: TransferJson };
@@ -178,17 +181,25 @@ describe('two daemons on one machine', { timeout: 300_000 }, () => {
     await truncate(huge, 8 * 1024 * 1024 * 1024); // sparse: reads are fast, the transfer takes a while
     const started = await alice.json<{ transfer: TransferJson }>(['send', B, huge, '--detach']);
     const id = started.transfer.id;
-    await waitFor(async () => {
-      const s = await bob.json<{ transfers: TransferJson[] }>(['status']);
-      return s.transfers.some((t) => t.id === id && t.bytesDone > 0);
-    }, 30_000, 'data to flow');
+    await waitFor(
+      async () => {
+        const s = await bob.json<{ transfers: TransferJson[] }>(['status']);
+        return s.transfers.some((t) => t.id === id && t.bytesDone > 0);
+      },
+      30_000,
+      'data to flow',
+    );
     const c = await bob.cli(['cancel', id]);
     assert.equal(c.code, 0, c.stderr);
-    await waitFor(async () => {
-      const s = await alice.json<{ transfers: TransferJson[] }>(['status']);
-      const t = s.transfers.find((x) => x.id === id);
-      return t !== undefined && t.state !== 'sending' && t.state !== 'connecting' && t.state !== 'queued' && t.state !== 'waiting';
-    }, 30_000, 'the sender to see the cancel');
+    await waitFor(
+      async () => {
+        const s = await alice.json<{ transfers: TransferJson[] }>(['status']);
+        const t = s.transfers.find((x) => x.id === id);
+        return t !== undefined && t.state !== 'sending' && t.state !== 'connecting' && t.state !== 'queued' && t.state !== 'waiting';
+      },
+      30_000,
+      'the sender to see the cancel',
+    );
     const s = await alice.json<{ transfers: TransferJson[] }>(['status']);
     const t = s.transfers.find((x) => x.id === id)!;
     assert.equal(t.state, 'cancelled');
@@ -246,13 +257,20 @@ describe('two daemons on one machine', { timeout: 300_000 }, () => {
   it('a stopped daemon says goodbye: its peer drops it at once', async () => {
     const code = await bob.stop('SIGTERM');
     assert.equal(code, 0);
-    await waitFor(async () => {
-      const { peers } = await alice.json<{ peers: Array<{ name: string; online: boolean }> }>(['peers']);
-      return !peers.some((p) => p.name === B && p.online);
-    }, 4000, 'alice to drop bob');
+    await waitFor(
+      async () => {
+        const { peers } = await alice.json<{ peers: Array<{ name: string; online: boolean }> }>(['peers']);
+        return !peers.some((p) => p.name === B && p.online);
+      },
+      4000,
+      'alice to drop bob',
+    );
     // Trusted peers stay listed while offline, and sending to them says they are offline.
     const { peers } = await alice.json<{ peers: Array<{ name: string; online: boolean; trusted: boolean }> }>(['peers']);
-    assert.deepEqual(peers.filter((p) => p.name === B).map((p) => [p.online, p.trusted]), [[false, true]]);
+    assert.deepEqual(
+      peers.filter((p) => p.name === B).map((p) => [p.online, p.trusted]),
+      [[false, true]],
+    );
     const r = await alice.cli(['send', B, join(data, 'note.txt')]);
     assert.equal(r.code, 69);
     assert.match(r.stderr, /not online/);

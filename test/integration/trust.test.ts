@@ -68,10 +68,14 @@ describe('pairing through the CLI', { timeout: 120_000 }, () => {
       await waitFor(() => /Verification code: \d{3} \d{3}/.test(out), 15_000, 'the code on the initiator');
       const codeHere = /Verification code: (\d{3} \d{3})/.exec(out)![1];
       let theirs: PairingJson | undefined;
-      await waitFor(async () => {
-        theirs = (await q.json<{ pairings: PairingJson[] }>(['pair', '--list'])).pairings.find((x) => x.code !== null);
-        return theirs !== undefined;
-      }, 10_000, 'the pairing on the responder');
+      await waitFor(
+        async () => {
+          theirs = (await q.json<{ pairings: PairingJson[] }>(['pair', '--list'])).pairings.find((x) => x.code !== null);
+          return theirs !== undefined;
+        },
+        10_000,
+        'the pairing on the responder',
+      );
       assert.equal(theirs!.code, codeHere, 'both screens show the same code');
       assert.equal(theirs!.direction, 'in');
       // Nobody is trusted before both confirmed.
@@ -126,13 +130,17 @@ describe('accept policies through the CLI', { timeout: 180_000 }, () => {
   });
   after(async () => Promise.all([sender?.destroy(), receiver?.destroy()]));
 
-  it('ask: an unknown peer\'s offer waits, shows in incoming, and lands on accept', async () => {
+  it("ask: an unknown peer's offer waits, shows in incoming, and lands on accept", async () => {
     const sending = sender.cli(['send', R, file]);
     let offer: OfferJson | undefined;
-    await waitFor(async () => {
-      offer = (await receiver.json<{ offers: OfferJson[] }>(['incoming'])).offers[0];
-      return offer !== undefined;
-    }, 10_000, 'the offer to wait');
+    await waitFor(
+      async () => {
+        offer = (await receiver.json<{ offers: OfferJson[] }>(['incoming'])).offers[0];
+        return offer !== undefined;
+      },
+      10_000,
+      'the offer to wait',
+    );
     assert.equal(offer!.peer.name, S);
     assert.equal(offer!.files, 1);
     assert.deepEqual(offer!.names, ['offer.txt']);
@@ -292,7 +300,10 @@ describe('impostors and the control socket', { timeout: 120_000 }, () => {
     try {
       await chmod(dir, 0o777);
       const cfgPath = join(dir, 'config.json');
-      await writeFile(cfgPath, JSON.stringify({ stateDir: join(dir, 'state'), controlSocket: join(dir, 'control.sock'), inbox: join(dir, 'in'), interfaces: ['lo'], port: 0 }));
+      await writeFile(
+        cfgPath,
+        JSON.stringify({ stateDir: join(dir, 'state'), controlSocket: join(dir, 'control.sock'), inbox: join(dir, 'in'), interfaces: ['lo'], port: 0 }),
+      );
       const d = await import('../helpers/daemons.js');
       const daemon = await d.cli(['daemon', '--config', cfgPath], { timeoutMs: 20_000 });
       assert.equal(daemon.code, 77, daemon.stdout + daemon.stderr);

@@ -86,7 +86,13 @@ describe('watch', { timeout: 120_000 }, () => {
     assert.equal(typeof epoch, 'string');
 
     const aliceId = await alice.id();
-    await waitFor(() => find(w.got, 'peer', (d) => (d.peer as { id: string }).id === aliceId) !== undefined || (snapshot.data.peers as Array<{ id: string }>).some((p) => p.id === aliceId), 20_000, 'alice to appear');
+    await waitFor(
+      () =>
+        find(w.got, 'peer', (d) => (d.peer as { id: string }).id === aliceId) !== undefined ||
+        (snapshot.data.peers as Array<{ id: string }>).some((p) => p.id === aliceId),
+      20_000,
+      'alice to appear',
+    );
     await alice.waitForPeer(B);
 
     const file = join(data, 'w.bin');
@@ -102,7 +108,11 @@ describe('watch', { timeout: 120_000 }, () => {
     assert.equal((end.data.transfer as { state: string }).state, 'done');
     assert.ok(find(w.got, 'transfer', (d) => (d.transfer as { id: string; state: string }).id === id && (d.transfer as { state: string }).state === 'waiting'));
     const seqs = w.got.slice(1).map((g) => g.data.seq!);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'seq rises');
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      'seq rises',
+    );
     assert.equal(new Set(seqs).size, seqs.length, 'no seq twice');
     const last = seqs[seqs.length - 1]!;
     await w.stop();
@@ -110,7 +120,12 @@ describe('watch', { timeout: 120_000 }, () => {
     // Something happens while nobody watches; the resumed stream starts with it, no snapshot.
     await bob.cli(['trust', A]);
     const again = watch(client, { since: last, epoch });
-    await waitFor(() => find(again.got, 'peer', (d) => (d.peer as { id: string; trusted: boolean }).id === aliceId && (d.peer as { trusted: boolean }).trusted) !== undefined, 10_000, 'the trust change');
+    await waitFor(
+      () =>
+        find(again.got, 'peer', (d) => (d.peer as { id: string; trusted: boolean }).id === aliceId && (d.peer as { trusted: boolean }).trusted) !== undefined,
+      10_000,
+      'the trust change',
+    );
     assert.equal(find(again.got, 'snapshot'), undefined);
     assert.equal(again.got[0]!.data.seq, last + 1);
     await again.stop();

@@ -27,8 +27,7 @@ describe('a simulated LAN of three hosts', { skip: why ?? false, timeout: 180_00
   before(async () => {
     lan = Lan.create(['alice', 'bob', 'bob2']);
     data = await mkdtemp(join(tmpdir(), 'p2pd-lan-'));
-    const make = (host: string, name: string): Promise<TestDaemon> =>
-      TestDaemon.create({ name, interfaces: ['eth0'], prefix: lan.host(host).prefix });
+    const make = (host: string, name: string): Promise<TestDaemon> => TestDaemon.create({ name, interfaces: ['eth0'], prefix: lan.host(host).prefix });
     [alice, bob, bob2] = await Promise.all([make('alice', 'alice'), make('bob', 'bob'), make('bob2', 'bob')]);
     await Promise.all([alice.start(), bob.start(), bob2.start()]);
   });

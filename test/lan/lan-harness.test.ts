@@ -116,9 +116,13 @@ describe('the LAN harness', { skip: why ?? false, timeout: 90_000 }, () => {
   });
 
   async function withServer<T>(host: string, body: () => Promise<T>): Promise<T> {
-    const server = spawn(lan.host(host).prefix[0]!, [...lan.host(host).prefix.slice(1), process.execPath, '--input-type=module', '-e', SERVER, '--', 'script', '30000'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const server = spawn(
+      lan.host(host).prefix[0]!,
+      [...lan.host(host).prefix.slice(1), process.execPath, '--input-type=module', '-e', SERVER, '--', 'script', '30000'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         server.stdout.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());

@@ -60,7 +60,9 @@ describe('a send over a slow, lossy, distant link', { skip: why ?? false, timeou
     assert.equal((await stat(join(bob.inbox, 'far.bin'))).size, SIZE);
     assert.equal(await sha256File(join(bob.inbox, 'far.bin')), await sha256File(f));
     const mbit = (transfer.bytesPerSecond * 8) / 1e6;
-    t.diagnostic(`${SIZE / 2 ** 20} MiB over 100 Mbit/s, 1 % loss each way, 40 ms RTT: ${mbit.toFixed(1)} Mbit/s (daemon), ${seconds.toFixed(1)} s for the whole command`);
+    t.diagnostic(
+      `${SIZE / 2 ** 20} MiB over 100 Mbit/s, 1 % loss each way, 40 ms RTT: ${mbit.toFixed(1)} Mbit/s (daemon), ${seconds.toFixed(1)} s for the whole command`,
+    );
     assert.ok(transfer.bytesPerSecond > 0);
   });
 });

@@ -79,10 +79,13 @@ function offer(transferId: string, over: Partial<OfferSummary> = {}): OfferSumma
 const signal = (): AbortSignal => new AbortController().signal;
 
 async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
-  await assert.rejects(async () => (typeof p === 'function' ? p() : p), (err: P2pdError) => {
-    assert.equal(err.code, code);
-    return true;
-  });
+  await assert.rejects(
+    async () => (typeof p === 'function' ? p() : p),
+    (err: P2pdError) => {
+      assert.equal(err.code, code);
+      return true;
+    },
+  );
 }
 
 /** Resolves once the gate lists `id` as waiting. */
@@ -168,7 +171,10 @@ describe('admission gate', () => {
       { ...pending, receivedAt: '', expiresAt: '' },
       { id: 't1', peer: { id: 'P1', name: 'name-of-P1', trusted: false }, files: 2, bytes: 3000, names: ['a.jpg', 'b.jpg'], receivedAt: '', expiresAt: '' },
     );
-    assert.deepEqual(g.incoming().map((o) => o.id), ['t1']);
+    assert.deepEqual(
+      g.incoming().map((o) => o.id),
+      ['t1'],
+    );
     assert.equal(onWaiting, 1);
     // Waiting holds no slot: a trusted sender still gets in.
     assert.equal(g.receiving, 0);
@@ -178,7 +184,10 @@ describe('admission gate', () => {
     assert.equal(g.receiving, 1);
     assert.deepEqual(g.incoming(), []);
     a.release();
-    assert.deepEqual(events, [['offer', 't1'], ['offer-end', { id: 't1', outcome: 'accepted' }]]);
+    assert.deepEqual(events, [
+      ['offer', 't1'],
+      ['offer-end', { id: 't1', outcome: 'accepted' }],
+    ]);
     assert.throws(() => g.answer('t1', true), { code: 'OFFER_NOT_FOUND' });
   });
 

@@ -402,7 +402,11 @@ describe('config.example.json and docs/CONFIG.md', () => {
 
 test('an invalid cron expression fails at start with the schedule key', () => {
   for (const bad of ['every minute', '* * * *', '61 * * * *']) {
-    assert.throws(() => loadFile({ schedules: { retry: bad } }), (e: P2pdError) => e.code === 'CONFIG_INVALID' && e.details?.key === 'schedules.retry', bad);
+    assert.throws(
+      () => loadFile({ schedules: { retry: bad } }),
+      (e: P2pdError) => e.code === 'CONFIG_INVALID' && e.details?.key === 'schedules.retry',
+      bad,
+    );
   }
   assert.equal(loadFile({ schedules: { retry: '*/2 * * * * *' } }).schedules.retry, '*/2 * * * * *');
 });

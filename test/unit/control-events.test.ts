@@ -86,7 +86,18 @@ function transfer(id: string, state: TransferRecord['state'], bytesDone = 0): Tr
 }
 
 function peer(id: string, trusted = false): PeerView {
-  return { id, shortId: id.slice(0, 7), name: id, displayName: id, addresses: [], trusted, trustedName: trusted ? id : null, online: true, lastSeen: null, impersonates: null };
+  return {
+    id,
+    shortId: id.slice(0, 7),
+    name: id,
+    displayName: id,
+    addresses: [],
+    trusted,
+    trustedName: trusted ? id : null,
+    online: true,
+    lastSeen: null,
+    impersonates: null,
+  };
 }
 
 function outboxItem(path: string, state: OutboxItemRecord['state']): OutboxItemRecord {
@@ -141,7 +152,10 @@ describe('daemon events and the watch method', () => {
       const snap = w.got[0]!.data;
       assert.equal(snap.seq, 0);
       assert.equal(snap.epoch, events.log.epoch);
-      assert.deepEqual((snap.peers as PeerView[]).map((p) => p.id), ['ALICE']);
+      assert.deepEqual(
+        (snap.peers as PeerView[]).map((p) => p.id),
+        ['ALICE'],
+      );
       assert.equal((snap.outbox as unknown[]).length, 1);
 
       manager.emit('update', transfer('t1', 'sending', 50));

@@ -26,23 +26,36 @@ describe('UiSessions', () => {
     const { token } = s.issueLogin();
     const { session } = s.login(token);
     s.check(session);
-    assert.throws(() => s.login(token), (e: P2pdError) => e.code === 'CONTROL_UNAUTHORIZED');
+    assert.throws(
+      () => s.login(token),
+      (e: P2pdError) => e.code === 'CONTROL_UNAUTHORIZED',
+    );
     const late = s.issueLogin().token;
     now += 60_001;
-    assert.throws(() => s.login(late), (e: P2pdError) => e.code === 'CONTROL_UNAUTHORIZED');
+    assert.throws(
+      () => s.login(late),
+      (e: P2pdError) => e.code === 'CONTROL_UNAUTHORIZED',
+    );
   });
 
   it('refuses missing, wrong and idle sessions', () => {
     let now = 0;
     const s = new UiSessions({ now: () => now, sessionIdleMs: 1000 });
     const { session } = s.login(s.issueLogin().token);
-    for (const bad of [undefined, '', 'nope', 42]) assert.throws(() => s.check(bad), (e: P2pdError) => e.code === 'CONTROL_UNAUTHORIZED');
+    for (const bad of [undefined, '', 'nope', 42])
+      assert.throws(
+        () => s.check(bad),
+        (e: P2pdError) => e.code === 'CONTROL_UNAUTHORIZED',
+      );
     now = 999;
     s.check(session); // use keeps it alive
     now = 1998;
     s.check(session);
     now = 3000;
-    assert.throws(() => s.check(session), (e: P2pdError) => e.code === 'CONTROL_UNAUTHORIZED');
+    assert.throws(
+      () => s.check(session),
+      (e: P2pdError) => e.code === 'CONTROL_UNAUTHORIZED',
+    );
   });
 });
 
@@ -51,7 +64,11 @@ describe('upload names', () => {
     assert.equal(checkSegment('report.pdf'), 'report.pdf');
     assert.equal(checkSegment('<img src=x onerror="1">.txt'), '<img src=x onerror="1">.txt');
     for (const bad of ['', '.', '..', 'a/b', 'a\u0000b', 'line\nbreak', 'x'.repeat(256)]) {
-      assert.throws(() => checkSegment(bad), (e: P2pdError) => e.code === 'CONTROL_BAD_REQUEST', JSON.stringify(bad));
+      assert.throws(
+        () => checkSegment(bad),
+        (e: P2pdError) => e.code === 'CONTROL_BAD_REQUEST',
+        JSON.stringify(bad),
+      );
     }
   });
 });
@@ -84,13 +101,21 @@ describe('HttpTransport gates', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const send = (path: string, headers: Record<string, string>, body = '{}', method = 'POST'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> =>
+  const send = (
+    path: string,
+    headers: Record<string, string>,
+    body = '{}',
+    method = 'POST',
+  ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> =>
     new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, method, headers: { Host: `127.0.0.1:${port}`, 'Content-Type': 'application/json', ...headers } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
-      });
+      const req = request(
+        { host: '127.0.0.1', port, path, method, headers: { Host: `127.0.0.1:${port}`, 'Content-Type': 'application/json', ...headers } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -138,7 +163,10 @@ describe('settings written back', () => {
       const written = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
       assert.deepEqual(written, { '// note': 'mine', name: 'box', accept: 'all', limits: { maxFileSize: 5, maxOfferFiles: 7 } });
       const before = await readFile(file, 'utf8');
-      await assert.rejects(writeSettings(file, { askTimeoutSeconds: 1 }, load), (e: P2pdError) => e.code === 'CONFIG_INVALID' && e.message.includes(file) && !e.message.includes('.tmp'));
+      await assert.rejects(
+        writeSettings(file, { askTimeoutSeconds: 1 }, load),
+        (e: P2pdError) => e.code === 'CONFIG_INVALID' && e.message.includes(file) && !e.message.includes('.tmp'),
+      );
       assert.equal(await readFile(file, 'utf8'), before, 'a refused change leaves the file as it was');
       assert.deepEqual(await readdir(dir), ['config.json'], 'no temporary file is left');
     } finally {
@@ -148,7 +176,7 @@ describe('settings written back', () => {
 });
 
 describe('p2pd accept options', () => {
-  it('become the accept method\'s params', async () => {
+  it("become the accept method's params", async () => {
     const { acceptParams } = await import('../../src/cli/commands/incoming.js');
     assert.deepEqual(acceptParams('T1', {}), { id: 'T1' });
     assert.deepEqual(acceptParams('T1', { to: 'photos', rename: ['2=notes.txt', '0=a=b.txt'], skip: ['3', '2'] }), {
@@ -161,7 +189,11 @@ describe('p2pd accept options', () => {
       ],
     });
     for (const bad of [{ rename: ['x=y'] }, { rename: ['2'] }, { rename: ['2='] }, { skip: ['-1'] }]) {
-      assert.throws(() => acceptParams('T1', bad), (e: P2pdError) => e.code === 'USAGE', JSON.stringify(bad));
+      assert.throws(
+        () => acceptParams('T1', bad),
+        (e: P2pdError) => e.code === 'USAGE',
+        JSON.stringify(bad),
+      );
     }
   });
 });

@@ -11,14 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type P2pdError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import {
-  ControlClient,
-  Dispatcher,
-  METHOD_NAMES,
-  UnixSocketTransport,
-  type MethodHandlers,
-  type UnixTransportLimits,
-} from '../../src/control/index.js';
+import { ControlClient, Dispatcher, METHOD_NAMES, UnixSocketTransport, type MethodHandlers, type UnixTransportLimits } from '../../src/control/index.js';
 
 let root: string;
 before(async () => {
@@ -38,7 +31,10 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(limits: Partial<UnixTransportLimits> = {}, tweak: (h: MethodHandlers, calls: { count: number }, hangups: string[]) => void = () => undefined): Promise<Harness> {
+async function harness(
+  limits: Partial<UnixTransportLimits> = {},
+  tweak: (h: MethodHandlers, calls: { count: number }, hangups: string[]) => void = () => undefined,
+): Promise<Harness> {
   const path = join(root, `d${n++}`, 'c.sock');
   const calls = { count: 0 };
   const hangups: string[] = [];
@@ -142,7 +138,9 @@ describe('control socket: protocol', () => {
     try {
       const s = await connect(h.path);
       const got = lines(s);
-      s.write('{"id":1,"method":"id"}\nnot json\n{"id":2,"method":"cancel","params":{"id":5}}\n\n{"id":4,"method":"peers","params":[]}\n{"id":3,"method":"status"}\n');
+      s.write(
+        '{"id":1,"method":"id"}\nnot json\n{"id":2,"method":"cancel","params":{"id":5}}\n\n{"id":4,"method":"peers","params":[]}\n{"id":3,"method":"status"}\n',
+      );
       await waitFor(() => got.length >= 5);
       const byId = new Map(got.map((m) => [m.id, m]));
       assert.deepEqual(byId.get(1), { id: 1, result: { method: 'id' } });

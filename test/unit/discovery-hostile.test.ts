@@ -72,7 +72,10 @@ describe('the peer table resists poisoning', () => {
       t.seen({ id: BOB, name: 'bob', addresses: at('10.0.0.66', port), via: 'eth0' });
     }
     const hosts = t.get(BOB)!.addresses;
-    assert.ok(hosts.some((a) => a.host === '10.0.0.2' && a.port === 45454), 'the real address stays');
+    assert.ok(
+      hosts.some((a) => a.host === '10.0.0.2' && a.port === 45454),
+      'the real address stays',
+    );
     assert.ok(hosts.filter((a) => a.host === '10.0.0.66').length <= 2, 'one host holds at most two ports');
   });
   it('addresses expire one by one; a peer goes when none is left', () => {

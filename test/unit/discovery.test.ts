@@ -21,7 +21,10 @@ describe('PeerTable', () => {
     now = 2000;
     t.seen({ id: ID_A, name: 'alice', addresses: [{ host: '10.0.0.2', port: 1 }], via: 'eth0' });
     assert.deepEqual(ups, [ID_A]);
-    assert.deepEqual(t.get(ID_A)!.addresses.map((a) => a.host), ['10.0.0.2', '10.0.0.1']);
+    assert.deepEqual(
+      t.get(ID_A)!.addresses.map((a) => a.host),
+      ['10.0.0.2', '10.0.0.1'],
+    );
     // a restart on another port puts the new address first; the old one expires on its own
     t.seen({ id: ID_A, name: 'alice', addresses: [{ host: '10.0.0.2', port: 2 }], via: 'eth0' });
     assert.deepEqual(t.get(ID_A)!.addresses[0], { host: '10.0.0.2', port: 2 });
@@ -47,11 +50,14 @@ describe('resolvePeer', () => {
   it('finds by name#short-id', () => assert.equal(resolvePeer(`bob#${ID_C.slice(0, 7)}`, peers).id, ID_C));
   it('finds by id prefix', () => assert.equal(resolvePeer('BBBB', peers).id, ID_B));
   it('a shared name is ambiguous and lists the choices', () => {
-    assert.throws(() => resolvePeer('bob', peers), (e: { code: string; details: { choices: string[] } }) => {
-      assert.equal(e.code, 'PEER_AMBIGUOUS');
-      assert.equal(e.details.choices.length, 2);
-      return true;
-    });
+    assert.throws(
+      () => resolvePeer('bob', peers),
+      (e: { code: string; details: { choices: string[] } }) => {
+        assert.equal(e.code, 'PEER_AMBIGUOUS');
+        assert.equal(e.details.choices.length, 2);
+        return true;
+      },
+    );
   });
   it('an unknown name is PEER_NOT_FOUND', () => assert.throws(() => resolvePeer('carol', peers), { code: 'PEER_NOT_FOUND' }));
   it('display names disambiguate only where needed', () => {

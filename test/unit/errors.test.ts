@@ -154,11 +154,20 @@ describe('the facts of the error table', () => {
 
   test('refusals are what a receiver answers an offer with, and none is retried', () => {
     const refusals = (Object.keys(ERROR_CODES) as ErrorCode[]).filter(isRefusal).sort();
-    assert.deepEqual(refusals, ['DISK_FULL', 'INBOX_UNWRITABLE', 'INSUFFICIENT_SPACE', 'NAME_INVALID', 'OFFER_INVALID', 'OFFER_TOO_LARGE', 'PEER_NOT_TRUSTED', 'PEER_REFUSED']);
+    assert.deepEqual(refusals, [
+      'DISK_FULL',
+      'INBOX_UNWRITABLE',
+      'INSUFFICIENT_SPACE',
+      'NAME_INVALID',
+      'OFFER_INVALID',
+      'OFFER_TOO_LARGE',
+      'PEER_NOT_TRUSTED',
+      'PEER_REFUSED',
+    ]);
     for (const code of refusals) assert.equal(isRetryable(code), false, code);
   });
 
-  test('a broken link is the network\'s doing, a protocol breach the peer\'s', () => {
+  test("a broken link is the network's doing, a protocol breach the peer's", () => {
     assert.equal(faultSide('CONNECTION_LOST'), 'network');
     assert.equal(faultSide('PROTOCOL_TRUNCATED'), 'network');
     assert.equal(faultSide('PROTOCOL_UNEXPECTED'), 'peer');

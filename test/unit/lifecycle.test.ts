@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { named, ServiceRunner, stopOnly, type Service } from '../../src/lifecycle.js';
 import { serviceOrder, type DaemonServices } from '../../src/daemon/daemon.js';
 
-function fake(name: string, log: string[], options: { failStart?: boolean; failStop?: boolean; startDelayMs?: number } = {}): Service & { signal?: AbortSignal } {
+function fake(
+  name: string,
+  log: string[],
+  options: { failStart?: boolean; failStop?: boolean; startDelayMs?: number } = {},
+): Service & { signal?: AbortSignal } {
   const s: Service & { signal?: AbortSignal } = {
     name,
     async start(o) {
@@ -110,7 +114,10 @@ describe('ServiceRunner', () => {
       assert.ok(started.indexOf('control') < started.indexOf('state'), 'the single-instance lock comes first');
       assert.equal(started.at(-1), 'jobs');
       const expected = ['jobs', 'listener', 'expiry', 'discovery', 'transfers', 'outbox', 'onReceive', 'control', 'inbox', 'state'];
-      assert.deepEqual(stopped, expected.filter((r) => all.includes(r as never)));
+      assert.deepEqual(
+        stopped,
+        expected.filter((r) => all.includes(r as never)),
+      );
     }
   });
 
@@ -129,6 +136,9 @@ describe('ServiceRunner', () => {
     const services = Object.fromEntries(roles.map((r) => [r, fake(r, log, { failStart: r === 'listener' })])) as unknown as DaemonServices;
     const runner = new ServiceRunner(noErrors, serviceOrder(services));
     await assert.rejects(runner.start({ signal: new AbortController().signal }), /listener failed/);
-    assert.deepEqual(log.filter((l) => l.startsWith('stop ')), ['stop transfers', 'stop onReceive', 'stop control', 'stop inbox', 'stop state']);
+    assert.deepEqual(
+      log.filter((l) => l.startsWith('stop ')),
+      ['stop transfers', 'stop onReceive', 'stop control', 'stop inbox', 'stop state'],
+    );
   });
 });

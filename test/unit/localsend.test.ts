@@ -35,7 +35,7 @@ class MemoryHistory implements HistoryStore {
 
 interface Reply {
   status: number;
-   
+
   json: any;
   serverFingerprint: string;
 }

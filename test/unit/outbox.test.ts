@@ -10,7 +10,16 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
-import { Outbox, PERMANENT_CODES, classifyFailure, type OutboxChange, type OutboxItemView, type OutboxOptions, type OutboxSender, type SendOutcome } from '../../src/outbox/index.js';
+import {
+  Outbox,
+  PERMANENT_CODES,
+  classifyFailure,
+  type OutboxChange,
+  type OutboxItemView,
+  type OutboxOptions,
+  type OutboxSender,
+  type SendOutcome,
+} from '../../src/outbox/index.js';
 import { writeTree } from '../helpers/files.js';
 
 // ── fakes and helpers ─────────────────────────────────────────────────────────────────────────
@@ -132,11 +141,7 @@ async function harness(options: Partial<OutboxOptions> & { trusted?: string[]; b
 }
 
 /** Runs `body` with a started harness and always cleans up. */
-async function withOutbox(
-  options: Parameters<typeof harness>[0],
-  body: (h: Harness) => Promise<void>,
-  setup?: (dir: string) => Promise<void>,
-): Promise<void> {
+async function withOutbox(options: Parameters<typeof harness>[0], body: (h: Harness) => Promise<void>, setup?: (dir: string) => Promise<void>): Promise<void> {
   const h = await harness(options);
   try {
     if (setup !== undefined) {
@@ -394,7 +399,10 @@ describe('Outbox', { concurrency: true }, () => {
         assert.equal(await exists(join(h.dir, '.failed', 'bob')), false, 'not yet');
         h.clock.offset += 2 * 3_600_000;
         await h.outbox.retry();
-        await waitFor('both give-ups', async () => (await exists(join(h.dir, '.failed', 'bob', 'busy.txt'))) && (await exists(join(h.dir, '.failed', 'carol', 'away.txt'))));
+        await waitFor(
+          'both give-ups',
+          async () => (await exists(join(h.dir, '.failed', 'bob', 'busy.txt'))) && (await exists(join(h.dir, '.failed', 'carol', 'away.txt'))),
+        );
         const note = await readFile(join(h.dir, '.failed', 'bob', 'busy.txt.why.txt'), 'utf8');
         assert.match(note, /PEER_BUSY/);
         assert.match(note, /gave up/);
@@ -449,7 +457,10 @@ describe('Outbox', { concurrency: true }, () => {
         await mkdir(join(h.dir, 'dave'));
         await sleep(100);
         await writeFile(join(h.dir, 'dave', 'new-folder-item.txt'), 'd');
-        await waitFor('both moves', async () => (await exists(join(h.dir, '.sent', 'bob', 'live.txt'))) && (await exists(join(h.dir, '.sent', 'dave', 'new-folder-item.txt'))));
+        await waitFor(
+          'both moves',
+          async () => (await exists(join(h.dir, '.sent', 'bob', 'live.txt'))) && (await exists(join(h.dir, '.sent', 'dave', 'new-folder-item.txt'))),
+        );
         assert.equal(h.sender.calls.length, 2);
       });
     });
@@ -627,7 +638,16 @@ describe('Outbox', { concurrency: true }, () => {
 
 describe('classifyFailure', () => {
   it('puts every error code in one class: the listed ones permanent, SOURCE_CHANGED changed, the rest transient', () => {
-    const permanent = ['PEER_REFUSED', 'PEER_NOT_TRUSTED', 'OFFER_TOO_LARGE', 'OFFER_INVALID', 'NAME_INVALID', 'SOURCE_UNSUPPORTED', 'SOURCE_UNREADABLE', 'PEER_AMBIGUOUS'];
+    const permanent = [
+      'PEER_REFUSED',
+      'PEER_NOT_TRUSTED',
+      'OFFER_TOO_LARGE',
+      'OFFER_INVALID',
+      'NAME_INVALID',
+      'SOURCE_UNSUPPORTED',
+      'SOURCE_UNREADABLE',
+      'PEER_AMBIGUOUS',
+    ];
     assert.deepEqual([...PERMANENT_CODES].sort(), permanent.sort());
     for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
       const expected = permanent.includes(code) ? 'permanent' : code === 'SOURCE_CHANGED' ? 'changed' : 'transient';

@@ -47,7 +47,16 @@ async function responderOn(socket: Duplex, opts: { localId: string; peerId: stri
 function initiatorOn(socket: Duplex, opts: { localId: string; peerId: string; decide: (code: string) => Promise<boolean> }) {
   return runPairingInitiator(
     { socket },
-    { localId: opts.localId, peerId: opts.peerId, localName: 'initiator', software: 't', signal: new AbortController().signal, handshakeTimeoutMs: 2000, idleTimeoutMs: 5000, onCode: opts.decide },
+    {
+      localId: opts.localId,
+      peerId: opts.peerId,
+      localName: 'initiator',
+      software: 't',
+      signal: new AbortController().signal,
+      handshakeTimeoutMs: 2000,
+      idleTimeoutMs: 5000,
+      onCode: opts.decide,
+    },
   );
 }
 

@@ -309,7 +309,10 @@ describe('frame errors', () => {
 describe('field checks', () => {
   const good: Record<string, [number, Record<string, unknown>]> = {
     HELLO: [FrameType.HELLO, { name: 'a', software: 'b', features: [] }],
-    OFFER: [FrameType.OFFER, { transferId: 't', totalFiles: 1, totalBytes: 1, entries: [{ path: 'a', kind: 'file', size: 1, mode: 0o644, mtimeMs: 0 }], more: false }],
+    OFFER: [
+      FrameType.OFFER,
+      { transferId: 't', totalFiles: 1, totalBytes: 1, entries: [{ path: 'a', kind: 'file', size: 1, mode: 0o644, mtimeMs: 0 }], more: false },
+    ],
     ANSWER: [FrameType.ANSWER, { accept: true, files: [{ index: 0, offset: 1, skip: 'PEER_REFUSED' }] }],
     FILE_BEGIN: [FrameType.FILE_BEGIN, { index: 0, offset: 0 }],
     FILE_END: [FrameType.FILE_END, { index: 0, sha256: SHA }],
@@ -407,7 +410,7 @@ describe('field checks', () => {
     assert.equal(err.details?.field, 'OFFER.entries[0].size');
   });
 
-  it('does not judge names (the receiver\'s store does)', () => {
+  it("does not judge names (the receiver's store does)", () => {
     const payload = JSON.stringify(withField(good.OFFER![1], 'entries[0].path', '../../etc/passwd\u0000'));
     const offer = decode(Buffer.concat([PREFACE, frame(FrameType.OFFER, payload)]))[1];
     assert.equal(offer?.type === 'offer' && offer.entries[0]?.path, '../../etc/passwd\u0000');
@@ -445,9 +448,18 @@ describe('a poisoned decoder', () => {
     const decoder = new FrameDecoder();
     decoder.push(PREFACE);
     const first = throwsCode(() => decoder.push(frame(0x42, '{}')), 'PROTOCOL_BAD_MESSAGE');
-    assert.equal(throwsCode(() => decoder.push(encodeMessage({ type: 'ping' })), 'PROTOCOL_BAD_MESSAGE'), first);
-    assert.equal(throwsCode(() => decoder.push(Buffer.alloc(0)), 'PROTOCOL_BAD_MESSAGE'), first);
-    assert.equal(throwsCode(() => decoder.end(), 'PROTOCOL_BAD_MESSAGE'), first);
+    assert.equal(
+      throwsCode(() => decoder.push(encodeMessage({ type: 'ping' })), 'PROTOCOL_BAD_MESSAGE'),
+      first,
+    );
+    assert.equal(
+      throwsCode(() => decoder.push(Buffer.alloc(0)), 'PROTOCOL_BAD_MESSAGE'),
+      first,
+    );
+    assert.equal(
+      throwsCode(() => decoder.end(), 'PROTOCOL_BAD_MESSAGE'),
+      first,
+    );
   });
 
   it('stays poisoned after PROTOCOL_TRUNCATED', () => {
@@ -481,10 +493,7 @@ describe('encoder', () => {
 
   it('encodes the documented HELLO example', () => {
     const hello = encodeMessage({ type: 'hello', name: 'alice', software: 'p2pd/0.1.0', features: ['resume'] });
-    assert.equal(
-      hello.toString('hex'),
-      '0000003f01' + Buffer.from('{"name":"alice","software":"p2pd/0.1.0","features":["resume"]}').toString('hex'),
-    );
+    assert.equal(hello.toString('hex'), '0000003f01' + Buffer.from('{"name":"alice","software":"p2pd/0.1.0","features":["resume"]}').toString('hex'));
   });
 });
 
@@ -506,9 +515,15 @@ describe('encodeOffer', () => {
     assert.ok(frames.length > 4);
     for (const f of frames) assert.ok(f.length - 5 <= max, `frame of ${f.length - 5} bytes`);
     const offers = decodeOffers(frames, max);
-    assert.deepEqual(offers.map((o) => o.more), [...Array<boolean>(frames.length - 1).fill(true), false]);
+    assert.deepEqual(
+      offers.map((o) => o.more),
+      [...Array<boolean>(frames.length - 1).fill(true), false],
+    );
     for (const o of offers) assert.deepEqual([o.transferId, o.totalFiles, o.totalBytes], ['t1', 40, totalBytes]);
-    assert.deepEqual(offers.flatMap((o) => o.entries), entries);
+    assert.deepEqual(
+      offers.flatMap((o) => o.entries),
+      entries,
+    );
     // Greedy: no frame could have taken the next frame's first entry.
     for (let i = 0; i + 1 < frames.length; i++) {
       const grown = encodeMessage({ ...offers[i]!, entries: [...offers[i]!.entries, offers[i + 1]!.entries[0]!] });
@@ -566,10 +581,7 @@ describe('docs/PROTOCOL.md', () => {
   it('shows the bytes the encoder produces in the worked example', () => {
     const dump = /## Worked example[\s\S]*?```\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
     const hex = [...dump.matchAll(/^[0-9a-f]{4} {2}((?:[0-9a-f]{2} )*[0-9a-f]{2})/gm)].map((m) => m[1]!.replaceAll(' ', '')).join('');
-    const bytes = Buffer.concat([
-      encodePreface(),
-      encodeMessage({ type: 'hello', name: 'alice', software: 'p2pd/0.1.0', features: ['resume'] }),
-    ]);
+    const bytes = Buffer.concat([encodePreface(), encodeMessage({ type: 'hello', name: 'alice', software: 'p2pd/0.1.0', features: ['resume'] })]);
     assert.equal(hex, bytes.toString('hex'));
   });
 });

@@ -66,12 +66,7 @@ const hostilePiece = fc.oneof(
   plausibleHeader,
   jsonish,
   framedJson,
-  fc.constantFrom(
-    encodeMessage({ type: 'ping' }),
-    encodeMessage({ type: 'file-begin', index: 0, offset: 0 }),
-    encodeDataHeader(10),
-    Buffer.from('{}'),
-  ),
+  fc.constantFrom(encodeMessage({ type: 'ping' }), encodeMessage({ type: 'file-begin', index: 0, offset: 0 }), encodeDataHeader(10), Buffer.from('{}')),
 );
 
 describe('hostile input', () => {
@@ -90,7 +85,10 @@ describe('hostile input', () => {
           assert.ok(err instanceof P2pdError, `threw ${String(err)}`);
           assert.notEqual(err.code, 'INTERNAL');
           // Poisoned: the same error again.
-          assert.throws(() => decoder.push(PREFACE), (again) => again === err);
+          assert.throws(
+            () => decoder.push(PREFACE),
+            (again) => again === err,
+          );
         }
       }),
       { numRuns: 8000 },
@@ -137,37 +135,49 @@ const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
 const transferId = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
 
 const offerEntry: fc.Arbitrary<OfferEntry> = fc.oneof(
-  fc.record({
-    path: text(LIMITS.offerPath, 1),
-    kind: fc.constant('file' as const),
-    size: uint,
-    mode: fc.integer({ min: 0, max: 0o7777 }),
-    mtimeMs: fc.double({ min: 0, max: 1e15, noNaN: true }).map((t) => Math.abs(t)),
-  }, PLAIN),
-  fc.record({
-    path: text(100, 1),
-    kind: fc.constant('dir' as const),
-    size: fc.constant(0),
-    mode: fc.integer({ min: 0, max: 0o7777 }),
-    mtimeMs: fc.nat(),
-  }, PLAIN),
+  fc.record(
+    {
+      path: text(LIMITS.offerPath, 1),
+      kind: fc.constant('file' as const),
+      size: uint,
+      mode: fc.integer({ min: 0, max: 0o7777 }),
+      mtimeMs: fc.double({ min: 0, max: 1e15, noNaN: true }).map((t) => Math.abs(t)),
+    },
+    PLAIN,
+  ),
+  fc.record(
+    {
+      path: text(100, 1),
+      kind: fc.constant('dir' as const),
+      size: fc.constant(0),
+      mode: fc.integer({ min: 0, max: 0o7777 }),
+      mtimeMs: fc.nat(),
+    },
+    PLAIN,
+  ),
 );
 
 const controlMessage: fc.Arbitrary<ControlMessage> = fc.oneof(
-  fc.record({
-    type: fc.constant('hello' as const),
-    name: text(LIMITS.helloText),
-    software: text(LIMITS.helloText),
-    features: fc.array(text(LIMITS.featureName), { maxLength: LIMITS.helloFeatures }),
-  }, PLAIN),
-  fc.record({
-    type: fc.constant('offer' as const),
-    transferId,
-    totalFiles: uint,
-    totalBytes: uint,
-    entries: fc.array(offerEntry, { maxLength: 8 }),
-    more: fc.boolean(),
-  }, PLAIN),
+  fc.record(
+    {
+      type: fc.constant('hello' as const),
+      name: text(LIMITS.helloText),
+      software: text(LIMITS.helloText),
+      features: fc.array(text(LIMITS.featureName), { maxLength: LIMITS.helloFeatures }),
+    },
+    PLAIN,
+  ),
+  fc.record(
+    {
+      type: fc.constant('offer' as const),
+      transferId,
+      totalFiles: uint,
+      totalBytes: uint,
+      entries: fc.array(offerEntry, { maxLength: 8 }),
+      more: fc.boolean(),
+    },
+    PLAIN,
+  ),
   fc.record(
     {
       type: fc.constant('answer' as const),

@@ -132,7 +132,11 @@ describe('systemd quoting', () => {
     assert.equal(systemdCommandLine(['/opt/a b/node', '/x$y/main.js', 'daemon']), '"/opt/a b/node" "/x$$y/main.js" daemon');
     assert.equal(systemdCommandLine(['/opt/100%/node']), '"/opt/100%%/node"');
     for (const bad of ['/opt/"q"/node', "/opt/it's/node", '/opt/a\\b/node', '/opt/$x/node', '/opt/a\nb/node']) {
-      assert.throws(() => systemdCommandLine([bad]), (err: unknown) => err instanceof P2pdError && err.code === 'SERVICE_UNSUPPORTED', bad);
+      assert.throws(
+        () => systemdCommandLine([bad]),
+        (err: unknown) => err instanceof P2pdError && err.code === 'SERVICE_UNSUPPORTED',
+        bad,
+      );
     }
     assert.throws(() => systemdCommandLine(['node', 'daemon']), P2pdError);
   });
@@ -169,8 +173,14 @@ describe('user service on Linux', () => {
       plan.steps.map((s) => s.action),
       ['write', 'run', 'run'],
     );
-    assert.ok(plan.notes.some((n) => n.includes('journalctl --user -u p2pd -f')), 'how to read the logs');
-    assert.ok(plan.notes.some((n) => n.includes('loginctl enable-linger ada')), 'lingering');
+    assert.ok(
+      plan.notes.some((n) => n.includes('journalctl --user -u p2pd -f')),
+      'how to read the logs',
+    );
+    assert.ok(
+      plan.notes.some((n) => n.includes('loginctl enable-linger ada')),
+      'lingering',
+    );
   });
 
   test('ExecStart is absolute node + main.js daemon; the sandboxing of the template stays', () => {
@@ -188,10 +198,7 @@ describe('user service on Linux', () => {
       configFile: '/home/ada/p2pd conf/100%.json',
     });
     const unit = parseUnit(writes(plan)[0]!.content);
-    assert.equal(
-      one(unit, 'ExecStart'),
-      '"/opt/node 20/bin/node" "/home/ada/my apps/p2pd/dist/src/main.js" daemon --config "/home/ada/p2pd conf/100%%.json"',
-    );
+    assert.equal(one(unit, 'ExecStart'), '"/opt/node 20/bin/node" "/home/ada/my apps/p2pd/dist/src/main.js" daemon --config "/home/ada/p2pd conf/100%%.json"');
     assert.ok(plan.notes.some((n) => n.includes('/home/ada/p2pd conf/100%.json')));
   });
 
@@ -251,7 +258,10 @@ describe('system service on Linux', () => {
     assert.deepEqual(
       runs(plan).map((r) => [r.argv, r.unless]),
       [
-        [['useradd', '--system', '--home-dir', '/var/lib/p2pd', '--shell', '/usr/sbin/nologin', '--user-group', 'p2pd'], ['getent', 'passwd', 'p2pd']],
+        [
+          ['useradd', '--system', '--home-dir', '/var/lib/p2pd', '--shell', '/usr/sbin/nologin', '--user-group', 'p2pd'],
+          ['getent', 'passwd', 'p2pd'],
+        ],
         [['systemctl', 'daemon-reload'], undefined],
         [['systemctl', 'enable', '--now', 'p2pd.service'], undefined],
       ],
@@ -304,7 +314,11 @@ describe('launchd agent on macOS', () => {
   test('the plist goes to ~/Library/LaunchAgents; --system and other platforms are refused', () => {
     assert.equal(mac().unitPath, '/Users/ada/Library/LaunchAgents/io.p2pd.daemon.plist');
     for (const over of [{ platform: 'darwin', scope: 'system' }, { platform: 'win32' }, { platform: 'freebsd' }] as Partial<TargetInput>[]) {
-      assert.throws(() => target(over), (err: unknown) => err instanceof P2pdError && err.code === 'SERVICE_UNSUPPORTED', JSON.stringify(over));
+      assert.throws(
+        () => target(over),
+        (err: unknown) => err instanceof P2pdError && err.code === 'SERVICE_UNSUPPORTED',
+        JSON.stringify(over),
+      );
     }
   });
 

@@ -201,13 +201,7 @@ describe('Inbox', () => {
   });
 
   it('hostile: strips setuid, setgid and sticky bits and keeps owner read/write', async () => {
-    const transfer = await prepare([
-      file('suid', 1, 0o4755),
-      file('sgid', 1, 0o2777),
-      file('none', 1, 0o000),
-      dir('sticky', 0o1777),
-      dir('locked', 0o000),
-    ]);
+    const transfer = await prepare([file('suid', 1, 0o4755), file('sgid', 1, 0o2777), file('none', 1, 0o000), dir('sticky', 0o1777), dir('locked', 0o000)]);
     for (const index of [0, 1, 2]) await send(await transfer.openFile(index, { signal }), 'x');
     await transfer.close();
     assert.equal((await stat(join(inboxDir, 'suid'))).mode & 0o7777, 0o755);
@@ -269,12 +263,7 @@ describe('Inbox', () => {
     a.stream.write('data');
     b.stream.write('data');
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(await tree(inboxDir), [
-      `${PARTIAL_DIR_NAME}/`,
-      `${PARTIAL_DIR_NAME}/t1.0.part`,
-      `${PARTIAL_DIR_NAME}/t1.1.part`,
-      'd/',
-    ]);
+    assert.deepEqual(await tree(inboxDir), [`${PARTIAL_DIR_NAME}/`, `${PARTIAL_DIR_NAME}/t1.0.part`, `${PARTIAL_DIR_NAME}/t1.1.part`, 'd/']);
     assert.equal((await stat(join(inboxDir, PARTIAL_DIR_NAME, 't1.0.part'))).mode & 0o777, 0o600);
     await transfer.close();
   });
@@ -425,14 +414,8 @@ describe('Inbox', () => {
   });
 
   it('two concurrent prepares of the same directory get different roots', async () => {
-    const [one, two] = await Promise.all([
-      prepare([file('photos/x.txt', 3)], 'one'),
-      prepare([file('photos/x.txt', 3)], 'two'),
-    ]);
-    const paths = await Promise.all([
-      send(await one.openFile(0, { signal }), 'one'),
-      send(await two.openFile(0, { signal }), 'two'),
-    ]);
+    const [one, two] = await Promise.all([prepare([file('photos/x.txt', 3)], 'one'), prepare([file('photos/x.txt', 3)], 'two')]);
+    const paths = await Promise.all([send(await one.openFile(0, { signal }), 'one'), send(await two.openFile(0, { signal }), 'two')]);
     assert.deepEqual([...paths].sort(), ['photos (1)/x.txt', 'photos/x.txt']);
     assert.equal(await readFile(join(inboxDir, paths[0]), 'utf8'), 'one');
     assert.equal(await readFile(join(inboxDir, paths[1]), 'utf8'), 'two');

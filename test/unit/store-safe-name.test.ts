@@ -1,14 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { P2pdError } from '../../src/errors.js';
-import {
-  MAX_COMPONENT_BYTES,
-  NAME_REJECT_REASONS,
-  checkRelativePath,
-  conflictName,
-  displayName,
-  type NameRejectReason,
-} from '../../src/store/index.js';
+import { MAX_COMPONENT_BYTES, NAME_REJECT_REASONS, checkRelativePath, conflictName, displayName, type NameRejectReason } from '../../src/store/index.js';
 
 function rejection(path: string): NameRejectReason | undefined {
   try {
@@ -104,7 +97,11 @@ const legitimate: ReadonlyArray<readonly [label: string, path: string, expected:
   ['emoji', 'emoji 😀.png', ['emoji 😀.png']],
   ['emoji ZWJ sequence', 'family 👨‍👩‍👧.png', ['family 👨‍👩‍👧.png']],
   ['Persian with ZWNJ', 'می\u200Cخواهم.txt', ['می\u200Cخواهم.txt']],
-  ['flag tag sequence', 'flag \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}.png', ['flag \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}.png']],
+  [
+    'flag tag sequence',
+    'flag \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}.png',
+    ['flag \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}.png'],
+  ],
   ['colon not in drive form', 'with:colon.txt', ['with:colon.txt']],
   ['time in a name', 'notes 12:30.txt', ['notes 12:30.txt']],
   ['Windows-only forbidden characters', 'what?<draft>|"x"*.txt', ['what?<draft>|"x"*.txt']],

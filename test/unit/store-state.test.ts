@@ -31,7 +31,10 @@ async function onDisk(dir: string): Promise<{ trusted: Record<string, { name: st
 }
 
 const open = (dir: string, extra: { historySize?: number; debounceMs?: number } = {}): StateStore =>
-  new StateStore({ logger: silentLogger() }, { dir, historySize: extra.historySize ?? 10, ...(extra.debounceMs === undefined ? {} : { debounceMs: extra.debounceMs }) });
+  new StateStore(
+    { logger: silentLogger() },
+    { dir, historySize: extra.historySize ?? 10, ...(extra.debounceMs === undefined ? {} : { debounceMs: extra.debounceMs }) },
+  );
 
 describe('StateStore', () => {
   it('keeps trusted peers, history and the send queue across instances', async () => {
@@ -43,8 +46,15 @@ describe('StateStore', () => {
       await a.stop();
       const b = open(dir, { historySize: 2 });
       assert.equal(b.getTrusted(ID)?.name, 'bob');
-      assert.deepEqual(b.queued().map((q) => q.id), ['q1']);
-      assert.deepEqual(b.list().map((v) => v.id), ['t3', 't2'], 'history is capped, newest first');
+      assert.deepEqual(
+        b.queued().map((q) => q.id),
+        ['q1'],
+      );
+      assert.deepEqual(
+        b.list().map((v) => v.id),
+        ['t3', 't2'],
+        'history is capped, newest first',
+      );
       b.dequeue('q1');
       assert.equal(b.untrust(ID), true);
       await b.flush();
@@ -56,17 +66,26 @@ describe('StateStore', () => {
 
   it('loads a state.json written by earlier versions (conf layout) and keeps its format and mode', async () => {
     await withDir(async (dir) => {
-      const old = { trusted: { [ID]: { id: ID, name: 'bob', trustedAt: '2026-01-01T00:00:00.000Z' } }, history: [{ id: 't0', startedAt: '2026-01-01T00:00:00.000Z' }] };
+      const old = {
+        trusted: { [ID]: { id: ID, name: 'bob', trustedAt: '2026-01-01T00:00:00.000Z' } },
+        history: [{ id: 't0', startedAt: '2026-01-01T00:00:00.000Z' }],
+      };
       await writeFile(join(dir, 'state.json'), JSON.stringify(old, undefined, '\t'), { mode: 0o600 });
       const s = open(dir);
       assert.equal(s.getTrusted(ID)?.name, 'bob');
       assert.deepEqual(s.queued(), [], 'a file without a queue has an empty one');
-      assert.deepEqual(s.list().map((v) => v.id), ['t0']);
+      assert.deepEqual(
+        s.list().map((v) => v.id),
+        ['t0'],
+      );
       s.add({ id: 't1', startedAt: now() } as never);
       await s.stop();
       const text = await readFile(join(dir, 'state.json'), 'utf8');
       assert.match(text, /^\{\n\t"trusted": \{/, 'tab-indented JSON, as conf wrote it');
-      assert.deepEqual((JSON.parse(text) as { history: Array<{ id: string }> }).history.map((v) => v.id), ['t1', 't0']);
+      assert.deepEqual(
+        (JSON.parse(text) as { history: Array<{ id: string }> }).history.map((v) => v.id),
+        ['t1', 't0'],
+      );
       assert.equal((await stat(join(dir, 'state.json'))).mode & 0o777, 0o600);
       assert.deepEqual((await readdir(dir)).sort(), ['state.json'], 'no temporary file is left');
     });
@@ -107,7 +126,12 @@ describe('StateStore', () => {
       assert.equal(open(dir, { historySize: 100 }).list()[0]?.id, 't999');
       s.enqueue({ id: 'q1', peer: 'bob', paths: ['/x'], createdAt: now() });
       await s.stop();
-      assert.deepEqual(open(dir).queued().map((q) => q.id), ['q1']);
+      assert.deepEqual(
+        open(dir)
+          .queued()
+          .map((q) => q.id),
+        ['q1'],
+      );
       await s.stop();
       assert.equal(s.writes, before + 2, 'stop() with nothing pending writes nothing');
     });
@@ -119,7 +143,12 @@ describe('StateStore', () => {
       s.add({ id: 't1', startedAt: now() } as never);
       assert.deepEqual(open(dir).list(), [], 'not yet on disk');
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(open(dir).list().map((v) => v.id), ['t1']);
+      assert.deepEqual(
+        open(dir)
+          .list()
+          .map((v) => v.id),
+        ['t1'],
+      );
     });
   });
 
@@ -209,7 +238,10 @@ describe('StateStore', () => {
       s.add({ id: 'old', startedAt: old, endedAt: old } as never);
       s.add({ id: 'new', startedAt: now(), endedAt: now() } as never);
       assert.equal(s.prune({ olderThanMs: 30 * 86_400_000 }), 1);
-      assert.deepEqual(s.list().map((v) => v.id), ['new']);
+      assert.deepEqual(
+        s.list().map((v) => v.id),
+        ['new'],
+      );
       await s.stop();
     });
   });

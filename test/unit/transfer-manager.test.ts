@@ -78,7 +78,13 @@ class FakeDriver implements SessionDriver {
       session.greet({ id: connection.peer.id, claimedName: offer.from, protocol: this.protocol, verified: connection.peer.verified });
       const sizes = offer.files.map((f) => Buffer.from(f.data, 'base64').length);
       const bytes = sizes.reduce((n, s) => n + s, 0);
-      await session.offer({ transferId: offer.transferId, files: offer.files.length, bytes, largestFile: Math.max(0, ...sizes), names: offer.files.map((f) => f.path) });
+      await session.offer({
+        transferId: offer.transferId,
+        files: offer.files.length,
+        bytes,
+        largestFile: Math.max(0, ...sizes),
+        names: offer.files.map((f) => f.path),
+      });
       const outcomes: FileOutcome[] = [];
       for (const [index, f] of offer.files.entries()) {
         this.received.set(f.path, Buffer.from(f.data, 'base64').toString());
@@ -135,7 +141,13 @@ function node(net: FakeNet, id: string, decision: 'auto' | 'ask') {
   );
   const driver = new FakeDriver(net, { id, name: id });
   const manager = new TransferManager(
-    { logger: silentLogger(), connector: { resolve: (q) => ({ protocol: q.startsWith('p2pd:') ? 'p2pd' : 'fake', id: q, name: q }) }, history, gate, drivers: [driver] },
+    {
+      logger: silentLogger(),
+      connector: { resolve: (q) => ({ protocol: q.startsWith('p2pd:') ? 'p2pd' : 'fake', id: q, name: q }) },
+      history,
+      gate,
+      drivers: [driver],
+    },
     { maxConcurrentOutgoing: 2, retry: { minDelayMs: 10, maxDelayMs: 20, giveUpMs: 10_000 } },
   );
   net.nodes.set(id, manager);
@@ -187,7 +199,10 @@ describe('transfer manager with a second protocol', () => {
     assert.deepEqual(Object.fromEntries(bob.driver.received), { 'a.txt': 'hello', 'b.txt': 'world!' });
     assert.deepEqual(arrived, ['a.txt', 'b.txt']);
     assert.equal(alice.manager.get(sent.id)?.state, 'done');
-    assert.deepEqual(bob.history.list().map((r) => [r.id, r.state]), [[sent.id, 'done']]);
+    assert.deepEqual(
+      bob.history.list().map((r) => [r.id, r.state]),
+      [[sent.id, 'done']],
+    );
   });
 
   it('an offer through the fake driver waits for a person; a rejection fails the send without a retry', async () => {
@@ -234,6 +249,6 @@ describe('transfer manager with a second protocol', () => {
   it('a peer of a protocol no driver speaks is refused at once', () => {
     const net = new FakeNet();
     const alice = node(net, 'alice', 'auto');
-    assert.throws(() => alice.manager.send({ peer: 'p2pd:bob', source: source({ 'a': 'a' }) }), { code: 'INTERNAL' });
+    assert.throws(() => alice.manager.send({ peer: 'p2pd:bob', source: source({ a: 'a' }) }), { code: 'INTERNAL' });
   });
 });

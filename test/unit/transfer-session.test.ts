@@ -80,7 +80,7 @@ function senderOptions(signal = new AbortController().signal) {
 
 describe('sender ↔ receiver over an in-memory pipe', () => {
   it('moves many files, including an empty one, and both sides agree', async () => {
-    const files: Record<string, Buffer> = { 'a.txt': Buffer.from('hello'), 'empty': Buffer.alloc(0) };
+    const files: Record<string, Buffer> = { 'a.txt': Buffer.from('hello'), empty: Buffer.alloc(0) };
     for (let i = 0; i < 200; i++) files[`many/${i}.bin`] = Buffer.alloc(i * 37, i);
     files['big.bin'] = Buffer.alloc(3_000_000, 9);
     const [s, r] = duplexPair();
@@ -102,7 +102,14 @@ describe('sender ↔ receiver over an in-memory pipe', () => {
     const refuse = new P2pdError('PEER_NOT_TRUSTED', 'bob does not accept files from alice yet');
     const [sent, received] = await Promise.allSettled([
       runSender({ socket: s, source: memorySource({ x: Buffer.from('x') }) }, senderOptions()),
-      runReceiver({ socket: r, store }, receiverOptions({ authorize: () => { throw refuse; } })),
+      runReceiver(
+        { socket: r, store },
+        receiverOptions({
+          authorize: () => {
+            throw refuse;
+          },
+        }),
+      ),
     ]);
     assert.equal(sent.status, 'rejected');
     assert.equal((sent as PromiseRejectedResult).reason.code, 'PEER_NOT_TRUSTED');
@@ -188,8 +195,12 @@ describe('receiver against a hand-built hostile sender', () => {
   it('a wrong hash: the file is discarded and reported, never committed', async () => {
     const data = Buffer.from('real data');
     const { out, store, replies } = await hostile([
-      encodePreface(), hello, ...offer(data.length),
-      encodeMessage({ type: 'file-begin', index: 0, offset: 0 }), encodeDataHeader(data.length), data,
+      encodePreface(),
+      hello,
+      ...offer(data.length),
+      encodeMessage({ type: 'file-begin', index: 0, offset: 0 }),
+      encodeDataHeader(data.length),
+      data,
       encodeMessage({ type: 'file-end', index: 0, sha256: sha(Buffer.from('other')) }),
       encodeMessage({ type: 'done' }),
     ]);
@@ -201,8 +212,12 @@ describe('receiver against a hand-built hostile sender', () => {
   it('more bytes than declared end the transfer with SIZE_MISMATCH', async () => {
     const data = Buffer.alloc(100);
     const { out, store, replies } = await hostile([
-      encodePreface(), hello, ...offer(10),
-      encodeMessage({ type: 'file-begin', index: 0, offset: 0 }), encodeDataHeader(data.length), data,
+      encodePreface(),
+      hello,
+      ...offer(10),
+      encodeMessage({ type: 'file-begin', index: 0, offset: 0 }),
+      encodeDataHeader(data.length),
+      data,
     ]);
     assert.deepEqual(out, { ok: false, code: 'SIZE_MISMATCH' });
     assert.equal(store.files.size, 0);
@@ -212,8 +227,12 @@ describe('receiver against a hand-built hostile sender', () => {
   it('fewer bytes than declared: SIZE_MISMATCH for that file', async () => {
     const data = Buffer.alloc(5);
     const { store, replies } = await hostile([
-      encodePreface(), hello, ...offer(10),
-      encodeMessage({ type: 'file-begin', index: 0, offset: 0 }), encodeDataHeader(data.length), data,
+      encodePreface(),
+      hello,
+      ...offer(10),
+      encodeMessage({ type: 'file-begin', index: 0, offset: 0 }),
+      encodeDataHeader(data.length),
+      data,
       encodeMessage({ type: 'file-end', index: 0, sha256: sha(data) }),
       encodeMessage({ type: 'done' }),
     ]);

@@ -45,7 +45,10 @@ function isIdentityInvalid(file: string, secret?: string) {
 
 /** The base64 body of a PEM, the part that must never be shown. */
 function pemBody(pem: string): string {
-  return pem.split('\n').filter((l) => l !== '' && !l.startsWith('-----')).join('');
+  return pem
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('-----'))
+    .join('');
 }
 
 test('first start creates a key (0600) and a certificate (0644) in a 0700 directory', async () => {

@@ -111,7 +111,7 @@ function signal(): AbortSignal {
   return new AbortController().signal;
 }
 
-test('mutual handshake: each side learns the other one\'s id', BOUND, async (t) => {
+test("mutual handshake: each side learns the other one's id", BOUND, async (t) => {
   const server = await serve(t, alice);
   const accepted = server.nextConnection();
   const dialed = await dialTls({ identity: bob }, { addresses: [{ host: HOST, port: server.port }], expectedId: alice.id, signal: signal(), timeoutMs: 5_000 });
@@ -138,7 +138,10 @@ test('mutual handshake: each side learns the other one\'s id', BOUND, async (t) 
 
 test('an expectedId in its readable form is accepted', BOUND, async (t) => {
   const server = await serve(t, alice);
-  const readable = alice.id.toLowerCase().replace(/(.{4})/g, '$1-').replace(/-$/, '');
+  const readable = alice.id
+    .toLowerCase()
+    .replace(/(.{4})/g, '$1-')
+    .replace(/-$/, '');
   const dialed = await dialTls({ identity: bob }, { addresses: [{ host: HOST, port: server.port }], expectedId: readable, signal: signal(), timeoutMs: 5_000 });
   dialed.socket.destroy();
   assert.equal(dialed.peerId, alice.id);
@@ -161,10 +164,7 @@ test('stopping the listener leaves handed-out connections open', BOUND, async (t
   const [data] = (await once(dialed.socket, 'data')) as [Buffer];
   assert.equal(data.toString(), 'still here');
   // And no new connections are accepted.
-  await assert.rejects(
-    dialTls({ identity: bob }, { addresses: [{ host: HOST, port }], signal: signal(), timeoutMs: 5_000 }),
-    hasCode('PEER_UNREACHABLE'),
-  );
+  await assert.rejects(dialTls({ identity: bob }, { addresses: [{ host: HOST, port }], signal: signal(), timeoutMs: 5_000 }), hasCode('PEER_UNREACHABLE'));
 });
 
 test('expectedId mismatch is PEER_IDENTITY_MISMATCH and no other address is tried', BOUND, async (t) => {
@@ -262,7 +262,7 @@ test('a silent address does not hold up the next one for longer than the stagger
   if (silent.sockets[0] !== undefined && !silent.sockets[0].destroyed) await once(silent.sockets[0], 'close');
 });
 
-test('abort before connecting throws the signal\'s reason', BOUND, async () => {
+test("abort before connecting throws the signal's reason", BOUND, async () => {
   const controller = new AbortController();
   const reason = new Error('shutting down');
   controller.abort(reason);
@@ -272,10 +272,7 @@ test('abort before connecting throws the signal\'s reason', BOUND, async () => {
   );
   const plain = new AbortController();
   plain.abort();
-  await assert.rejects(
-    dialTls({ identity: bob }, { addresses: [{ host: HOST, port: 9 }], signal: plain.signal, timeoutMs: 5_000 }),
-    { name: 'AbortError' },
-  );
+  await assert.rejects(dialTls({ identity: bob }, { addresses: [{ host: HOST, port: 9 }], signal: plain.signal, timeoutMs: 5_000 }), { name: 'AbortError' });
 });
 
 test('abort during the handshake destroys the pending socket', BOUND, async (t) => {
@@ -292,18 +289,12 @@ test('abort during the handshake destroys the pending socket', BOUND, async (t) 
 
 test('a server that never answers the handshake is TIMEOUT', BOUND, async (t) => {
   const silent = await tcpServer(t, () => {});
-  await assert.rejects(
-    dialTls({ identity: bob }, { addresses: [{ host: HOST, port: silent.port }], signal: signal(), timeoutMs: 200 }),
-    hasCode('TIMEOUT'),
-  );
+  await assert.rejects(dialTls({ identity: bob }, { addresses: [{ host: HOST, port: silent.port }], signal: signal(), timeoutMs: 200 }), hasCode('TIMEOUT'));
 });
 
 test('a server that does not speak TLS is TLS_FAILED', BOUND, async (t) => {
   const rude = await tcpServer(t, (s) => s.end('HTTP/1.0 400 Bad Request\r\n\r\n'));
-  await assert.rejects(
-    dialTls({ identity: bob }, { addresses: [{ host: HOST, port: rude.port }], signal: signal(), timeoutMs: 5_000 }),
-    hasCode('TLS_FAILED'),
-  );
+  await assert.rejects(dialTls({ identity: bob }, { addresses: [{ host: HOST, port: rude.port }], signal: signal(), timeoutMs: 5_000 }), hasCode('TLS_FAILED'));
 });
 
 test('a client that never speaks is dropped after the handshake timeout', BOUND, async (t) => {
@@ -361,8 +352,5 @@ test('start honours its signal: aborted before, and aborting later stops the lis
   assert.ok(port > 0);
   controller.abort();
   await listener.stop(); // resolves once the abort-triggered stop is done
-  await assert.rejects(
-    dialTls({ identity: bob }, { addresses: [{ host: HOST, port }], signal: signal(), timeoutMs: 5_000 }),
-    hasCode('PEER_UNREACHABLE'),
-  );
+  await assert.rejects(dialTls({ identity: bob }, { addresses: [{ host: HOST, port }], signal: signal(), timeoutMs: 5_000 }), hasCode('PEER_UNREACHABLE'));
 });

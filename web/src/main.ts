@@ -48,35 +48,49 @@ function App({ login }: { login: string | null }) {
   }, [count]);
   const problem = login ?? store.unauthorized;
   if (problem !== null) {
-    return html`<main class="login"><h1>p2pd</h1><p role="alert">${problem}</p>
-      <p>Run <code>p2pd ui --open</code> on this machine to open the dashboard with a fresh login.</p></main>`;
+    return html`<main class="login">
+      <h1>p2pd</h1>
+      <p role="alert">${problem}</p>
+      <p>Run <code>p2pd ui --open</code> on this machine to open the dashboard with a fresh login.</p>
+    </main>`;
   }
   return html`<div class="app">
     <header>
       <h1>p2pd</h1>
       <nav aria-label="Screens">
         ${SCREENS.map(
-          ([id, words]) => html`<button key=${id} class="tab" aria-current=${screen === id ? 'page' : undefined} onClick=${() => setScreen(id)}>
-            ${words}${id === 'incoming' && count > 0 ? html` <span class="count" aria-label=${`${count} waiting`}>${count}</span>` : ''}
-          </button>`,
+          ([id, words]) =>
+            html`<button key=${id} class="tab" aria-current=${screen === id ? 'page' : undefined} onClick=${() => setScreen(id)}>
+              ${words}${id === 'incoming' && count > 0 ? html` <span class="count" aria-label=${`${count} waiting`}>${count}</span>` : ''}
+            </button>`,
         )}
       </nav>
       <span class=${`dot ${store.connected ? 'ok' : ''}`} role="status" aria-label=${store.connected ? 'connected' : 'connecting'}></span>
     </header>
     <main>
       <h2 class="screen-title">${SCREENS.find(([id]) => id === screen)![1]}</h2>
-      ${screen === 'peers' && html`<${PeersScreen} live=${live} store=${store} onSend=${(p: any) => {
-        setSendTo(p.id);
-        setScreen('send');
-      }} />`}
+      ${
+        screen === 'peers' &&
+        html`<${PeersScreen}
+          live=${live}
+          store=${store}
+          onSend=${(p: any) => {
+            setSendTo(p.id);
+            setScreen('send');
+          }}
+        />`
+      }
       ${screen === 'send' && html`<${SendScreen} live=${live} store=${store} peerId=${sendTo} setPeerId=${setSendTo} />`}
-      ${screen === 'incoming' && html`<${OffersScreen} store=${store} />`}
-      ${screen === 'progress' && html`<${ProgressScreen} store=${store} />`}
-      ${screen === 'settings' &&
-      html`<${SettingsScreen} notify=${{
-        enabled: notifyOn,
-        enable: () => void Notification.requestPermission().then((p) => setNotifyOn(p === 'granted')),
-      }} />`}
+      ${screen === 'incoming' && html`<${OffersScreen} store=${store} />`} ${screen === 'progress' && html`<${ProgressScreen} store=${store} />`}
+      ${
+        screen === 'settings' &&
+        html`<${SettingsScreen}
+          notify=${{
+            enabled: notifyOn,
+            enable: () => void Notification.requestPermission().then((p) => setNotifyOn(p === 'granted')),
+          }}
+        />`
+      }
     </main>
   </div>`;
 }

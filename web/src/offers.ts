@@ -31,23 +31,42 @@ function OfferCard({ offer }: { offer: any }) {
   };
   const left = (Date.parse(offer.expiresAt) - Date.now()) / 1000;
   return html`<article class="card offer" data-offer=${offer.id} aria-label=${`Offer from ${offer.peer.name}`}>
-    <h3><span class="name">${offer.peer.name}</span> <span class="muted">#${offer.peer.id.slice(0, 7)}</span>
-      ${offer.peer.trusted ? html`<span class="badge ok">trusted</span>` : html`<span class="badge">not trusted</span>`}</h3>
+    <h3>
+      <span class="name">${offer.peer.name}</span>
+      <span class="muted">#${offer.peer.id.slice(0, 7)}</span>
+      ${offer.peer.trusted ? html`<span class="badge ok">trusted</span>` : html`<span class="badge">not trusted</span>`}
+    </h3>
     <p>wants to send <strong>${offer.files} file${offer.files === 1 ? '' : 's'}</strong> (${bytes(offer.bytes)}). Expires in ${duration(left)}.</p>
     <ol class="names" start="0">
       ${offer.names.map(
-        (n: string, i: number) => html`<li key=${i}>
-          <span class="name">${n}</span>
-          ${more &&
-          html`<span class="file-options">
-            <label>Save as <input type="text" value=${renames[i] ?? ''} placeholder=${n} onInput=${(e: any) => setRenames({ ...renames, [i]: e.currentTarget.value })} /></label>
-            <label><input type="checkbox" checked=${skips[i] === true} onChange=${(e: any) => setSkips({ ...skips, [i]: e.currentTarget.checked })} /> Skip</label>
-          </span>`}
-        </li>`,
+        (n: string, i: number) =>
+          html`<li key=${i}>
+            <span class="name">${n}</span>
+            ${
+              more &&
+              html`<span class="file-options">
+                <label
+                  >Save as
+                  <input type="text" value=${renames[i] ?? ''} placeholder=${n} onInput=${(e: any) => setRenames({ ...renames, [i]: e.currentTarget.value })}
+                /></label>
+                <label
+                  ><input type="checkbox" checked=${skips[i] === true} onChange=${(e: any) => setSkips({ ...skips, [i]: e.currentTarget.checked })} />
+                  Skip</label
+                >
+              </span>`
+            }
+          </li>`,
       )}
     </ol>
     ${offer.files > offer.names.length && html`<p class="muted">… and ${offer.files - offer.names.length} more.</p>`}
-    ${more && html`<p><label>Into folder (inside the inbox) <input type="text" value=${to} onInput=${(e: any) => setTo(e.currentTarget.value)} placeholder="e.g. photos/2026" /></label></p>`}
+    ${
+      more &&
+      html`<p>
+        <label
+          >Into folder (inside the inbox) <input type="text" value=${to} onInput=${(e: any) => setTo(e.currentTarget.value)} placeholder="e.g. photos/2026"
+        /></label>
+      </p>`
+    }
     <div class="actions">
       <button class="primary" disabled=${busy} onClick=${() => answer(true)}>Accept</button>
       <button disabled=${busy} onClick=${() => answer(false)}>Reject</button>

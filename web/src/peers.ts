@@ -24,18 +24,25 @@ function PairingCard({ pairing: p }: { live: Live; pairing: any }) {
   };
   return html`<article class="card pairing" data-pairing=${p.id}>
     <h3>Pairing ${p.direction === 'out' ? 'with' : 'requested by'} <span class="name">${p.peer.name}</span></h3>
-    ${p.code === null
-      ? html`<p>Connecting…</p>`
-      : html`<p class="code" aria-label=${`Verification code ${p.code.split('').join(' ')}`}>${p.code}</p>
-          <p>Look at the screen of <span class="name">${p.peer.name}</span>: it shows a code too. Only if it is exactly this one, press “Codes match”. If it differs, someone may be in between: press “Reject”.</p>`}
-    ${p.state === 'confirm'
-      ? html`<div class="actions">
-          <button class="primary" onClick=${() => answer(true)}>Codes match</button>
-          <button onClick=${() => answer(false)}>Reject</button>
-        </div>`
-      : p.state === 'waiting-peer'
-        ? html`<p role="status">Confirmed here; waiting for the other side to confirm.</p>`
-        : null}
+    ${
+      p.code === null
+        ? html`<p>Connecting…</p>`
+        : html`<p class="code" aria-label=${`Verification code ${p.code.split('').join(' ')}`}>${p.code}</p>
+            <p>
+              Look at the screen of <span class="name">${p.peer.name}</span>: it shows a code too. Only if it is exactly this one, press “Codes match”. If it
+              differs, someone may be in between: press “Reject”.
+            </p>`
+    }
+    ${
+      p.state === 'confirm'
+        ? html`<div class="actions">
+            <button class="primary" onClick=${() => answer(true)}>Codes match</button>
+            <button onClick=${() => answer(false)}>Reject</button>
+          </div>`
+        : p.state === 'waiting-peer'
+          ? html`<p role="status">Confirmed here; waiting for the other side to confirm.</p>`
+          : null
+    }
     ${error && html`<p class="error" role="alert">${error}</p>`}
   </article>`;
 }
@@ -81,10 +88,12 @@ function PeerCard({ live, peer, onSend }: { live: Live; peer: any; onSend: (peer
     <p class="muted small">Drop files or folders here to send them.</p>
     <div class="actions">
       <button class="primary" onClick=${() => onSend(peer)} aria-label=${`Send files to ${peer.displayName}`}>Send files…</button>
-      ${peer.trusted
-        ? html`<button onClick=${() => act(() => call('untrust', { peer: peer.id }))}>Untrust</button>`
-        : html`<button onClick=${() => act(() => call('trust', { peer: peer.id }))}>Trust</button>
-            <button onClick=${pair} aria-label=${`Pair with ${peer.displayName} by code`}>Pair</button>`}
+      ${
+        peer.trusted
+          ? html`<button onClick=${() => act(() => call('untrust', { peer: peer.id }))}>Untrust</button>`
+          : html`<button onClick=${() => act(() => call('trust', { peer: peer.id }))}>Trust</button>
+              <button onClick=${pair} aria-label=${`Pair with ${peer.displayName} by code`}>Pair</button>`
+      }
     </div>
     ${error && html`<p class="error" role="alert">${error}</p>`}
   </article>`;
@@ -94,8 +103,10 @@ export function PeersScreen({ live, store, onSend }: { live: Live; store: Store;
   const peers = [...store.peers.values()].sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
   return html`<div>
     <${PairingPanel} live=${live} store=${store} />
-    ${peers.length === 0
-      ? html`<p class="empty">No peers yet. Other machines running p2pd on this network appear here by themselves.</p>`
-      : html`<div class="grid">${peers.map((p) => html`<${PeerCard} key=${p.id} live=${live} peer=${p} onSend=${onSend} />`)}</div>`}
+    ${
+      peers.length === 0
+        ? html`<p class="empty">No peers yet. Other machines running p2pd on this network appear here by themselves.</p>`
+        : html`<div class="grid">${peers.map((p) => html`<${PeerCard} key=${p.id} live=${live} peer=${p} onSend=${onSend} />`)}</div>`
+    }
   </div>`;
 }

@@ -24,13 +24,15 @@ function TransferRow({ t }: { t: any }) {
   const retry = retries.get(t.id);
   const label = `${t.direction === 'out' ? 'To' : 'From'} ${t.peer.name}`;
   return html`<li class=${`transfer ${t.state}`} data-transfer=${t.id}>
-    <div><strong>${t.direction === 'out' ? '↑ to ' : '↓ from '}<span class="name">${t.peer.name}</span></strong>${' — '}<span class="state">${STATE_WORDS[t.state] ?? t.state}</span></div>
+    <div>
+      <strong>${t.direction === 'out' ? '↑ to ' : '↓ from '}<span class="name">${t.peer.name}</span></strong
+      >${' — '}<span class="state">${STATE_WORDS[t.state] ?? t.state}</span>
+    </div>
     <${Bar} done=${t.bytesDone} total=${t.bytesTotal} label=${`${label}: overall progress`} />
     <div class="muted small">
       ${bytes(t.bytesDone)} of ${bytes(t.bytesTotal)} · file ${Math.min(t.filesDone + t.filesFailed + (ended ? 0 : 1), t.filesTotal)} of ${t.filesTotal}
       ${!ended && t.bytesPerSecond > 0 && html` · ${bytes(t.bytesPerSecond)}/s · ${duration(eta)} left`}
-      ${t.state === 'retrying' && t.nextAttemptAt && html` · next try ${when(t.nextAttemptAt)}`}
-      ${ended && html` · ${when(t.endedAt)}`}
+      ${t.state === 'retrying' && t.nextAttemptAt && html` · next try ${when(t.nextAttemptAt)}`} ${ended && html` · ${when(t.endedAt)}`}
     </div>
     ${t.error && html`<p class="error">${t.error.message}</p>`}
     ${t.filesFailed > 0 && html`<p class="error">${t.filesFailed} file${t.filesFailed === 1 ? '' : 's'} did not arrive.</p>`}
@@ -48,26 +50,57 @@ export function ProgressScreen({ store }: { store: Store }) {
   const history = all.filter((t) => t.endedAt !== null);
   const ups = [...uploads.values()].filter((u) => u.state !== 'sent').reverse();
   return html`<div>
-    ${ups.length > 0 &&
-    html`<section aria-label="Uploads"><h2>Uploading to the daemon</h2><ul class="list">
-      ${ups.map(
-        (u) => html`<li key=${u.id}><span class="name">${u.label}</span> → <span class="name">${u.peer}</span>
-          <${Bar} done=${u.sent} total=${u.total} label=${`Upload of ${u.label}`} /> <span class="muted small">${bytes(u.sent)} of ${bytes(u.total)}</span>
-          ${u.error && html`<p class="error">${u.error}</p>`}</li>`,
-      )}</ul></section>`}
-    <section aria-label="Running transfers"><h2>Running</h2>
-      ${running.length === 0 ? html`<p class="empty">Nothing is being sent or received.</p>` : html`<ul class="list">${running.map((t) => html`<${TransferRow} key=${t.id} t=${t} />`)}</ul>`}
+    ${
+      ups.length > 0 &&
+      html`<section aria-label="Uploads">
+        <h2>Uploading to the daemon</h2>
+        <ul class="list">
+          ${ups.map(
+            (u) =>
+              html`<li key=${u.id}>
+                <span class="name">${u.label}</span> → <span class="name">${u.peer}</span>
+                <${Bar} done=${u.sent} total=${u.total} label=${`Upload of ${u.label}`} />
+                <span class="muted small">${bytes(u.sent)} of ${bytes(u.total)}</span> ${u.error && html`<p class="error">${u.error}</p>`}
+              </li>`,
+          )}
+        </ul>
+      </section>`
+    }
+    <section aria-label="Running transfers">
+      <h2>Running</h2>
+      ${
+        running.length === 0
+          ? html`<p class="empty">Nothing is being sent or received.</p>`
+          : html`<ul class="list">
+              ${running.map((t) => html`<${TransferRow} key=${t.id} t=${t} />`)}
+            </ul>`
+      }
     </section>
-    <section aria-label="History"><h2>History</h2>
-      ${history.length === 0 ? html`<p class="empty">No finished transfers yet.</p>` : html`<ul class="list">${history.map((t) => html`<${TransferRow} key=${t.id} t=${t} />`)}</ul>`}
+    <section aria-label="History">
+      <h2>History</h2>
+      ${
+        history.length === 0
+          ? html`<p class="empty">No finished transfers yet.</p>`
+          : html`<ul class="list">
+              ${history.map((t) => html`<${TransferRow} key=${t.id} t=${t} />`)}
+            </ul>`
+      }
     </section>
-    <section aria-label="Outbox"><h2>Outbox</h2>
-      ${store.outbox.size === 0
-        ? html`<p class="empty">The outbox is empty.</p>`
-        : html`<ul class="list">${[...store.outbox.values()].map(
-            (i: any) => html`<li key=${i.path}><span class="name">${i.path}</span> — ${i.state}${i.attempts > 0 ? `, ${i.attempts} attempts` : ''} <span class="muted">${bytes(i.bytes)}</span>
-              ${i.lastError && html`<p class="error">${i.lastError.message}</p>`}</li>`,
-          )}</ul>`}
+    <section aria-label="Outbox">
+      <h2>Outbox</h2>
+      ${
+        store.outbox.size === 0
+          ? html`<p class="empty">The outbox is empty.</p>`
+          : html`<ul class="list">
+              ${[...store.outbox.values()].map(
+                (i: any) =>
+                  html`<li key=${i.path}>
+                    <span class="name">${i.path}</span> — ${i.state}${i.attempts > 0 ? `, ${i.attempts} attempts` : ''}
+                    <span class="muted">${bytes(i.bytes)}</span> ${i.lastError && html`<p class="error">${i.lastError.message}</p>`}
+                  </li>`,
+              )}
+            </ul>`
+      }
     </section>
   </div>`;
 }

@@ -32,17 +32,29 @@ function PathPicker({ onPick }: { onPick: (paths: string[]) => void }) {
   return html`<fieldset class="picker">
     <legend>Files this machine already has (nothing is copied)</legend>
     <p><strong class="path">${dir.path}</strong> ${dir.parent !== null && html`<button onClick=${() => open(dir.parent)}>Up</button>`}</p>
-    <p><label>Go to folder <input type="text" value=${typed} placeholder="/home/…" onInput=${(e: any) => setTyped(e.currentTarget.value)}
-      onKeyDown=${(e: KeyboardEvent) => {
-        if (e.key === 'Enter' && typed.startsWith('/')) void open(typed);
-      }} /></label></p>
+    <p>
+      <label
+        >Go to folder
+        <input
+          type="text"
+          value=${typed}
+          placeholder="/home/…"
+          onInput=${(e: any) => setTyped(e.currentTarget.value)}
+          onKeyDown=${(e: KeyboardEvent) => {
+            if (e.key === 'Enter' && typed.startsWith('/')) void open(typed);
+          }}
+      /></label>
+    </p>
     <ul class="entries">
       ${dir.entries.map(
-        (e: any) => html`<li key=${e.name}>
-          <label><input type="checkbox" checked=${chosen.has(join(e.name))} onChange=${() => toggle(join(e.name))} disabled=${e.kind === 'other'} />
-            ${e.kind === 'dir' ? '📁 ' : ''}<span class="name">${e.name}</span> ${e.size !== null && html`<span class="muted">${bytes(e.size)}</span>`}</label>
-          ${e.kind === 'dir' && html`<button class="small" onClick=${() => open(join(e.name))} aria-label=${`Open folder ${e.name}`}>Open</button>`}
-        </li>`,
+        (e: any) =>
+          html`<li key=${e.name}>
+            <label
+              ><input type="checkbox" checked=${chosen.has(join(e.name))} onChange=${() => toggle(join(e.name))} disabled=${e.kind === 'other'} />
+              ${e.kind === 'dir' ? '📁 ' : ''}<span class="name">${e.name}</span> ${e.size !== null && html`<span class="muted">${bytes(e.size)}</span>`}</label
+            >
+            ${e.kind === 'dir' && html`<button class="small" onClick=${() => open(join(e.name))} aria-label=${`Open folder ${e.name}`}>Open</button>`}
+          </li>`,
       )}
     </ul>
     ${dir.truncated > 0 && html`<p class="muted">${dir.truncated} more not shown.</p>`}
@@ -85,24 +97,37 @@ export function SendScreen({ live, store, peerId, setPeerId }: { live: Live; sto
       }}
     >
       <p>Drop files or folders here, or choose them:</p>
-      <label class="button">Files… <input type="file" multiple class="hidden-input" onChange=${(e: any) => setPicks([...picks, ...picksFromInput(e.currentTarget.files)])} /></label>
-      <label class="button">A folder… <input type="file" webkitdirectory class="hidden-input" onChange=${(e: any) => setPicks([...picks, ...picksFromInput(e.currentTarget.files)])} /></label>
+      <label class="button"
+        >Files… <input type="file" multiple class="hidden-input" onChange=${(e: any) => setPicks([...picks, ...picksFromInput(e.currentTarget.files)])}
+      /></label>
+      <label class="button"
+        >A folder…
+        <input type="file" webkitdirectory class="hidden-input" onChange=${(e: any) => setPicks([...picks, ...picksFromInput(e.currentTarget.files)])}
+      /></label>
       <button onClick=${() => setPicker(!picker)} aria-expanded=${picker}>Files on this machine…</button>
     </div>
-    ${picks.length > 0 &&
-    html`<ul class="picks">
-        ${picks.map((p, i) => html`<li key=${i}><span class="name">${p.path}</span> <span class="muted">${bytes(p.file.size)}</span></li>`)}
-      </ul>
-      <div class="actions">
-        <button class="primary" disabled=${peer === null} onClick=${() => go(async () => {
-          const chosen = picks;
-          setPicks([]);
-          await uploadAndSend(live, peer, chosen);
-        })}>Send ${picks.length} file${picks.length === 1 ? '' : 's'}${peer ? ` to ${peer.displayName}` : ''}</button>
-        <button onClick=${() => setPicks([])}>Clear</button>
-      </div>`}
+    ${
+      picks.length > 0 &&
+      html`<ul class="picks">
+          ${picks.map((p, i) => html`<li key=${i}><span class="name">${p.path}</span> <span class="muted">${bytes(p.file.size)}</span></li>`)}
+        </ul>
+        <div class="actions">
+          <button
+            class="primary"
+            disabled=${peer === null}
+            onClick=${() =>
+              go(async () => {
+                const chosen = picks;
+                setPicks([]);
+                await uploadAndSend(live, peer, chosen);
+              })}
+          >
+            Send ${picks.length} file${picks.length === 1 ? '' : 's'}${peer ? ` to ${peer.displayName}` : ''}
+          </button>
+          <button onClick=${() => setPicks([])}>Clear</button>
+        </div>`
+    }
     ${picker && html`<${PathPicker} onPick=${(paths: string[]) => (peer === null ? setError('Choose a peer first.') : go(() => sendPaths(live, peer, paths)))} />`}
-    ${message && html`<p role="status">${message}</p>`}
-    ${error && html`<p class="error" role="alert">${error}</p>`}
+    ${message && html`<p role="status">${message}</p>`} ${error && html`<p class="error" role="alert">${error}</p>`}
   </div>`;
 }

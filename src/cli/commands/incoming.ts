@@ -66,7 +66,10 @@ export function acceptParams(id: string, options: AcceptOptions): AcceptParams {
 export async function answerCommand(ctx: CliContext, id: string, accept: boolean, options: AcceptOptions = {}): Promise<number> {
   const r = accept ? await ctx.client().request('accept', acceptParams(id, options)) : await ctx.client().request('reject', { id });
   if (ctx.json) ctx.printJson(r);
-  else ctx.out(`${accept ? 'Accepted' : 'Rejected'} ${r.offer.files} file${r.offer.files === 1 ? '' : 's'} (${bytes(r.offer.bytes)}) from ${safe(r.offer.peer.name)}.`);
+  else
+    ctx.out(
+      `${accept ? 'Accepted' : 'Rejected'} ${r.offer.files} file${r.offer.files === 1 ? '' : 's'} (${bytes(r.offer.bytes)}) from ${safe(r.offer.peer.name)}.`,
+    );
   return 0;
 }
 

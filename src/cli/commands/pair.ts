@@ -75,7 +75,14 @@ export async function pairListCommand(ctx: CliContext): Promise<number> {
   ctx.out(
     table(
       ['ID', 'DIR', 'PEER', 'CODE', 'STATE', 'STARTED'],
-      pairings.map((p) => [p.id, p.direction === 'out' ? 'to' : 'from', `${safe(p.peer.name)} (${p.peer.id.slice(0, 7)})`, p.code ?? '-', p.state, ago(p.createdAt)]),
+      pairings.map((p) => [
+        p.id,
+        p.direction === 'out' ? 'to' : 'from',
+        `${safe(p.peer.name)} (${p.peer.id.slice(0, 7)})`,
+        p.code ?? '-',
+        p.state,
+        ago(p.createdAt),
+      ]),
     ),
   );
   return 0;

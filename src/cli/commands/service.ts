@@ -93,7 +93,10 @@ function runner(ctx: CliContext): CommandRunner {
 
 function needRoot(ctx: CliContext, t: ServiceTarget, verb: string, dryRun: boolean): void {
   if (t.scope !== 'system' || dryRun || ctx.deps.uid === 0) return;
-  throw new P2pdError('SERVICE_NEEDS_ROOT', `${verb} the system service needs root: run \`sudo p2pd service ${verb === 'installing' ? 'install' : 'uninstall'} --system\``);
+  throw new P2pdError(
+    'SERVICE_NEEDS_ROOT',
+    `${verb} the system service needs root: run \`sudo p2pd service ${verb === 'installing' ? 'install' : 'uninstall'} --system\``,
+  );
 }
 
 export async function serviceInstallCommand(ctx: CliContext): Promise<number> {
@@ -287,10 +290,9 @@ function addMissingNotes(plan: Plan, result: ExecuteResult): void {
   const left = result.steps.filter((r) => r.step.action === 'run' && (r.outcome === 'missing' || r.outcome === 'not-run' || r.outcome === 'planned'));
   const lines = left.map((r) => (r.step.action === 'run' ? `  ${shellLine(r.step.argv)}` : ''));
   const done = plan.action === 'install' ? `the files are in place` : `the unit file is removed`;
-  const head =
-    result.steps.some((r) => r.outcome === 'planned')
-      ? `${programs} not found on this machine's PATH: these commands would not run here:`
-      : `${programs} not found: ${done}, but these commands were not run; run them where ${programs} is installed:`;
+  const head = result.steps.some((r) => r.outcome === 'planned')
+    ? `${programs} not found on this machine's PATH: these commands would not run here:`
+    : `${programs} not found: ${done}, but these commands were not run; run them where ${programs} is installed:`;
   plan.notes.unshift([head, ...lines].join('\n'));
 }
 

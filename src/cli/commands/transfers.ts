@@ -94,7 +94,9 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
     return 0;
   }
   const d = s.daemon;
-  ctx.out(`${safe(d.name)} (${d.id.slice(0, 7)}) p2pd ${d.version}, up ${duration(d.uptimeSeconds)}, port ${d.port}, ${d.peersOnline} peer${d.peersOnline === 1 ? '' : 's'} online`);
+  ctx.out(
+    `${safe(d.name)} (${d.id.slice(0, 7)}) p2pd ${d.version}, up ${duration(d.uptimeSeconds)}, port ${d.port}, ${d.peersOnline} peer${d.peersOnline === 1 ? '' : 's'} online`,
+  );
   ctx.out(`inbox ${d.inbox}`);
   if (s.outbox.length > 0) {
     ctx.out('');

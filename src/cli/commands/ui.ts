@@ -36,7 +36,9 @@ async function openInBrowser(ctx: CliContext, url: string): Promise<boolean> {
     const handle = await open(file, 'w', 0o600);
     await handle.chmod(0o600);
     const href = url.replaceAll('&', '&amp;').replaceAll('"', '&quot;');
-    await handle.writeFile(`<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${href}"><title>p2pd</title><a href="${href}">Open the p2pd dashboard</a>\n`);
+    await handle.writeFile(
+      `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${href}"><title>p2pd</title><a href="${href}">Open the p2pd dashboard</a>\n`,
+    );
     await handle.close();
   } catch {
     return false;

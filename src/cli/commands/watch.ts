@@ -17,26 +17,22 @@ export async function watchCommand(ctx: CliContext, options: { signal?: AbortSig
   let lost = false;
   for (;;) {
     try {
-      await ctx.client().request(
-        'watch',
-        since === undefined ? {} : { since, ...(epoch === undefined ? {} : { epoch }) },
-        {
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-          onEvent: (event, data) => {
-            const e = { event, data } as StreamEvent;
-            if (e.event === 'snapshot' || e.event === 'reset') {
-              epoch = e.data.epoch;
-              since = e.data.seq;
-            } else {
-              since = e.data.seq;
-            }
-            if (lost) ctx.err('p2pd: connected again.');
-            lost = false;
-            if (ctx.json) ctx.out(JSON.stringify(e));
-            else ctx.out(describe(e));
-          },
+      await ctx.client().request('watch', since === undefined ? {} : { since, ...(epoch === undefined ? {} : { epoch }) }, {
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        onEvent: (event, data) => {
+          const e = { event, data } as StreamEvent;
+          if (e.event === 'snapshot' || e.event === 'reset') {
+            epoch = e.data.epoch;
+            since = e.data.seq;
+          } else {
+            since = e.data.seq;
+          }
+          if (lost) ctx.err('p2pd: connected again.');
+          lost = false;
+          if (ctx.json) ctx.out(JSON.stringify(e));
+          else ctx.out(describe(e));
         },
-      );
+      });
       return 0;
     } catch (err) {
       if (options.signal?.aborted) return 0;
