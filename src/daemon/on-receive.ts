@@ -2,8 +2,13 @@
  * The user's onReceive program, run for each verified received file with the file's path and the
  * sender as arguments. Never through a shell (a file name cannot become a command), never more
  * than a few at once, killed after a timeout; its failures are logged and never touch a transfer.
+ *
+ * A received name may begin with `-`: the file is always passed as an absolute path, so no
+ * program can read it as an option. The sender's name comes after it and may begin with `-`
+ * too: programs read their arguments by position (docs/GUIDE.md says so).
  */
 import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Service } from '../lifecycle.js';
 
@@ -69,7 +74,8 @@ export class OnReceiveRunner implements Service {
 
   #run(file: ReceivedFile): Promise<void> {
     const [program, ...args] = this.#command;
-    const argv = [...args, file.path, file.peer.name, file.peer.id];
+    const path = resolve(file.path);
+    const argv = [...args, path, file.peer.name, file.peer.id];
     const log = this.#log.child({ onReceive: program, path: file.path });
     return new Promise((resolve) => {
       let output = '';
