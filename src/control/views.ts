@@ -50,6 +50,8 @@ export interface TransferView {
   resumedFrom: number;
   /** When the next attempt of a send in state "retrying" starts. */
   nextAttemptAt: string | null;
+  /** "outbox" for a send the outbox started; absent for one a person started. */
+  origin?: 'outbox';
   /** Per-file outcomes, only in the result of a `send` that ran to its end. */
   files?: FileOutcomeView[];
 }

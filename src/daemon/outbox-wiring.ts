@@ -18,7 +18,7 @@ export function outboxSender(deps: { manager: TransferManager; peers: PeerTable;
       try {
         const source = await scanLocalPaths(paths, { signal, protect: options.protect });
         // The outbox keeps its own retry schedule (and moves items to .failed), so no retries here.
-        const started = deps.manager.send({ peer, source, retry: 'never' });
+        const started = deps.manager.send({ peer, source, retry: 'never', origin: 'outbox' });
         id = started.id;
         const onAbort = (): void => {
           try {

@@ -39,6 +39,7 @@ export function transferView(r: TransferRecord, options: { withFiles?: boolean }
   if (r.attempts === undefined) delete (view as Partial<TransferView>).attempts;
   if (r.resumedFrom === undefined) delete (view as Partial<TransferView>).resumedFrom;
   if (r.nextAttemptAt === undefined) delete (view as Partial<TransferView>).nextAttemptAt;
+  if (r.origin !== undefined) view.origin = r.origin;
   if (r.files !== undefined && options.withFiles !== false) {
     view.files = r.files.map((f) => ({
       index: f.index,

@@ -55,6 +55,8 @@ export interface SendRequest {
   retry?: RetryMode;
   /** Reuse this id (a send re-queued after a restart). */
   id?: string;
+  /** Who started it, when not a person: shown in status. */
+  origin?: 'outbox';
 }
 
 export class TransferManager extends EventEmitter<ManagerEvents> {
@@ -96,6 +98,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     const driver = this.#driver(peer.protocol);
     const id = request.id !== undefined && !this.#active.has(request.id) ? request.id : newTransferId();
     const record = newRecord(id, 'out', peer);
+    if (request.origin !== undefined) record.origin = request.origin;
     setTotals(record, request.source);
     const controller = new AbortController();
     const tracked: Tracked = { record, controller, done: Promise.resolve(record), dataStartedAt: null, lastEmit: 0, wake: undefined, rateBase: 0 };
@@ -109,7 +112,8 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       rescan: request.rescan,
       retryMode: request.retry ?? 'connected',
       signal: AbortSignal.any([controller.signal, this.#root.signal]),
-      log: this.#log.child({ transfer: id, direction: 'out' }),
+      // Log lines name the peer as people know it, beside its 52-character id.
+      log: this.#log.child({ transfer: id, direction: 'out', peerName: peer.name }),
     }).then(() => record);
     this.#emitUpdate(tracked, true);
     return { id, done: tracked.done };
@@ -178,7 +182,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           arrival.leave();
           const t = await this.#openIncoming(offer, admission, { controller, done: settled });
           tracked = t;
-          log.info({ transfer: t.record.id, files: offer.files, bytes: offer.bytes, decision: admission.decision }, 'offer');
+          log.info({ transfer: t.record.id, peerName: t.record.peer.name, files: offer.files, bytes: offer.bytes, decision: admission.decision }, 'offer');
           const waitSignal = options?.signal === undefined ? signal : AbortSignal.any([signal, options.signal]);
           return admission.offer({ ...offer, transferId: t.record.id }, { signal: waitSignal, onWaiting: () => this.#setState(t, 'waiting') });
         },
@@ -209,7 +213,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
           'received with failures',
         );
       } else {
-        log.info({ transfer: tracked.record.id, files: result.files.length, bytes: result.bytes }, 'received');
+        log.info({ transfer: tracked.record.id, peerName: tracked.record.peer.name, files: result.files.length, bytes: result.bytes }, 'received');
       }
     } catch (err) {
       const e = toP2pdError(err, 'CONNECTION_LOST');

@@ -31,6 +31,8 @@ export interface TransferRecord {
   nextAttemptAt: string | null;
   /** Per-file outcomes (in finished transfers; at most MAX_FILES_IN_RECORD). */
   files?: FileOutcome[];
+  /** Set for a send the outbox started (a file dropped into a peer's folder). */
+  origin?: 'outbox';
 }
 
 /** Where ended transfers go (state.json in the daemon). */

@@ -119,7 +119,7 @@ async function attemptOnce(
         record.peer = { id: peer.id, name: peer.name };
         record.error = null;
         step.onConnected();
-        log.info({ peer: peer.id, files: record.filesTotal, bytes: record.bytesTotal, attempt: record.attempts }, 'sending');
+        log.info({ peer: peer.id, peerName: peer.name, files: record.filesTotal, bytes: record.bytesTotal, attempt: record.attempts }, 'sending');
       },
       onProgress: (p) => host.progress(tracked, p),
       onResume: (bytes) => {

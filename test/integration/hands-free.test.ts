@@ -22,7 +22,7 @@ const fast = {
 };
 
 interface Status {
-  transfers: Array<{ id: string; direction: string; state: string; peer: { name: string } }>;
+  transfers: Array<{ id: string; direction: string; state: string; peer: { name: string }; origin?: string }>;
   outbox: Array<{ peer: string; path: string; state: string; attempts: number; lastError: { code: string } | null }>;
   jobs: Array<{ name: string; schedule: string; runs: number; lastRunAt: string | null }>;
 }
@@ -70,6 +70,10 @@ describe('hands-free: outbox, jobs, onReceive, signals', { timeout: 240_000 }, (
     await sleep(1500);
     const names = (await readdir(ben.inbox)).filter((n) => n.startsWith('slow'));
     assert.deepEqual(names, ['slow.log'], 'sent exactly once');
+    // status says which sends the outbox started
+    const s = await ann.json<Status>(['status']);
+    assert.ok(s.transfers.some((t) => t.direction === 'out' && t.origin === 'outbox'), 'the outbox send is marked');
+    assert.match((await ann.cli(['status'])).stdout, /\(outbox\)/);
   });
 
   it('onReceive ran for the received file with its path and the sender', async () => {

@@ -118,7 +118,8 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
       s.transfers.map((t) => [
         t.id,
         t.direction === 'out' ? 'to' : 'from',
-        safe(t.peer.name),
+        // A send nobody typed is marked: it came from the outbox.
+        t.origin === 'outbox' ? `${safe(t.peer.name)} (outbox)` : safe(t.peer.name),
         stateText(t),
         `${t.filesDone}/${t.filesTotal}`,
         `${bytes(t.bytesDone)}/${bytes(t.bytesTotal)}`,
