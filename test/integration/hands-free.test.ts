@@ -72,7 +72,10 @@ describe('hands-free: outbox, jobs, onReceive, signals', { timeout: 240_000 }, (
     assert.deepEqual(names, ['slow.log'], 'sent exactly once');
     // status says which sends the outbox started
     const s = await ann.json<Status>(['status']);
-    assert.ok(s.transfers.some((t) => t.direction === 'out' && t.origin === 'outbox'), 'the outbox send is marked');
+    assert.ok(
+      s.transfers.some((t) => t.direction === 'out' && t.origin === 'outbox'),
+      'the outbox send is marked',
+    );
     assert.match((await ann.cli(['status'])).stdout, /\(outbox\)/);
   });
 
