@@ -39,9 +39,13 @@ export function driverLimits(config: Readonly<Config>): Pick<P2pdDriverOptions, 
   };
 }
 
-/** What a send must never carry: the state directory (the private key) and the inbox's partial files. */
+/** What a send must never carry: the keys, the state file and the inboxes' partial files. */
 export function ownFiles(config: Readonly<Config>): string[] {
-  return [config.stateDir, join(config.inbox, PARTIAL_DIR_NAME), ...config.destinations.map((d) => join(d, PARTIAL_DIR_NAME))];
+  // The keys and the state file, not the whole state directory: the dashboard's uploads are
+  // staged there and sent from there. A path holding any of these (the state directory itself,
+  // a home directory) is still refused.
+  const state = ['identity', 'localsend', 'state.json'].map((name) => join(config.stateDir, name));
+  return [...state, join(config.inbox, PARTIAL_DIR_NAME), ...config.destinations.map((d) => join(d, PARTIAL_DIR_NAME))];
 }
 
 /** Bytes available to this user in the file system that holds `dir`. */
