@@ -44,8 +44,13 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     assert.equal(new URL(pageA.url()).hash, '', 'the token is gone from the address bar');
     assert.ok(await pageA.evaluate(() => sessionStorage.getItem('p2pd-session') !== null), 'the session lives in sessionStorage');
     assert.deepEqual(await pageA.context().cookies(), [], 'no cookie carries the login');
+    // mDNS on a loaded machine can be slow; once the daemon lists the peer, the page must follow at once.
+    await alice.waitForPeer(B, 60_000);
     const card = pageA.locator(`[data-peer="${B}"]`);
-    await card.waitFor({ timeout: 20_000 });
+    await card.waitFor({ timeout: 10_000 }).catch(async (err: Error) => {
+      const peers = await alice.cli(['peers']);
+      throw new Error(`the daemon lists the peer but the page does not show it: ${err.message}\n${peers.stdout}`);
+    });
     await card.getByText('online').waitFor();
     await card.getByText('unknown').waitFor();
     await screenshot(pageA, 'peers');
