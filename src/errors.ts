@@ -20,7 +20,7 @@ export const EXIT = {
   PROTOCOL: 76,
   NOPERM: 77,
   CONFIG: 78,
-  /** A send to several peers reached some of them but not all. */
+  /** A send delivered part of what was asked: some peers, or the files a receiver did not decline. */
   PARTIAL: 3,
   CANCELLED: 130,
 } as const;

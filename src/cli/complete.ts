@@ -16,6 +16,7 @@ const FIRST_ARGUMENT: Record<string, 'peer' | 'transfer' | 'offer'> = {
   pair: 'peer',
   cancel: 'transfer',
   accept: 'offer',
+  incoming: 'offer',
   reject: 'offer',
 };
 

@@ -166,7 +166,12 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
       run((ctx) => sendHandler(ctx, fanout)),
     )
     .command('status', 'show transfers in progress and recent ones, both directions', leaf('status'), run(statusCommand))
-    .command('incoming', 'list offers waiting for your answer', leaf('incoming'), run(incomingCommand))
+    .command(
+      'incoming [offer-id]',
+      'list offers waiting for your answer; with an id, that offer file by file with the indexes --rename and --skip take',
+      leaf('incoming', 'incoming [offer-id]', (y) => y.positional('offer-id', { type: 'string', describe: 'show this offer file by file' })),
+      run((ctx) => incomingCommand(ctx, arg(ctx, 'offerId') as string | undefined)),
+    )
     .command(
       'watch',
       'follow peers, transfers, offers, pairings and the outbox as they change (until Ctrl-C)',

@@ -50,6 +50,13 @@ export interface TransferView {
   resumedFrom: number;
   /** When the next attempt of a send in state "retrying" starts. */
   nextAttemptAt: string | null;
+  /**
+   * Files the receiver declined (a person skipped them, or their names could not be made safe)
+   * in a transfer whose other files all arrived; such a transfer is `done`. Absent when none.
+   */
+  filesDeclined?: number;
+  /** While data flows: the file moving now (its index in the offer, path, size and bytes so far). */
+  current?: { index: number; path: string; bytes: number; bytesDone: number };
   /** "outbox" for a send the outbox started; absent for one a person started. */
   origin?: 'outbox';
   /** Per-file outcomes, only in the result of a `send` that ran to its end. */
@@ -63,8 +70,15 @@ export interface IncomingOfferView {
   peer: { id: string; name: string; trusted: boolean };
   files: number;
   bytes: number;
-  /** The first entries of the offer as the sender named them (not yet checked), at most 20. */
+  /** The first entries of the offer as they will land (names cleaned, refused ones left out), at most 20. */
   names: string[];
+  /**
+   * The first entries (at most 100) with the index that `accept` takes for a rename or a skip;
+   * `cleaned` when an unsafe character was replaced or a reserved name suffixed.
+   */
+  entries?: Array<{ index: number; name: string; kind: 'file' | 'dir'; size: number; cleaned?: boolean }>;
+  /** Entries refused alone because their names cannot be made safe (at most 20); the others may land. */
+  refused?: Array<{ index: number; name: string; code: string; message: string }>;
   receivedAt: string;
   expiresAt: string;
 }

@@ -33,9 +33,11 @@ export interface FanoutDeps {
 }
 
 /** Every peer got every file: done; some peers did: partial; none did: failed. */
-export function fanoutOutcome(states: readonly TransferState[]): FanoutOutcome {
-  const done = states.filter((s) => s === 'done').length;
-  if (states.length > 0 && done === states.length) return 'done';
+export function fanoutOutcome(transfers: ReadonlyArray<{ state: TransferState; filesDeclined?: number }>): FanoutOutcome {
+  // A peer that declined some files got less than was sent: the send as a whole is partial.
+  const complete = transfers.filter((t) => t.state === 'done' && (t.filesDeclined ?? 0) === 0).length;
+  if (transfers.length > 0 && complete === transfers.length) return 'done';
+  const done = transfers.filter((t) => t.state === 'done').length;
   return done === 0 ? 'failed' : 'partial';
 }
 
@@ -155,7 +157,7 @@ async function sendMany(deps: FanoutDeps, params: SendManyParams, ctx: CallConte
   try {
     const records = await Promise.all(started.map((s) => s.done));
     const transfers = records.map((r) => transferView(r));
-    return { transfers, skipped, outcome: fanoutOutcome(transfers.map((t) => t.state)) };
+    return { transfers, skipped, outcome: fanoutOutcome(transfers) };
   } finally {
     manager.off('update', onUpdate);
     ctx.signal.removeEventListener('abort', onHangup);

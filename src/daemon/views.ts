@@ -40,6 +40,8 @@ export function transferView(r: TransferRecord, options: { withFiles?: boolean }
   if (r.resumedFrom === undefined) delete (view as Partial<TransferView>).resumedFrom;
   if (r.nextAttemptAt === undefined) delete (view as Partial<TransferView>).nextAttemptAt;
   if (r.origin !== undefined) view.origin = r.origin;
+  if (r.filesDeclined !== undefined) view.filesDeclined = r.filesDeclined;
+  if (r.current !== undefined && r.endedAt === null) view.current = { ...r.current };
   if (r.files !== undefined && options.withFiles !== false) {
     view.files = r.files.map((f) => ({
       index: f.index,
@@ -60,6 +62,8 @@ export function offerView(r: PendingOfferRecord): IncomingOfferView {
     files: r.files,
     bytes: r.bytes,
     names: [...r.names],
+    ...(r.entries === undefined ? {} : { entries: r.entries.map((e) => ({ ...e })) }),
+    ...(r.refused === undefined || r.refused.length === 0 ? {} : { refused: r.refused.map((e) => ({ ...e })) }),
     receivedAt: r.receivedAt,
     expiresAt: r.expiresAt,
   };

@@ -12,6 +12,7 @@ import type { Connector, InboundConnection, InboundResult, InboundSession, Sessi
 import type { FileSource } from './ports.js';
 import type { TransferProgress } from './progress.js';
 import {
+  declinedOnly,
   MAX_FILES_IN_RECORD,
   newRecord,
   newTransferId,
@@ -201,19 +202,26 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
       if (tracked === undefined) return;
       tracked.record.files = result.files.slice(0, MAX_FILES_IN_RECORD);
       const failed = result.files.filter((f) => !f.ok);
-      if (failed.length > 0) {
+      const declined = declinedOnly(result.files);
+      if (declined !== undefined) {
+        tracked.record.filesDeclined = declined;
+        this.#finish(tracked, 'done', null);
+      } else if (failed.length > 0) {
         this.#finish(tracked, 'failed', new P2pdError('TRANSFER_FAILED', `${failed.length} of ${result.files.length} files failed verification`));
       } else {
         this.#finish(tracked, 'done', null);
       }
       // A transfer with failed files is not news for INFO: say which codes failed.
-      if (failed.length > 0) {
+      if (failed.length > 0 && declined === undefined) {
         log.warn(
           { transfer: tracked.record.id, files: result.files.length, failed: failed.length, codes: [...new Set(failed.map((f) => f.error?.code))] },
           'received with failures',
         );
       } else {
-        log.info({ transfer: tracked.record.id, peerName: tracked.record.peer.name, files: result.files.length, bytes: result.bytes }, 'received');
+        log.info(
+          { transfer: tracked.record.id, peerName: tracked.record.peer.name, files: result.files.length, bytes: result.bytes, declined: declined ?? 0 },
+          'received',
+        );
       }
     } catch (err) {
       const e = toP2pdError(err, 'CONNECTION_LOST');
@@ -331,6 +339,8 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     r.filesFailed = p.filesFailed;
     r.bytesTotal = p.bytesTotal;
     r.bytesDone = p.bytesDone;
+    if (p.file === undefined) delete r.current;
+    else r.current = { ...p.file };
     if (t.dataStartedAt === null && p.bytesDone > 0) {
       t.dataStartedAt = Date.now();
       // Bytes resumed or delivered by earlier attempts did not cross the wire now.

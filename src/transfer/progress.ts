@@ -10,6 +10,8 @@ export interface TransferProgress {
   filesFailed: number;
   bytesTotal: number;
   bytesDone: number;
+  /** The file moving now (index in the offer, path as offered, size, bytes so far); absent between files. */
+  file?: { index: number; path: string; bytes: number; bytesDone: number };
 }
 
 export interface FileOutcome {

@@ -80,7 +80,11 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs, heartbeatsCount: false });
   const events = readEvents(socket, (chunk) => heartbeat.touch(chunk))[Symbol.asyncIterator]();
   const progress: TransferProgress = { phase: 'connecting', filesTotal: 0, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesDone: 0 };
-  const report = (): void => options.onProgress?.({ ...progress });
+  const report = (): void =>
+    options.onProgress?.({
+      ...progress,
+      ...(current === undefined ? {} : { file: { index: current.index, path: current.entry.path, bytes: current.entry.size, bytesDone: current.received } }),
+    });
   const outcomes: FileOutcome[] = [];
   /** Files refused by name before the answer: outcomes of their own, never sent. */
   const refusedFiles: FileOutcome[] = [];

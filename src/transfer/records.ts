@@ -4,6 +4,7 @@
  * a stable interface.
  */
 import { randomBytes } from 'node:crypto';
+import { isRefusal } from '../errors.js';
 import type { FileOutcome } from './progress.js';
 
 export type TransferState = 'queued' | 'connecting' | 'waiting' | 'sending' | 'receiving' | 'verifying' | 'retrying' | 'done' | 'failed' | 'cancelled';
@@ -29,6 +30,14 @@ export interface TransferRecord {
   resumedFrom: number;
   /** When the next attempt of a send in state "retrying" starts. */
   nextAttemptAt: string | null;
+  /**
+   * Files the receiver declined on its own choice (a person skipped them, or their names could not
+   * be made safe) in a transfer whose other files all arrived: it ends `done`, not `failed`.
+   * Absent when none was.
+   */
+  filesDeclined?: number;
+  /** The file moving now and its bytes so far, while data flows; absent otherwise. */
+  current?: { index: number; path: string; bytes: number; bytesDone: number };
   /** Per-file outcomes (in finished transfers; at most MAX_FILES_IN_RECORD). */
   files?: FileOutcome[];
   /** Set for a send the outbox started (a file dropped into a peer's folder). */
@@ -62,6 +71,17 @@ export function newRecord(id: string, direction: 'out' | 'in', peer: { id: strin
     resumedFrom: 0,
     nextAttemptAt: null,
   };
+}
+
+/**
+ * How many files the receiver declined, when that is the only reason some files did not arrive
+ * and at least one did: such a transfer is done. Undefined otherwise (none declined, or a real
+ * failure among them, or nothing landed at all).
+ */
+export function declinedOnly(files: readonly FileOutcome[]): number | undefined {
+  const failed = files.filter((f) => !f.ok);
+  if (failed.length === 0 || failed.length === files.length) return undefined;
+  return failed.every((f) => f.error !== undefined && isRefusal(f.error.code)) ? failed.length : undefined;
 }
 
 export function withoutFiles(record: TransferRecord): TransferRecord {

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { PeerAddress, SessionDriver } from './drivers.js';
 import type { FileSource } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
-import { MAX_FILES_IN_RECORD, type TransferState, type Tracked } from './records.js';
+import { declinedOnly, MAX_FILES_IN_RECORD, type TransferState, type Tracked } from './records.js';
 import type { Semaphore } from './semaphore.js';
 
 export interface RetryOptions {
@@ -132,6 +132,13 @@ async function attemptOnce(
     const all = [...delivered.values(), ...result.files.filter((f) => !delivered.has(f.path) || !f.ok)];
     record.files = all.slice(0, MAX_FILES_IN_RECORD);
     if (!result.ok) {
+      // Files the receiver chose not to take are its answer, not a failure: when everything else
+      // arrived, the transfer is done and says how many were declined.
+      const declined = declinedOnly(result.files);
+      if (declined !== undefined) {
+        record.filesDeclined = declined;
+        return;
+      }
       const failed = result.files.filter((f) => !f.ok);
       const first = failed[0]?.error;
       throw new P2pdError(

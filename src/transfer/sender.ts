@@ -54,7 +54,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     bytesTotal: totalBytes + base.bytes,
     bytesDone: base.bytes,
   };
-  const report = (): void => options.onProgress?.({ ...progress });
+  const report = (): void => options.onProgress?.({ ...progress, ...(progress.file ? { file: { ...progress.file } } : {}) });
 
   let answerWaiter: Deferred<AnswerMessage> | undefined = deferred();
   const summary = deferred<SummaryMessage>();
@@ -209,6 +209,8 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   async function sendFile(index: number, offset: number): Promise<void> {
     const entry = entries[index]!;
     writer.send({ type: 'file-begin', index, offset });
+    const current = { index, path: entry.path, bytes: entry.size, bytesDone: offset };
+    progress.file = current;
     const hash = fileHash(peerResumes);
     let position = 0;
     for await (const chunk of source.read(index, { signal })) {
@@ -224,8 +226,10 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
       hash.update(chunk);
       await writing;
       progress.bytesDone += part.length;
+      current.bytesDone = position;
       report();
     }
+    delete progress.file;
     if (position !== entry.size) {
       throw new P2pdError('SOURCE_CHANGED', `${entry.path} changed while it was being sent`, { details: { path: entry.path } });
     }

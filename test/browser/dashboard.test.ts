@@ -77,18 +77,30 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     assert.equal(await pageB.title(), 'p2pd');
   });
 
-  it('accepts an offer into a folder chosen inside the inbox', async () => {
-    const file = join(alice.dir, `accepted-${tag}.txt`);
-    await writeFile(file, randomBytes(5000));
-    const sending = alice.cli(['send', B, file]);
+  it('accepts an offer into a folder chosen inside the inbox, with a rename and a skip', async () => {
+    const dir = join(alice.dir, `pack-${tag}`);
+    await mkdir(dir);
+    for (const n of ['a.txt', 'b.txt', 'c.txt']) await writeFile(join(dir, n), randomBytes(3000));
+    const sending = alice.cli(['send', B, dir]);
     const card = pageB.locator('[data-offer]');
     await card.waitFor({ timeout: 15_000 });
     await card.getByRole('button', { name: /Folder, rename, skip/ }).click();
     await card.getByLabel('Into folder (inside the inbox)').fill('chosen');
+    // Entries by index: 0 the folder, then a.txt, b.txt, c.txt.
+    await card.locator('[data-entry="1"]').getByLabel('Save as').fill('renamed.txt');
+    await card.locator('[data-entry="3"]').getByLabel('Skip').check();
+    await screenshot(pageB, 'incoming-choices');
     await card.getByRole('button', { name: 'Accept' }).click();
     const r = await sending;
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(await readFile(join(bob.inbox, 'chosen', `accepted-${tag}.txt`)), await readFile(file));
+    assert.equal(r.code, 3, `a declined file makes the send partial (exit 3): ${r.stderr}`);
+    assert.match(r.stdout, /Sent 2 of 3 files/);
+    assert.match(r.stderr, /declined 1 file/);
+    const landed = join(bob.inbox, 'chosen', `pack-${tag}`);
+    assert.deepEqual((await readdir(landed)).sort(), ['b.txt', 'renamed.txt']);
+    assert.deepEqual(await readFile(join(landed, 'renamed.txt')), await readFile(join(dir, 'a.txt')));
+    await screen(pageA, 'Progress');
+    await pageA.getByText('1 file was declined by the receiver; the others arrived verified.').first().waitFor({ timeout: 10_000 });
+    await screen(pageA, 'Peers');
   });
 
   it('cancels a waiting send from the Progress screen, then retries it', async () => {

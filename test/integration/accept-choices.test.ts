@@ -19,7 +19,6 @@ interface OfferJson {
 }
 
 const tag = `${process.pid}`;
-const NOT_YET = 'the control method `accept` does not pass `to`/`files` on yet (another branch adds them)';
 
 /** What landed under `root`, relative, without p2pd's own partial directory. */
 async function landed(root: string): Promise<string[]> {
@@ -64,29 +63,21 @@ describe('accept with choices: where it lands, renames and skips', { timeout: 12
     return { sending, offer: offer! };
   }
 
-  /**
-   * The control call a CLI or dashboard makes, with a choice that must be refused: its code, or
-   * "ignored" when the control method still drops `to` and `files` (it accepted the offer as is).
-   */
+  /** The control call a CLI or dashboard makes, with a choice that must be refused: its code. */
   async function refusedChoice(id: string, choices: object): Promise<string> {
     try {
       await control.request('accept', { id, ...choices });
-      return 'ignored';
+      return 'accepted: the choice was not refused';
     } catch (err) {
       return (err as { code?: string }).code ?? String(err);
     }
   }
 
-  it('a folder inside the inbox, a rename and a skip; a hostile name is shown cleaned before anyone is asked', async (t) => {
+  it('a folder inside the inbox, a rename and a skip; a hostile name is shown cleaned before anyone is asked', async () => {
     const { sending, offer } = await offerOf('pack', { 'a.txt': 'A', 'b.txt': 'B', 'c.txt': 'C', 'evil\u001b[31mred.txt': 'E' });
     // Entries: 0 "pack", then its files sorted: a.txt, b.txt, c.txt, evil….
     assert.deepEqual(offer.names, ['pack', 'pack/a.txt', 'pack/b.txt', 'pack/c.txt', 'pack/evil\ufffd[31mred.txt']);
     const bad = await refusedChoice(offer.id, { to: '../outside' });
-    if (bad === 'ignored') {
-      await sending;
-      t.skip(NOT_YET);
-      return;
-    }
     assert.equal(bad, 'NAME_INVALID', 'a folder outside the inbox is refused, and the offer keeps waiting');
     assert.equal((await receiver.json<{ offers: OfferJson[] }>(['incoming'])).offers.length, 1);
     await control.request('accept', {
@@ -98,8 +89,18 @@ describe('accept with choices: where it lands, renames and skips', { timeout: 12
       ],
     });
     const r = await sending;
-    const result = JSON.parse(r.stdout) as { transfer: { state: string; files?: Array<{ path: string; ok: boolean; error?: { code: string } }> } };
-    assert.equal(result.transfer.state, 'failed', 'the sender is told that a file did not arrive');
+    const result = JSON.parse(r.stdout) as {
+      transfer: { state: string; filesDeclined?: number; files?: Array<{ path: string; ok: boolean; error?: { code: string } }> };
+    };
+    // The skip is the receiver's answer, not a failure: the transfer is done, with one file declined,
+    // and the exit status says that not everything was delivered.
+    assert.equal(result.transfer.state, 'done');
+    assert.equal(result.transfer.filesDeclined, 1);
+    assert.equal(r.code, 3);
+    assert.deepEqual(
+      result.transfer.files?.filter((f) => !f.ok).map((f) => [f.path, f.error?.code]),
+      [['pack/c.txt', 'PEER_REFUSED']],
+    );
     assert.deepEqual(await landed(receiver.inbox), [
       'saved',
       'saved/today',
@@ -111,14 +112,9 @@ describe('accept with choices: where it lands, renames and skips', { timeout: 12
     assert.equal(await readFile(join(receiver.inbox, 'saved/today/pack/renamed.txt'), 'utf8'), 'A');
   });
 
-  it('a configured destination outside the inbox; one not configured is refused', async (t) => {
+  it('a configured destination outside the inbox; one not configured is refused', async () => {
     const { sending, offer } = await offerOf('media', { 'song.ogg': 'la la' });
     const refused = await refusedChoice(offer.id, { to: join(tmpdir(), 'elsewhere') });
-    if (refused === 'ignored') {
-      await sending;
-      t.skip(NOT_YET);
-      return;
-    }
     assert.equal(refused, 'NAME_INVALID');
     await control.request('accept', { id: offer.id, to: media });
     const r = await sending;

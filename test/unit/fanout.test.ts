@@ -12,6 +12,7 @@ import { groupOutboxSender } from '../../src/daemon/outbox-groups.js';
 import { fanoutExit, splitPeers } from '../../src/cli/commands/send-many.js';
 import { MultiProgress } from '../../src/cli/multi-progress.js';
 import type { TransferView } from '../../src/control/views.js';
+import type { TransferState } from '../../src/transfer/records.js';
 import { runCli, type CliDeps } from '../../src/cli/index.js';
 import { FakeControl, transferView } from '../helpers/fake-control.js';
 import { EXIT, P2pdError } from '../../src/errors.js';
@@ -127,11 +128,14 @@ describe('sendTargets', () => {
 
 describe('outcome of a send to several peers', () => {
   it('is done only when every transfer is, failed when none is', () => {
-    assert.equal(fanoutOutcome(['done', 'done']), 'done');
-    assert.equal(fanoutOutcome(['done', 'failed']), 'partial');
-    assert.equal(fanoutOutcome(['done', 'cancelled', 'done']), 'partial');
-    assert.equal(fanoutOutcome(['failed', 'cancelled']), 'failed');
+    const t = (...states: TransferState[]) => states.map((state) => ({ state }));
+    assert.equal(fanoutOutcome(t('done', 'done')), 'done');
+    assert.equal(fanoutOutcome(t('done', 'failed')), 'partial');
+    assert.equal(fanoutOutcome(t('done', 'cancelled', 'done')), 'partial');
+    assert.equal(fanoutOutcome(t('failed', 'cancelled')), 'failed');
     assert.equal(fanoutOutcome([]), 'failed');
+    // A peer that declined a file did not get every file.
+    assert.equal(fanoutOutcome([{ state: 'done' }, { state: 'done', filesDeclined: 1 }]), 'partial');
   });
 
   it('maps to exit statuses: 0, PARTIAL (3) and FAILURE (1)', () => {

@@ -5,6 +5,14 @@ import { bytes, duration } from './format.js';
 import { html } from './html.js';
 import type { Store } from './state.js';
 
+interface Entry {
+  index: number;
+  name: string;
+  kind: 'file' | 'dir';
+  size: number;
+  cleaned?: boolean;
+}
+
 function OfferCard({ offer }: { offer: any }) {
   const [to, setTo] = useState('');
   const [renames, setRenames] = useState<Record<number, string>>({});
@@ -12,14 +20,16 @@ function OfferCard({ offer }: { offer: any }) {
   const [more, setMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The indexes `accept` takes come with the entries; names alone (an older daemon) are in order.
+  const entries: Entry[] = offer.entries ?? offer.names.map((name: string, index: number) => ({ index, name, kind: 'file', size: NaN }));
   const answer = async (accept: boolean): Promise<void> => {
     setBusy(true);
     setError(null);
     try {
       if (!accept) await call('reject', { id: offer.id });
       else {
-        const files = offer.names
-          .map((_: string, index: number) => ({ index, rename: renames[index]?.trim() || undefined, skip: skips[index] || undefined }))
+        const files = entries
+          .map(({ index }) => ({ index, rename: renames[index]?.trim() || undefined, skip: skips[index] || undefined }))
           .filter((f: any) => f.rename !== undefined || f.skip !== undefined);
         await call('accept', { id: offer.id, ...(to.trim() ? { to: to.trim() } : {}), ...(files.length ? { files } : {}) });
       }
@@ -30,6 +40,7 @@ function OfferCard({ offer }: { offer: any }) {
     }
   };
   const left = (Date.parse(offer.expiresAt) - Date.now()) / 1000;
+  const shown = entries.filter((e) => e.kind === 'file').length;
   return html`<article class="card offer" data-offer=${offer.id} aria-label=${`Offer from ${offer.peer.name}`}>
     <h3>
       <span class="name">${offer.peer.name}</span>
@@ -37,28 +48,49 @@ function OfferCard({ offer }: { offer: any }) {
       ${offer.peer.trusted ? html`<span class="badge ok">trusted</span>` : html`<span class="badge">not trusted</span>`}
     </h3>
     <p>wants to send <strong>${offer.files} file${offer.files === 1 ? '' : 's'}</strong> (${bytes(offer.bytes)}). Expires in ${duration(left)}.</p>
-    <ol class="names" start="0">
-      ${offer.names.map(
-        (n: string, i: number) =>
-          html`<li key=${i}>
-            <span class="name">${n}</span>
+    <ul class="names">
+      ${entries.map(
+        (e) =>
+          html`<li key=${e.index} data-entry=${e.index}>
+            <span class="muted small">${e.index}</span>
+            <span class="name">${e.name}</span>${e.kind === 'dir' ? '/' : ''}
+            ${e.kind === 'file' && Number.isFinite(e.size) && html`<span class="muted small">${bytes(e.size)}</span>`}
+            ${e.cleaned === true && html`<span class="badge" title="an unsafe character was replaced or a reserved name changed">name cleaned</span>`}
             ${
               more &&
+              e.kind === 'file' &&
               html`<span class="file-options">
                 <label
                   >Save as
-                  <input type="text" value=${renames[i] ?? ''} placeholder=${n} onInput=${(e: any) => setRenames({ ...renames, [i]: e.currentTarget.value })}
+                  <input
+                    type="text"
+                    value=${renames[e.index] ?? ''}
+                    placeholder=${e.name.split('/').pop()}
+                    onInput=${(ev: any) => setRenames({ ...renames, [e.index]: ev.currentTarget.value })}
                 /></label>
                 <label
-                  ><input type="checkbox" checked=${skips[i] === true} onChange=${(e: any) => setSkips({ ...skips, [i]: e.currentTarget.checked })} />
+                  ><input
+                    type="checkbox"
+                    checked=${skips[e.index] === true}
+                    onChange=${(ev: any) => setSkips({ ...skips, [e.index]: ev.currentTarget.checked })}
+                  />
                   Skip</label
                 >
               </span>`
             }
           </li>`,
       )}
-    </ol>
-    ${offer.files > offer.names.length && html`<p class="muted">… and ${offer.files - offer.names.length} more.</p>`}
+    </ul>
+    ${offer.files > shown && html`<p class="muted">… and ${offer.files - shown} more files.</p>`}
+    ${
+      (offer.refused ?? []).length > 0 &&
+      html`<div class="error">
+        <p>Refused alone (the other files can still land):</p>
+        <ul>
+          ${offer.refused.map((r: any) => html`<li key=${r.index}><span class="name">${r.name}</span>: ${r.message}</li>`)}
+        </ul>
+      </div>`
+    }
     ${
       more &&
       html`<p>

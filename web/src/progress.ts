@@ -34,8 +34,23 @@ function TransferRow({ t }: { t: any }) {
       ${!ended && t.bytesPerSecond > 0 && html` · ${bytes(t.bytesPerSecond)}/s · ${duration(eta)} left`}
       ${t.state === 'retrying' && t.nextAttemptAt && html` · next try ${when(t.nextAttemptAt)}`} ${ended && html` · ${when(t.endedAt)}`}
     </div>
-    ${t.error && html`<p class="error">${t.error.message}</p>`}
-    ${t.filesFailed > 0 && html`<p class="error">${t.filesFailed} file${t.filesFailed === 1 ? '' : 's'} did not arrive.</p>`}
+    ${
+      !ended &&
+      t.current &&
+      html`<div class="current small">
+        <span class="name">${t.current.path}</span>
+        <${Bar} done=${t.current.bytesDone} total=${t.current.bytes} label=${`${label}: progress of ${t.current.path}`} />
+        <span class="muted">${bytes(t.current.bytesDone)} of ${bytes(t.current.bytes)}</span>
+      </div>`
+    }
+    ${t.error && html`<p class="error">${t.error.message} <span class="muted">(${t.error.code})</span></p>`}
+    ${
+      t.filesDeclined > 0
+        ? html`<p class="warning">
+            ${t.filesDeclined} file${t.filesDeclined === 1 ? ' was' : 's were'} declined by the receiver; the others arrived verified.
+          </p>`
+        : t.filesFailed > 0 && html`<p class="error">${t.filesFailed} file${t.filesFailed === 1 ? '' : 's'} did not arrive.</p>`
+    }
     <div class="actions">
       ${!ended && html`<button onClick=${() => act(() => call('cancel', { id: t.id }))} aria-label=${`Cancel transfer ${label}`}>Cancel</button>`}
       ${ended && t.state !== 'done' && retry && html`<button onClick=${() => act(retry)} aria-label=${`Retry transfer ${label}`}>Retry</button>`}

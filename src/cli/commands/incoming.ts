@@ -5,8 +5,9 @@ import { P2pdError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { ago, bytes, safe, table } from '../format.js';
 
-export async function incomingCommand(ctx: CliContext): Promise<number> {
+export async function incomingCommand(ctx: CliContext, id?: string): Promise<number> {
   const { offers } = await ctx.client().request<{ offers: IncomingOfferView[] }>('incoming');
+  if (id !== undefined) return offerDetail(ctx, offers, id.trim());
   if (ctx.json) {
     ctx.printJson({ offers });
     return 0;
@@ -25,12 +26,49 @@ export async function incomingCommand(ctx: CliContext): Promise<number> {
         bytes(o.bytes),
         truncate(o.names.map(safe).join(', '), 50),
         ago(o.receivedAt),
-        `in ${Math.max(0, Math.round((Date.parse(o.expiresAt) - Date.now()) / 1000))} s`,
+        expires(o),
       ]),
     ),
   );
-  ctx.out('\nAnswer with `p2pd accept <id>` or `p2pd reject <id>`.');
+  ctx.out('\nAnswer with `p2pd accept <id>` or `p2pd reject <id>`; `p2pd incoming <id>` lists an offer file by file, to --rename or --skip some.');
   return 0;
+}
+
+/** One offer, entry by entry, with the indexes that `accept --rename/--skip` take. */
+function offerDetail(ctx: CliContext, offers: IncomingOfferView[], id: string): number {
+  const o = offers.find((x) => x.id === id);
+  if (o === undefined) throw new P2pdError('OFFER_NOT_FOUND', `no offer waiting for an answer has the id ${id}; \`p2pd incoming\` lists the offers waiting`);
+  if (ctx.json) {
+    ctx.printJson({ offer: o });
+    return 0;
+  }
+  ctx.out(
+    `Offer ${o.id} from ${safe(o.peer.name)} (${o.peer.id.slice(0, 7)}, ${o.peer.trusted ? 'trusted' : 'not trusted'}): ${o.files} files, ${bytes(o.bytes)}, expires ${expires(o)}.`,
+  );
+  const entries = o.entries ?? [];
+  if (entries.length > 0) {
+    ctx.out('');
+    ctx.out(
+      table(
+        ['INDEX', 'KIND', 'SIZE', 'NAME'],
+        entries.map((e) => [
+          String(e.index),
+          e.kind,
+          e.kind === 'file' ? bytes(e.size) : '-',
+          `${safe(e.name)}${e.cleaned === true ? '  (name cleaned)' : ''}`,
+        ]),
+      ),
+    );
+    const shownFiles = entries.filter((e) => e.kind === 'file').length;
+    if (o.files > shownFiles) ctx.out(`… and ${o.files - shownFiles} more files not listed here.`);
+  }
+  for (const r of o.refused ?? []) ctx.out(`refused alone: entry ${r.index} ${safe(r.name)}: ${r.code}: ${safe(r.message)}`);
+  ctx.out(`\nAccept with \`p2pd accept ${o.id}\` (options: --to <folder>, --rename <index>=<name>, --skip <index>) or refuse with \`p2pd reject ${o.id}\`.`);
+  return 0;
+}
+
+function expires(o: IncomingOfferView): string {
+  return `in ${Math.max(0, Math.round((Date.parse(o.expiresAt) - Date.now()) / 1000))} s`;
 }
 
 export interface AcceptOptions {
@@ -64,13 +102,29 @@ export function acceptParams(id: string, options: AcceptOptions): AcceptParams {
 }
 
 export async function answerCommand(ctx: CliContext, id: string, accept: boolean, options: AcceptOptions = {}): Promise<number> {
-  const r = accept ? await ctx.client().request('accept', acceptParams(id, options)) : await ctx.client().request('reject', { id });
+  const params = acceptParams(id, options);
+  const r = accept ? await ctx.client().request('accept', params) : await ctx.client().request('reject', { id });
   if (ctx.json) ctx.printJson(r);
-  else
-    ctx.out(
-      `${accept ? 'Accepted' : 'Rejected'} ${r.offer.files} file${r.offer.files === 1 ? '' : 's'} (${bytes(r.offer.bytes)}) from ${safe(r.offer.peer.name)}.`,
-    );
+  else if (!accept) ctx.out(`Rejected ${r.offer.files} file${r.offer.files === 1 ? '' : 's'} (${bytes(r.offer.bytes)}) from ${safe(r.offer.peer.name)}.`);
+  else for (const line of acceptedLines(r.offer, params)) ctx.out(line);
   return 0;
+}
+
+/** What an acceptance with choices really takes: the files kept, where, and what was renamed or skipped. */
+export function acceptedLines(offer: IncomingOfferView, params: AcceptParams): string[] {
+  const byIndex = new Map((offer.entries ?? []).map((e) => [e.index, e]));
+  const skipped = (params.files ?? []).filter((f) => f.skip === true).map((f) => f.index);
+  const renamed = (params.files ?? []).filter((f) => f.rename !== undefined && f.skip !== true);
+  const skippedFiles = skipped.map((i) => byIndex.get(i)).filter((e) => e?.kind === 'file');
+  const files = offer.files - skippedFiles.length;
+  const size = offer.bytes - skippedFiles.reduce((n, e) => n + (e?.size ?? 0), 0);
+  const of = files === offer.files ? '' : ` of ${offer.files}`;
+  const where = params.to === undefined ? '' : ` into ${safe(params.to)}`;
+  const lines = [`Accepted ${files}${of} file${files === 1 && of === '' ? '' : 's'} (${bytes(size)}) from ${safe(offer.peer.name)}${where}.`];
+  const name = (i: number): string => safe(byIndex.get(i)?.name ?? `entry ${i}`);
+  for (const f of renamed) lines.push(`  ${name(f.index)} will be saved as ${safe(f.rename!)}`);
+  for (const i of skipped) lines.push(`  ${name(i)} skipped`);
+  return lines;
 }
 
 function truncate(s: string, n: number): string {

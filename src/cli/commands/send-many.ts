@@ -61,7 +61,10 @@ function printOutcome(ctx: CliContext, r: SendManyResultView, detach: boolean): 
   }
   for (const t of r.transfers) {
     if (t.state === 'done') {
-      ctx.out(`  ${safe(t.peer.name)}: sent ${t.filesDone} file${t.filesDone === 1 ? '' : 's'} (${bytes(t.bytesDone)}), verified. Transfer ${t.id}.`);
+      const declined = t.filesDeclined === undefined ? '' : `; it declined ${t.filesDeclined}`;
+      ctx.out(
+        `  ${safe(t.peer.name)}: sent ${t.filesDone} file${t.filesDone === 1 ? '' : 's'} (${bytes(t.bytesDone)}), verified${declined}. Transfer ${t.id}.`,
+      );
     } else {
       const e = t.error;
       ctx.err(
@@ -69,7 +72,7 @@ function printOutcome(ctx: CliContext, r: SendManyResultView, detach: boolean): 
       );
     }
   }
-  const done = r.transfers.filter((t) => t.state === 'done').length;
+  const done = r.transfers.filter((t) => t.state === 'done' && t.filesDeclined === undefined).length;
   const line = `${done} of ${r.transfers.length} peers got every file.`;
   if (r.outcome === 'done') ctx.out(line);
   else ctx.err(`p2pd: ${line}${r.outcome === 'partial' ? ' [SEND_PARTIAL]' : ' [SEND_ALL_FAILED]'}`);

@@ -63,10 +63,17 @@ function interruptedError(t: TransferView | undefined): P2pdError {
 function printOutcome(ctx: CliContext, t: TransferView): void {
   const secs = (Date.parse(t.endedAt ?? new Date().toISOString()) - Date.parse(t.startedAt)) / 1000;
   if (t.state === 'done') {
+    const of = t.filesDeclined === undefined ? '' : ` of ${t.filesDone + t.filesDeclined}`;
     ctx.out(
-      `Sent ${t.filesDone} file${t.filesDone === 1 ? '' : 's'} (${bytes(t.bytesDone)}) to ${safe(t.peer.name)} in ${duration(secs)}` +
-        `${t.bytesPerSecond > 0 ? ` at ${rate(t.bytesPerSecond)}` : ''}; every file verified by SHA-256. Transfer ${t.id}.`,
+      `Sent ${t.filesDone}${of} file${t.filesDone === 1 && of === '' ? '' : 's'} (${bytes(t.bytesDone)}) to ${safe(t.peer.name)} in ${duration(secs)}` +
+        `${t.bytesPerSecond > 0 ? ` at ${rate(t.bytesPerSecond)}` : ''}; every file sent was verified by SHA-256. Transfer ${t.id}.`,
     );
+    if (t.filesDeclined !== undefined) {
+      ctx.err(
+        `p2pd: ${safe(t.peer.name)} declined ${t.filesDeclined} file${t.filesDeclined === 1 ? '' : 's'} (skipped by a person there, or a name it cannot save):`,
+      );
+      for (const f of t.files ?? []) if (!f.ok) ctx.err(`  ${safe(f.path)}: ${f.error?.code ?? 'declined'}: ${safe(f.error?.message ?? '')}`);
+    }
     return;
   }
   for (const f of t.files ?? []) {
@@ -78,7 +85,8 @@ function printOutcome(ctx: CliContext, t: TransferView): void {
 }
 
 function transferExit(t: TransferView): number {
-  if (t.state === 'done') return EXIT.OK;
+  // Declined files were not delivered: a script must not take the send for complete.
+  if (t.state === 'done') return t.filesDeclined === undefined ? EXIT.OK : EXIT.PARTIAL;
   const code = t.error?.code;
   if (code === 'TRANSFER_FAILED') {
     const first = t.files?.find((f) => !f.ok)?.error?.code;
@@ -138,8 +146,10 @@ function membersText(o: StatusView['outbox'][number]): string {
 }
 
 function stateText(t: TransferView): string {
+  const declined = t.filesDeclined === undefined ? '' : `, ${t.filesDeclined} declined`;
   const resumed = t.resumedFrom > 0 && t.bytesTotal > 0 ? `, resumed at ${Math.floor((100 * t.resumedFrom) / t.bytesTotal)} %` : '';
-  const why = t.error !== null ? ` (${t.error.code}${resumed})` : resumed !== '' ? ` (${resumed.slice(2)})` : '';
+  const notes = `${declined}${resumed}`;
+  const why = t.error !== null ? ` (${t.error.code}${notes})` : notes !== '' ? ` (${notes.slice(2)})` : '';
   return `${t.state}${why}`;
 }
 
