@@ -69,6 +69,7 @@ export const ERROR_CODES = {
   DAEMON_ALREADY_RUNNING: { side: 'local', exit: EXIT.TEMPFAIL, summary: 'Another daemon already serves this control socket.' },
   CONTROL_SOCKET_INSECURE: { side: 'local', exit: EXIT.NOPERM, summary: 'The control socket or its directory is owned by another user or open to others.' },
   CONTROL_BAD_REQUEST: { side: 'local', exit: EXIT.SOFTWARE, summary: 'The daemon did not understand a control request (CLI and daemon versions differ?).' },
+  DASHBOARD_OFF: { side: 'local', exit: EXIT.UNAVAILABLE, summary: 'The web dashboard is turned off in the config (`dashboard.enabled`).' },
   CONTROL_UNAUTHORIZED: {
     side: 'local',
     exit: EXIT.NOPERM,

@@ -18,6 +18,9 @@ import type { Caller, Dispatcher } from './dispatcher.js';
 import { StagingArea, type StagingLimits } from './http-uploads.js';
 import { readJson, sendJson } from './http-util.js';
 
+/** Open dashboard connections at most; more are closed at once by node:http. */
+const MAX_CONNECTIONS = 64;
+
 export interface HttpTransportOptions {
   /** 0 = any free port. */
   port: number;
@@ -113,7 +116,10 @@ export class HttpTransport {
   }
 
   #listen(port: number): Promise<Server> {
-    const server = createServer({ requestTimeout: 0, headersTimeout: 20_000 }, (req, res) => void this.#handle(req, res));
+    const server = createServer({ requestTimeout: 0, headersTimeout: 20_000, keepAliveTimeout: 5000 }, (req, res) => void this.#handle(req, res));
+    // One browser needs a handful of connections (the event stream, calls, a few uploads): a
+    // local program that opens thousands must not exhaust the daemon's file descriptors.
+    server.maxConnections = MAX_CONNECTIONS;
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(err.code === 'EADDRINUSE' ? new P2pdError('PORT_IN_USE', `the dashboard port ${port} is taken`) : toP2pdError(err));

@@ -78,7 +78,7 @@ export function dashboardHandlers(deps: DashboardDeps): Pick<MethodHandlers, Das
     async 'ui-token'() {
       const origin = deps.origin();
       if (origin === null) {
-        throw new P2pdError('CONTROL_BAD_REQUEST', 'the dashboard is off: set "dashboard": {"enabled": true} in the config and restart the daemon');
+        throw new P2pdError('DASHBOARD_OFF', 'the dashboard is off: set "dashboard": {"enabled": true} in the config and restart the daemon');
       }
       const { token, expiresAt } = deps.sessions.issueLogin();
       return { url: `${origin}/#token=${token}`, origin, token, expiresAt: new Date(expiresAt).toISOString() };

@@ -32,9 +32,15 @@ export async function uiToken(daemon: TestDaemon): Promise<UiToken> {
 }
 
 /** A new page logged in to `daemon`'s dashboard, sized like a laptop (or a phone). */
-export async function openDashboard(browser: Browser, daemon: TestDaemon, viewport = { width: 1100, height: 800 }): Promise<{ page: Page; origin: string }> {
+export async function openDashboard(
+  browser: Browser,
+  daemon: TestDaemon,
+  viewport = { width: 1100, height: 800 },
+  initScript?: () => void,
+): Promise<{ page: Page; origin: string }> {
   const { url, origin } = await uiToken(daemon);
   const context = await browser.newContext({ viewport });
+  if (initScript !== undefined) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`page error on ${daemon.name}: ${err.message}`));
   await page.goto(url);

@@ -77,6 +77,38 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     assert.equal(await pageB.title(), 'p2pd');
   });
 
+  it('notifies of an offer while the tab is hidden, and counts it in the title', async () => {
+    // A hidden tab and granted notifications, as a person who switched tabs would have.
+    const { page } = await openDashboard(browser, bob, undefined, () => {
+      const notes: string[] = [];
+      (window as any).__notes = notes;
+      Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+      (window as any).Notification = class {
+        static permission = 'granted';
+        static requestPermission = async () => 'granted';
+        constructor(title: string, options: { body: string }) {
+          notes.push(`${title}: ${options.body}`);
+        }
+      };
+    });
+    await screen(page, 'Incoming');
+    const file = join(alice.dir, `while-hidden-${tag}.txt`);
+    await writeFile(file, 'offered to a hidden tab');
+    const sending = alice.cli(['send', B, file]);
+    const card = page.locator('[data-offer]');
+    try {
+      await card.waitFor({ timeout: 15_000 });
+      await waitFor(async () => (await page.title()) === '(1) p2pd', 5000, 'the count in the title');
+      assert.deepEqual(await page.evaluate(() => window.__notes), [`p2pd: Files offered by ${A}`]);
+    } finally {
+      // Leave no offer waiting for the tests after this one.
+      const waiting = await bob.json<{ offers: Array<{ id: string }> }>(['incoming']);
+      for (const o of waiting.offers) await bob.cli(['reject', o.id]);
+      await sending;
+      await page.context().close();
+    }
+  });
+
   it('accepts an offer into a folder chosen inside the inbox, with a rename and a skip', async () => {
     const dir = join(alice.dir, `pack-${tag}`);
     await mkdir(dir);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli } from '../helpers/daemons.js';
+import { cli, TestDaemon } from '../helpers/daemons.js';
 
 test('the CLI says the daemon is not running, how to start it, and exits 69', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'p2pd-cli-'));
@@ -65,4 +65,15 @@ test('shell completion script is printed', async () => {
   const r = await cli(['completion']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /p2pd/);
+});
+
+test('`p2pd ui` with the dashboard turned off says so and how to turn it on (exit 69)', async (t) => {
+  const d = await TestDaemon.create({ name: `noui-${process.pid}`, extra: { dashboard: { enabled: false }, discovery: { enabled: false } } });
+  t.after(() => d.destroy());
+  await d.start();
+  const r = await d.cli(['ui']);
+  assert.equal(r.code, 69, r.stderr);
+  assert.match(r.stderr, /dashboard is off.*"enabled": true/);
+  const j = await d.cli(['ui', '--json']);
+  assert.equal(JSON.parse(j.stdout).error.code, 'DASHBOARD_OFF');
 });

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UiSessions } from '../../src/control/ui-sessions.js';
@@ -134,6 +135,25 @@ describe('HttpTransport gates', () => {
     assert.equal((await send('/api/peers', { Authorization: `Bearer ${session}`, 'Sec-Fetch-Site': 'cross-site' })).status, 403);
     assert.equal((await send('/api/peers', { Authorization: `Bearer ${session}`, 'Content-Type': 'text/plain' })).status, 400);
     assert.ok(!calls.includes('ui-token'), 'the refused method never ran');
+  });
+
+  it('bounds open connections: a local program holding many does not keep the page out for long', async () => {
+    const held: Socket[] = [];
+    try {
+      for (let i = 0; i < 80; i++) {
+        const s = connect({ host: '127.0.0.1', port });
+        s.on('error', () => undefined);
+        held.push(s);
+      }
+      await Promise.all(held.map((s) => new Promise((resolve) => (s.connecting ? s.once('connect', resolve).once('close', resolve) : resolve(null)))));
+      // Connections beyond the cap are closed by the server at once.
+      const closed = await new Promise<number>((resolve) => setTimeout(() => resolve(held.filter((s) => s.destroyed || s.readableEnded).length), 300));
+      assert.ok(closed >= 80 - 64, `${closed} of 80 idle connections closed`);
+    } finally {
+      for (const s of held) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await send('/api/peers', {})).status, 401, 'the server still answers once they are gone');
   });
 
   it('sets the security headers and no CORS header', async () => {
