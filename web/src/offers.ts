@@ -53,7 +53,7 @@ function OfferCard({ offer }: { offer: any }) {
         (e) =>
           html`<li key=${e.index} data-entry=${e.index}>
             <span class="muted small">${e.index}</span>
-            <span class="name">${e.name}</span>${e.kind === 'dir' ? '/' : ''}
+            <span class="name">${e.name}${e.kind === 'dir' ? '/' : ''}</span>
             ${e.kind === 'file' && Number.isFinite(e.size) && html`<span class="muted small">${bytes(e.size)}</span>`}
             ${e.cleaned === true && html`<span class="badge" title="an unsafe character was replaced or a reserved name changed">name cleaned</span>`}
             ${
@@ -111,5 +111,5 @@ function OfferCard({ offer }: { offer: any }) {
 export function OffersScreen({ store }: { store: Store }) {
   const offers = [...store.offers.values()];
   if (offers.length === 0) return html`<p class="empty">No offers are waiting. Offers from peers that must be asked appear here at once.</p>`;
-  return html`<div class="grid">${offers.map((o) => html`<${OfferCard} key=${o.id} offer=${o} />`)}</div>`;
+  return html`<div class="grid wide">${offers.map((o) => html`<${OfferCard} key=${o.id} offer=${o} />`)}</div>`;
 }
