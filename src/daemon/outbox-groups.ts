@@ -42,6 +42,22 @@ export function groupOutboxSender(inner: OutboxSender, deps: { state: StateStore
   const groupOf = (folder: string) => (folder.startsWith(GROUP_FOLDER_PREFIX) ? deps.state.getGroup(folder.slice(GROUP_FOLDER_PREFIX.length)) : undefined);
   const nameOf = (id: string): string => deps.state.getTrusted(id)?.name ?? deps.peers.get(id)?.name ?? id.slice(0, 7);
 
+  /** What a daemon that ran before knew: the members that already have the item. */
+  const restored = (key: string): Entry | undefined => {
+    const saved = deps.state.groupDelivery(key);
+    if (saved === undefined) return undefined;
+    const members: Entry['members'] = new Map(saved.done.map((id) => [id, { state: 'done', transferId: null, lastError: null }]));
+    return { signature: saved.signature, members };
+  };
+  const remember = (key: string, entry: Entry): void => {
+    const done = [...entry.members].filter(([, m]) => m.state === 'done').map(([id]) => id);
+    deps.state.setGroupDelivery(key, { signature: entry.signature, done });
+  };
+  const forget = (key: string): void => {
+    entries.delete(key);
+    deps.state.setGroupDelivery(key, undefined);
+  };
+
   const entryFor = async (key: string, members: readonly string[], signal: AbortSignal): Promise<Entry> => {
     let signature: ItemSignature | null = null;
     try {
@@ -50,11 +66,12 @@ export function groupOutboxSender(inner: OutboxSender, deps: { state: StateStore
     } catch {
       // The send itself reports a missing or unreadable item.
     }
-    let entry = entries.get(key);
+    let entry = entries.get(key) ?? restored(key);
     if (entry === undefined || entry.signature === null || signature === null || !sameSignature(entry.signature, signature)) {
       entry = { signature, members: new Map() };
-      entries.set(key, entry);
+      deps.state.setGroupDelivery(key, undefined);
     }
+    entries.set(key, entry);
     // Members added since keep no state yet; members removed from the group are no longer waited for.
     for (const id of [...entry.members.keys()]) if (!members.includes(id)) entry.members.delete(id);
     for (const id of members) if (!entry.members.has(id)) entry.members.set(id, { state: 'pending', transferId: null, lastError: null });
@@ -82,6 +99,7 @@ export function groupOutboxSender(inner: OutboxSender, deps: { state: StateStore
         if (r.ok) {
           m.state = 'done';
           m.lastError = null;
+          remember(key, entry);
         } else {
           const code: ErrorCode = isErrorCode(r.code) ? r.code : 'INTERNAL';
           m.state = classifyFailure(code) === 'permanent' ? 'failed' : 'pending';
@@ -92,7 +110,7 @@ export function groupOutboxSender(inner: OutboxSender, deps: { state: StateStore
     const all = [...entry.members.values()];
     const last = all.find((m) => m.transferId !== null)?.transferId ?? null;
     if (all.every((m) => m.state === 'done')) {
-      entries.delete(key);
+      forget(key);
       return { ok: true, transferId: last ?? '' };
     }
     // While any member may still get it, the item keeps retrying; only when every missing member
@@ -100,7 +118,7 @@ export function groupOutboxSender(inner: OutboxSender, deps: { state: StateStore
     const missing = all.filter((m) => m.state !== 'done');
     const worst = missing.find((m) => m.state === 'pending') ?? missing[0]!;
     const error = worst.lastError ?? { code: 'PEER_UNREACHABLE', message: 'a member of the group is not online' };
-    if (missing.every((m) => m.state === 'failed')) entries.delete(key);
+    if (missing.every((m) => m.state === 'failed')) forget(key);
     return { ok: false, transferId: worst.transferId ?? last, code: error.code as ErrorCode, message: error.message };
   };
 
@@ -119,7 +137,7 @@ export function groupOutboxSender(inner: OutboxSender, deps: { state: StateStore
       const slash = path.indexOf('/');
       if (!path.startsWith(GROUP_FOLDER_PREFIX) || slash === -1) return undefined;
       const group = groupOf(path.slice(0, slash));
-      const entry = entries.get(join(options.dir, path));
+      const entry = entries.get(join(options.dir, path)) ?? restored(join(options.dir, path));
       const ids = group?.members ?? [...(entry?.members.keys() ?? [])];
       return ids.map((id) => {
         const m = entry?.members.get(id);

@@ -49,10 +49,20 @@ export interface PeerGroup {
   createdAt: string;
 }
 
+/** Which members of a group already have an outbox item (`outbox/@group/…`), kept across restarts. */
+export interface GroupDelivery {
+  /** The item as the members got it (kind, entries, bytes, newest mtime): a changed item starts over. */
+  signature: { kind: 'file' | 'dir'; entries: number; bytes: number; mtimeMs: number } | null;
+  /** Ids of the members that have it. */
+  done: string[];
+}
+
 interface StateShape {
   trusted: Record<string, TrustedPeer>;
   /** Absent in files written before groups existed. */
   groups?: Record<string, PeerGroup>;
+  /** By the item's absolute path; absent in files written before it existed. */
+  groupDeliveries?: Record<string, GroupDelivery>;
   history: TransferRecord[];
   queue: QueuedSend[];
   /** Keys this version does not know are kept as they were. */
@@ -217,6 +227,28 @@ export class StateStore implements HistoryStore, Service {
     this.#data.groups = all;
     this.#changed({ now: true });
     return group;
+  }
+
+  groupDelivery(path: string): GroupDelivery | undefined {
+    const all = this.#data.groupDeliveries;
+    const d = typeof all === 'object' && all !== null && Object.hasOwn(all, path) ? all[path] : undefined;
+    return d === undefined ? undefined : { signature: d.signature, done: [...d.done] };
+  }
+
+  /**
+   * Records which members have an item, or forgets the item (`undefined`). Written at once: a
+   * member that has the item must not get it a second time after a crash.
+   */
+  setGroupDelivery(path: string, delivery: GroupDelivery | undefined): void {
+    const all = { ...(this.#data.groupDeliveries ?? {}) };
+    if (delivery === undefined) {
+      if (!Object.hasOwn(all, path)) return;
+      delete all[path];
+    } else {
+      all[path] = { signature: delivery.signature, done: [...delivery.done] };
+    }
+    this.#data.groupDeliveries = all;
+    this.#changed({ now: true });
   }
 
   add(view: TransferRecord): void {

@@ -239,6 +239,46 @@ describe('outbox @group items', () => {
       assert.equal(missing.ok === false && missing.code, 'GROUP_NOT_FOUND');
     });
   });
+
+  it('remember across a restart which members have an item; a changed item starts over', async () => {
+    await withDir(async (dir) => {
+      const { state, peers } = world(dir);
+      state.setGroup('lab', [A, B]);
+      const online = new Set([A]);
+      const calls: string[] = [];
+      const inner: OutboxSender = {
+        async send(peer): Promise<SendOutcome> {
+          calls.push(peer);
+          return { ok: true, transferId: `t-${peer.slice(0, 1)}` };
+        },
+        isOnline: (peer) => online.has(peer),
+      };
+      await mkdir(join(dir, '@lab'));
+      const abs = join(dir, '@lab', 'x.txt');
+      await writeFile(abs, 'x');
+      const signal = new AbortController().signal;
+      assert.equal((await groupOutboxSender(inner, { state, peers }, { dir }).send('@lab', [abs], { signal })).ok, false);
+      await state.flush();
+      // A new daemon: a fresh store read from the same file, a fresh sender.
+      const again = openState(dir);
+      const sender = groupOutboxSender(inner, { state: again, peers }, { dir });
+      assert.deepEqual(
+        sender.members('@lab/x.txt')?.map((m) => m.state),
+        ['done', 'pending'],
+      );
+      online.add(B);
+      assert.equal((await sender.send('@lab', [abs], { signal })).ok, true);
+      assert.deepEqual(calls, [A, B], 'alice, who had it, was not sent it again');
+      assert.equal(again.groupDelivery(abs), undefined, 'a delivered item is forgotten');
+      // An item changed after alice got it goes to everyone again.
+      online.delete(B);
+      assert.equal((await sender.send('@lab', [abs], { signal })).ok, false);
+      await writeFile(abs, 'changed, longer');
+      online.add(B);
+      assert.equal((await sender.send('@lab', [abs], { signal })).ok, true);
+      assert.deepEqual(calls, [A, B, A, A, B]);
+    });
+  });
 });
 
 describe('the CLI routes a send to several peers to send-many', () => {
