@@ -246,6 +246,7 @@ export class Daemon {
               outboxMembers: (path) => outboxGroups.members(path),
               watch: (params, ctx) => events.watch(params, ctx),
               ...(localsendViews === undefined ? {} : { localsend: localsendViews }),
+              ...(localsend === undefined ? {} : { localsendOptions: (id, o) => localsend.driver.withOptions(id, o) }),
             }),
           },
         },

@@ -49,6 +49,7 @@ export function localsendService(
       alias: config.name,
       port: config.localsend.port,
       pin: config.localsend.pin,
+      allowHttp: config.localsend.allowHttp,
       interfaces: config.interfaces,
       discovery: config.discovery.enabled,
       announceEveryMs: config.discovery.refreshSeconds * 1000,
