@@ -140,7 +140,7 @@ export class LocalSendServer {
       signal.throwIfAborted();
     }
     if (this.#servers.length === 0) this.#log.warn({ interfaces: 'none with an IPv4 address' }, 'LocalSend receiver not listening: no address to bind');
-    else this.#log.info({ port: this.port, fingerprint: this.#identity.fingerprint, hosts: this.#opts.hosts ?? 'all' }, 'LocalSend receiver listening');
+    else this.#log.info({ hosts: this.#opts.hosts ?? 'all', port: this.port, fingerprint: this.#identity.fingerprint }, 'LocalSend receiver listening');
   }
 
   async #listen(port: number, host: string | undefined): Promise<number> {
