@@ -148,12 +148,15 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
       const transferId = newTransferId();
       // Events only while the call is open: a detached send has answered already.
       let open = true;
+      let warned = false;
       const forget = deps.localsendOptions?.(transferId, {
         ...(params.pin === undefined ? {} : { pin: params.pin }),
         ...(params.allowHttp === undefined ? {} : { allowHttp: params.allowHttp }),
         onPlainHttp: (d) => {
           const message = `${d.alias} (${d.address}) speaks plain HTTP: the files cross the LAN unencrypted, and nothing proves who receives them`;
-          if (open) ctx.emit('warning', { code: 'PLAIN_HTTP', message });
+          // Once per send, not once per attempt.
+          if (open && !warned) ctx.emit('warning', { code: 'PLAIN_HTTP', message });
+          warned = true;
         },
       });
       let started: Awaited<ReturnType<SendQueue['start']>>;
@@ -168,7 +171,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
         throw err;
       }
       const { id, done, source } = started;
-      void done.finally(() => forget?.());
+      void done.finally(() => forget?.()).catch(() => undefined);
       if (params.detach === true) {
         open = false;
         return { transfer: transferView(manager.get(id)!), skipped: [...source.skipped] };
