@@ -48,13 +48,22 @@ export class LocalSendDriver implements SessionDriver {
   readonly #identity: () => LocalSendIdentity | undefined;
   readonly #info: () => object;
   readonly #allowHttp: () => boolean;
+  readonly #isTrusted: (fingerprint: string) => boolean;
   readonly #perSend = new Map<string, LocalSendSendOptions>();
 
-  constructor(deps: { devices: LocalSendDevices; identity: () => LocalSendIdentity | undefined; info: () => object; allowHttp?: () => boolean }) {
+  constructor(deps: {
+    devices: LocalSendDevices;
+    identity: () => LocalSendIdentity | undefined;
+    info: () => object;
+    allowHttp?: () => boolean;
+    /** Whether a fingerprint is a trusted LocalSend device's. */
+    isTrusted?: (fingerprint: string) => boolean;
+  }) {
     this.#devices = deps.devices;
     this.#identity = deps.identity;
     this.#info = deps.info;
     this.#allowHttp = deps.allowHttp ?? (() => false);
+    this.#isTrusted = deps.isTrusted ?? (() => false);
   }
 
   /**
@@ -124,6 +133,13 @@ export class LocalSendDriver implements SessionDriver {
     if (device.verified) return { address: device.address, port: device.port, fingerprint: device.fingerprint, protocol: 'https' };
     if (device.protocol !== 'http') {
       throw new P2pdError('PEER_REFUSED', `${device.alias} did not prove its fingerprint over HTTPS (yet); p2pd sends over HTTPS only to verified devices`);
+    }
+    // A trusted fingerprint was proven by a certificate; over plain HTTP it is only claimed.
+    if (this.#isTrusted(device.fingerprint)) {
+      throw new P2pdError(
+        'PEER_IDENTITY_MISMATCH',
+        `${device.alias} at ${device.address} claims a trusted device's fingerprint over plain HTTP, where it cannot prove it: a possible impostor`,
+      );
     }
     if (options.allowHttp !== true && !this.#allowHttp()) {
       throw new P2pdError(

@@ -50,7 +50,7 @@ export class LocalSend {
   #discovery: LocalSendDiscovery | undefined;
   #identity: LocalSendIdentity | undefined;
 
-  constructor(deps: { logger: Logger; inbox: InboxStore; receive: RunInbound }, options: LocalSendOptions) {
+  constructor(deps: { logger: Logger; inbox: InboxStore; receive: RunInbound; isTrusted?: (fingerprint: string) => boolean }, options: LocalSendOptions) {
     this.#log = deps.logger;
     this.#inbox = deps.inbox;
     this.#receive = deps.receive;
@@ -61,6 +61,7 @@ export class LocalSend {
       identity: () => this.#identity,
       info: () => ({ ...this.#server?.deviceInfo(), port: this.port, protocol: 'https' }),
       allowHttp: () => this.#opts.allowHttp === true,
+      ...(deps.isTrusted === undefined ? {} : { isTrusted: deps.isTrusted }),
     });
   }
 

@@ -139,7 +139,7 @@ describe('sending to a LocalSend device', () => {
     await assert.rejects(run('locked', { pin: '4711' }), (e: P2pdError) => e.code === 'PIN_TRIES_EXCEEDED');
   });
 
-  test('a plain-HTTP device: PLAIN_HTTP_REFUSED without the opt-in; with it, told first, then sent', async (t) => {
+  test('a plain-HTTP device: PLAIN_HTTP_REFUSED without the opt-in; with it, told first, then sent; never under a trusted fingerprint', async (t) => {
     const got: Array<{ path: string; body: Buffer; pin: string | null }> = [];
     const http = createServer((req: IncomingMessage, res) => {
       const chunks: Buffer[] = [];
@@ -181,6 +181,18 @@ describe('sending to a LocalSend device', () => {
     // The config key is the other opt-in.
     const r2 = await driverFor(devices, true).send(attempt(fingerprint.toUpperCase(), src, { transferId: 'tx-2' }));
     assert.equal(r2.ok, true);
+
+    // A plain-HTTP device claiming a trusted fingerprint cannot prove it: refused, opt-in or not.
+    const sent = got.length;
+    const guarded = new LocalSendDriver({
+      devices,
+      identity: () => clientId,
+      info: () => ({ alias: 'me', fingerprint: clientId.fingerprint }),
+      allowHttp: () => true,
+      isTrusted: (fp) => fp === fingerprint.toUpperCase(),
+    });
+    await assert.rejects(guarded.send(attempt(fingerprint.toUpperCase(), src, { transferId: 'tx-3' })), (e: P2pdError) => e.code === 'PEER_IDENTITY_MISMATCH');
+    assert.equal(got.length, sent);
   });
 
   test('progress of a retry counts what earlier attempts delivered', async (t) => {
