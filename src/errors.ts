@@ -102,6 +102,25 @@ export const ERROR_CODES = {
   },
   PAIRING_NOT_FOUND: { side: 'local', exit: EXIT.FAILURE, summary: 'No pairing waiting for confirmation has that id; `p2pd pair --list` shows them.' },
   TLS_FAILED: { side: 'network', retryable: true, exit: EXIT.PROTOCOL, summary: 'The TLS handshake with the peer failed.' },
+  // LocalSend devices (docs/LOCALSEND.md)
+  PIN_REQUIRED: {
+    side: 'policy',
+    permanent: true,
+    exit: EXIT.NOPERM,
+    summary: 'The LocalSend device asks for a PIN: send again with `--pin` (on a terminal, `p2pd send` asks for it).',
+  },
+  PIN_WRONG: { side: 'policy', permanent: true, exit: EXIT.NOPERM, summary: 'The LocalSend device refused the PIN given; its tries are limited.' },
+  PIN_TRIES_EXCEEDED: {
+    side: 'policy',
+    exit: EXIT.TEMPFAIL,
+    summary: 'The LocalSend device refuses this address for a while after too many wrong PINs; wait before trying again.',
+  },
+  PLAIN_HTTP_REFUSED: {
+    side: 'local',
+    permanent: true,
+    exit: EXIT.NOPERM,
+    summary: 'The LocalSend device speaks plain HTTP, which carries the files in clear; send with `--allow-http` or set `localsend.allowHttp` to allow it.',
+  },
 
   // the wire protocol
   PROTOCOL_BAD_MAGIC: { side: 'peer', exit: EXIT.PROTOCOL, summary: 'The peer does not speak the p2pd protocol (wrong preface).' },

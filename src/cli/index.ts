@@ -160,6 +160,8 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
           .positional('paths', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'files and directories' })
           .option('detach', { type: 'boolean', default: false, describe: 'start the transfer and return at once' })
           .option('queue', { type: 'boolean', default: false, describe: 'if the peer is offline, wait for it (retrying with backoff) instead of failing' })
+          .option('pin', { type: 'string', requiresArg: true, describe: 'the PIN a LocalSend device asks for (asked on a terminal when missing)' })
+          .option('allow-http', { type: 'boolean', describe: 'send to a LocalSend device that speaks plain HTTP: the files cross the LAN unencrypted' })
           .option('group', { type: 'string', requiresArg: true, describe: 'send to every member of this group (then no <peer>)' })
           .option('all-trusted', { type: 'boolean', describe: 'send to every trusted peer (then no <peer>)' }),
       ),
@@ -246,10 +248,23 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
 }
 
 function sendHandler(ctx: CliContext, fanout: boolean): Promise<number> {
-  const a = ctx.args as { peer?: string; paths?: string[]; detach?: boolean; queue?: boolean; group?: string; allTrusted?: boolean };
+  const a = ctx.args as {
+    peer?: string;
+    paths?: string[];
+    detach?: boolean;
+    queue?: boolean;
+    group?: string;
+    allTrusted?: boolean;
+    pin?: string;
+    allowHttp?: boolean;
+  };
   const paths = (a.paths ?? []).map(String);
   const detach = a.detach === true;
   const queue = a.queue === true;
+  const ls = { ...(a.pin === undefined ? {} : { pin: String(a.pin) }), ...(a.allowHttp === true ? { allowHttp: true } : {}) };
+  if ((fanout || String(a.peer).includes(',')) && Object.keys(ls).length > 0) {
+    throw new P2pdError('USAGE', '--pin and --allow-http are for a send to one LocalSend device');
+  }
   if (fanout) {
     if (a.group !== undefined && a.allTrusted === true) throw new P2pdError('USAGE', '--group and --all-trusted do not go together: use one');
     if (a.group === undefined && a.allTrusted !== true) throw new P2pdError('USAGE', 'name the peer to send to, --group <group>, or --all-trusted');
@@ -257,7 +272,7 @@ function sendHandler(ctx: CliContext, fanout: boolean): Promise<number> {
   }
   const peer = String(a.peer);
   if (peer.includes(',')) return sendManyCommand(ctx, { peers: splitPeers(peer) }, paths, detach, queue);
-  return sendCommand(ctx, peer, paths, detach, queue);
+  return sendCommand(ctx, peer, paths, detach, queue, ls);
 }
 
 /** Whether the command line is a `send` to a group or to every trusted peer (no <peer> word then). */

@@ -47,6 +47,16 @@ export interface SendParams extends PeerParams {
   detach?: boolean;
   /** Keep trying while the peer is offline (otherwise an offline peer fails the send at once). */
   queue?: boolean;
+  /** LocalSend devices: the PIN the device asks for (never stored or shown). */
+  pin?: string;
+  /** LocalSend devices: send to one that speaks plain HTTP, although the files then cross the LAN in clear. */
+  allowHttp?: boolean;
+}
+
+/** Streamed by `send` before the files go over plain HTTP to a LocalSend device (`allowHttp`). */
+export interface SendWarningView {
+  code: 'PLAIN_HTTP';
+  message: string;
 }
 
 /** Exactly one of `peers`, `group` and `allTrusted` says whom to send to. */
@@ -140,7 +150,7 @@ export interface ControlMethods {
   peers: { params: NoParams; result: PeersResultView; events: NoEvents };
   trust: { params: TrustParams; result: TrustResultView; events: NoEvents };
   untrust: { params: PeerParams; result: UntrustResultView; events: NoEvents };
-  send: { params: SendParams; result: SendResultView; events: { progress: TransferView } };
+  send: { params: SendParams; result: SendResultView; events: { progress: TransferView; warning: SendWarningView } };
   'send-many': { params: SendManyParams; result: SendManyResultView; events: { progress: TransferView } };
   groups: { params: NoParams; result: GroupsResultView; events: NoEvents };
   'group-add': { params: GroupParams; result: GroupChangeResultView; events: NoEvents };
@@ -215,6 +225,8 @@ export const METHOD_SCHEMAS: { readonly [M in MethodName]: ParamSchema } = {
       },
       detach: flag,
       queue: flag,
+      pin: { type: 'string', pattern: '^[^\\u0000-\\u001f]{1,64}$', description: 'a PIN of 1 to 64 characters, without control characters' },
+      allowHttp: flag,
     },
     ['peer', 'paths'],
   ),

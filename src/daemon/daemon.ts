@@ -119,7 +119,10 @@ export class Daemon {
 
       // Built before the manager it feeds (its offers reach the manager only once it runs).
       const localsend: LocalSend | undefined = config.localsend.enabled
-        ? localsendService({ logger: log.child({ part: 'localsend' }), inbox, manager: (): TransferManager => manager }, { config, version: this.#version })
+        ? localsendService(
+            { logger: log.child({ part: 'localsend' }), inbox, manager: (): TransferManager => manager, isTrusted: (id) => state.getTrusted(id) !== undefined },
+            { config, version: this.#version },
+          )
         : undefined;
       const connector = peerConnector(
         { identity, peers, state, ...(localsend === undefined ? {} : { localsend: (q: string) => localsend.find(q) }) },
@@ -246,6 +249,7 @@ export class Daemon {
               outboxMembers: (path) => outboxGroups.members(path),
               watch: (params, ctx) => events.watch(params, ctx),
               ...(localsendViews === undefined ? {} : { localsend: localsendViews }),
+              ...(localsend === undefined ? {} : { localsendOptions: (id, o) => localsend.driver.withOptions(id, o) }),
             }),
           },
         },

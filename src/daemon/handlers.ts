@@ -12,6 +12,8 @@ import type { StatusView } from '../control/views.js';
 import type { PairingManager } from '../transfer/pairings.js';
 import { peerViews } from './peers-view.js';
 import type { SendQueue } from './send-queue.js';
+import type { LocalSendSendOptions } from '../localsend/index.js';
+import { newTransferId } from '../transfer/records.js';
 import type { Outbox } from '../outbox/index.js';
 import type { JobView as JobRecord } from './scheduler.js';
 import { fanoutHandlers } from './fanout.js';
@@ -37,6 +39,8 @@ export interface HandlerDeps {
   watch: (params: WatchParams, ctx: CallContext<'watch'>) => Promise<null>;
   /** LocalSend devices seen on the LAN, as peers (absent when LocalSend is off). */
   localsend?: () => PeerView[];
+  /** Hands a send's LocalSend options (PIN, plain-HTTP opt-in) to the LocalSend driver until the returned function is called. */
+  localsendOptions?: (transferId: string, options: LocalSendSendOptions) => () => void;
 }
 
 /** The methods the web dashboard added; daemon/dashboard.ts handles them. */
@@ -140,11 +144,36 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     },
 
     async send(params, ctx) {
-      const { id, done, source } = await deps.sends.start(params.peer.trim(), params.paths, {
-        signal: ctx.signal,
-        retry: params.queue === true ? 'always' : 'connected',
+      // The id is chosen here so the LocalSend options are in place before the first attempt.
+      const transferId = newTransferId();
+      // Events only while the call is open: a detached send has answered already.
+      let open = true;
+      let warned = false;
+      const forget = deps.localsendOptions?.(transferId, {
+        ...(params.pin === undefined ? {} : { pin: params.pin }),
+        ...(params.allowHttp === undefined ? {} : { allowHttp: params.allowHttp }),
+        onPlainHttp: (d) => {
+          const message = `${d.alias} (${d.address}) speaks plain HTTP: the files cross the LAN unencrypted, and nothing proves who receives them`;
+          // Once per send, not once per attempt.
+          if (open && !warned) ctx.emit('warning', { code: 'PLAIN_HTTP', message });
+          warned = true;
+        },
       });
+      let started: Awaited<ReturnType<SendQueue['start']>>;
+      try {
+        started = await deps.sends.start(params.peer.trim(), params.paths, {
+          signal: ctx.signal,
+          retry: params.queue === true ? 'always' : 'connected',
+          id: transferId,
+        });
+      } catch (err) {
+        forget?.();
+        throw err;
+      }
+      const { id, done, source } = started;
+      void done.finally(() => forget?.()).catch(() => undefined);
       if (params.detach === true) {
+        open = false;
         return { transfer: transferView(manager.get(id)!), skipped: [...source.skipped] };
       }
       const onUpdate = (v: TransferRecord): void => {
@@ -164,6 +193,7 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
         const record = await done;
         return { transfer: transferView(record), skipped: [...source.skipped] };
       } finally {
+        open = false;
         manager.off('update', onUpdate);
         ctx.signal.removeEventListener('abort', onHangup);
       }

@@ -38,17 +38,23 @@ export function mdnsService(deps: { logger: Logger; peers: PeerTable }, options:
 
 /** LocalSend (docs/LOCALSEND.md) as a service: its offers go through the manager's session. */
 export function localsendService(
-  deps: { logger: Logger; inbox: InboxStore; manager: () => TransferManager },
+  deps: { logger: Logger; inbox: InboxStore; manager: () => TransferManager; isTrusted?: (id: string) => boolean },
   options: { config: Readonly<Config>; version: string },
 ): LocalSend {
   const { config } = options;
   return new LocalSend(
-    { logger: deps.logger, inbox: deps.inbox, receive: (peer, run, o) => deps.manager().receiveSession({ ...peer, protocol: 'localsend' }, run, o) },
+    {
+      logger: deps.logger,
+      inbox: deps.inbox,
+      receive: (peer, run, o) => deps.manager().receiveSession({ ...peer, protocol: 'localsend' }, run, o),
+      ...(deps.isTrusted === undefined ? {} : { isTrusted: deps.isTrusted }),
+    },
     {
       stateDir: config.stateDir,
       alias: config.name,
       port: config.localsend.port,
       pin: config.localsend.pin,
+      allowHttp: config.localsend.allowHttp,
       interfaces: config.interfaces,
       discovery: config.discovery.enabled,
       announceEveryMs: config.discovery.refreshSeconds * 1000,

@@ -1,8 +1,10 @@
 /**
  * Requests to a LocalSend device over HTTPS: p2pd's certificate goes along as the client
  * certificate (app 1.18 requires one), and the device's certificate must have the fingerprint it
- * announced, checked before any byte of the body is sent.
+ * announced, checked before any byte of the body is sent. Plain HTTP only when the caller asks
+ * (`protocol: "http"`, the user's opt-in): nothing is verified then.
  */
+import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,21 +22,22 @@ export interface LsReply {
 const MAX_REPLY = 1024 * 1024;
 
 export async function lsRequest(
-  target: { address: string; port: number; fingerprint: string | null },
+  target: { address: string; port: number; fingerprint: string | null; protocol?: 'http' | 'https' },
   req: { method: 'GET' | 'POST'; path: string; json?: unknown; body?: Readable; length?: number },
   options: { identity: LocalSendIdentity; signal: AbortSignal },
 ): Promise<LsReply> {
   const data = req.json === undefined ? undefined : Buffer.from(JSON.stringify(req.json));
   const host = target.address.includes(':') ? `[${target.address}]` : target.address;
+  const plain = target.protocol === 'http';
   return new Promise<LsReply>((resolve, reject) => {
-    const r = request(
+    const r = (plain ? httpRequest : request)(
       {
         host: target.address,
         port: target.port,
         method: req.method,
         path: `/api/localsend/v2/${req.path}`,
-        cert: options.identity.certPem,
-        key: options.identity.keyPem,
+        // Our key never goes to a device that cannot check it.
+        ...(plain ? {} : { cert: options.identity.certPem, key: options.identity.keyPem }),
         // Self-signed by design: the pin below is the check.
         rejectUnauthorized: false,
         agent: false,

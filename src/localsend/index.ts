@@ -7,14 +7,14 @@
 import type { Logger } from '../log.js';
 import type { InboxStore } from '../transfer/ports.js';
 import { LocalSendDevices, type LocalSendDevice } from './devices.js';
-import { LocalSendDiscovery } from './discovery.js';
+import { LocalSendDiscovery, interfaceAddresses } from './discovery.js';
 import { loadLocalSendIdentity, type LocalSendIdentity } from './identity.js';
 import { LocalSendServer, type RunInbound } from './server.js';
 import { LocalSendDriver } from './driver.js';
 
 export { LocalSendDevices, type LocalSendDevice } from './devices.js';
 export { LocalSendServer, type RunInbound, type SeenDevice } from './server.js';
-export { LocalSendDriver } from './driver.js';
+export { LocalSendDriver, type LocalSendSendOptions } from './driver.js';
 export { loadLocalSendIdentity, certificateFingerprint, type LocalSendIdentity } from './identity.js';
 
 export interface LocalSendOptions {
@@ -23,13 +23,16 @@ export interface LocalSendOptions {
   port: number;
   /** "" = no PIN. */
   pin: string;
+  /** Send to plain-HTTP devices without a per-send opt-in (`localsend.allowHttp`). */
+  allowHttp?: boolean;
+  /** Interface names; the HTTPS server binds their IPv4 addresses. Empty = every address. */
   interfaces: readonly string[];
   /** Multicast announcements and register answers; off leaves only the HTTPS server. */
   discovery: boolean;
   announceEveryMs: number;
   expireMs: number;
   idleTimeoutMs: number;
-  /** Address to bind the HTTPS server to; default every address. */
+  /** Address to bind the HTTPS server to, overriding `interfaces` (tests). */
   host?: string;
   version: string;
 }
@@ -47,7 +50,7 @@ export class LocalSend {
   #discovery: LocalSendDiscovery | undefined;
   #identity: LocalSendIdentity | undefined;
 
-  constructor(deps: { logger: Logger; inbox: InboxStore; receive: RunInbound }, options: LocalSendOptions) {
+  constructor(deps: { logger: Logger; inbox: InboxStore; receive: RunInbound; isTrusted?: (fingerprint: string) => boolean }, options: LocalSendOptions) {
     this.#log = deps.logger;
     this.#inbox = deps.inbox;
     this.#receive = deps.receive;
@@ -57,6 +60,8 @@ export class LocalSend {
       devices: this.devices,
       identity: () => this.#identity,
       info: () => ({ ...this.#server?.deviceInfo(), port: this.port, protocol: 'https' }),
+      allowHttp: () => this.#opts.allowHttp === true,
+      ...(deps.isTrusted === undefined ? {} : { isTrusted: deps.isTrusted }),
     });
   }
 
@@ -86,17 +91,28 @@ export class LocalSend {
         deviceModel: `p2pd ${this.#opts.version}`,
         pin: this.#opts.pin,
         idleTimeoutMs: this.#opts.idleTimeoutMs,
-        ...(this.#opts.host === undefined ? {} : { host: this.#opts.host }),
+        ...this.#bind(),
       },
     );
     this.#server = server;
     await server.start({ signal });
-    if (!this.#opts.discovery) return;
+    // Nothing to announce when no chosen interface had an address to serve on.
+    if (!this.#opts.discovery || server.port === 0) return;
     this.#discovery = new LocalSendDiscovery(
       { logger: this.#log, devices: this.devices, identity, info: () => server.deviceInfo() },
       { interfaces: this.#opts.interfaces, port: server.port, announceEveryMs: this.#opts.announceEveryMs },
     );
     await this.#discovery.start({ signal });
+  }
+
+  /**
+   * Where the HTTPS server listens: with `interfaces` chosen, only on their IPv4 addresses (the
+   * addresses announcements go out from; LocalSend discovery is IPv4), read once at start.
+   */
+  #bind(): { host?: string; hosts?: string[] } {
+    if (this.#opts.host !== undefined) return { host: this.#opts.host };
+    if (this.#opts.interfaces.length === 0) return {};
+    return { hosts: interfaceAddresses(this.#opts.interfaces) };
   }
 
   /** The PIN may change while running (SIGHUP). */

@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -42,7 +43,10 @@ export interface SeenDevice {
 }
 
 export interface LocalSendServerOptions {
+  /** One address to bind; neither this nor `hosts`: every address. */
   host?: string;
+  /** The addresses to bind (those of the chosen `interfaces`); [] binds nothing. */
+  hosts?: readonly string[];
   port: number;
   alias: string;
   deviceModel: string;
@@ -91,7 +95,7 @@ export class LocalSendServer {
   readonly #opts: LocalSendServerOptions;
   readonly #sessions = new Map<string, UploadSession>();
   readonly #pinFailures = new Map<string, { count: number; until: number }>();
-  #server: Server | undefined;
+  readonly #servers: Server[] = [];
 
   constructor(
     deps: { logger: Logger; inbox: InboxStore; receive: RunInbound; identity: LocalSendIdentity; onDevice?: (d: SeenDevice) => void },
@@ -110,9 +114,9 @@ export class LocalSendServer {
     Object.assign(this.#opts, options);
   }
 
-  /** The bound port (after start). */
+  /** The bound port (after start; 0 when bound nowhere). */
   get port(): number {
-    const a = this.#server?.address();
+    const a = this.#servers[0]?.address();
     return typeof a === 'object' && a !== null ? a.port : 0;
   }
 
@@ -129,6 +133,17 @@ export class LocalSendServer {
   }
 
   async start({ signal }: { signal: AbortSignal }): Promise<void> {
+    // Port 0 picks a free port at the first address; the others share it, as one port is announced.
+    let port = this.#opts.port;
+    for (const host of this.#opts.hosts ?? [this.#opts.host]) {
+      port = await this.#listen(port, host);
+      signal.throwIfAborted();
+    }
+    if (this.#servers.length === 0) this.#log.warn({ interfaces: 'none with an IPv4 address' }, 'LocalSend receiver not listening: no address to bind');
+    else this.#log.info({ hosts: this.#opts.hosts ?? 'all', port: this.port, fingerprint: this.#identity.fingerprint }, 'LocalSend receiver listening');
+  }
+
+  async #listen(port: number, host: string | undefined): Promise<number> {
     const server = createServer(
       { key: this.#identity.keyPem, cert: this.#identity.certPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
       (req, res) => void this.#handle(req, res),
@@ -138,24 +153,27 @@ export class LocalSendServer {
     server.headersTimeout = 15_000;
     server.maxConnections = 128;
     server.on('tlsClientError', (err) => this.#log.debug({ err: err.message }, 'LocalSend TLS handshake failed'));
-    this.#server = server;
-    server.listen(this.#opts.port, this.#opts.host);
+    this.#servers.push(server);
+    server.listen(port, host);
     await Promise.race([
       new Promise<void>((resolve) => server.once('listening', resolve)),
       new Promise<never>((_, reject) => server.once('error', (err) => reject(toP2pdError(err, 'INTERNAL')))),
     ]);
-    signal.throwIfAborted();
-    this.#log.info({ port: this.port, fingerprint: this.#identity.fingerprint }, 'LocalSend receiver listening');
+    return (server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
     for (const s of this.#sessions.values()) s.controller.abort(new P2pdError('TRANSFER_CANCELLED', 'the daemon is shutting down'));
-    const server = this.#server;
-    if (server === undefined) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    const servers = this.#servers.splice(0);
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

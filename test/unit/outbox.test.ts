@@ -647,6 +647,10 @@ describe('classifyFailure', () => {
       'SOURCE_UNSUPPORTED',
       'SOURCE_UNREADABLE',
       'PEER_AMBIGUOUS',
+      // LocalSend devices: the outbox has no PIN to give, nor a per-send opt-in to plain HTTP.
+      'PIN_REQUIRED',
+      'PIN_WRONG',
+      'PLAIN_HTTP_REFUSED',
     ];
     assert.deepEqual([...PERMANENT_CODES].sort(), permanent.sort());
     for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {

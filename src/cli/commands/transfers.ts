@@ -1,29 +1,73 @@
 /** `p2pd send`, `p2pd status` and `p2pd cancel`. */
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { ERROR_CODES, EXIT, P2pdError, isErrorCode } from '../../errors.js';
 import type { SendResultView, StatusView } from '../../control/api.js';
 import type { TransferView } from '../../control/views.js';
+import type { SendParams, SendWarningView } from '../../control/methods.js';
 import type { CliContext } from '../context.js';
 import { ago, bytes, duration, rate, safe, table } from '../format.js';
 import { ProgressBar } from '../progress-bar.js';
 
-export async function sendCommand(ctx: CliContext, peer: string, paths: string[], detach: boolean, queue = false): Promise<number> {
+/** What a send to a LocalSend device may need beyond the files (docs/LOCALSEND.md). */
+export interface LocalSendFlags {
+  pin?: string;
+  allowHttp?: boolean;
+}
+
+export async function sendCommand(ctx: CliContext, peer: string, paths: string[], detach: boolean, queue = false, ls: LocalSendFlags = {}): Promise<number> {
   if (paths.length === 0) throw new P2pdError('USAGE', 'name at least one file or directory to send');
   const absolute = paths.map((p) => resolve(ctx.deps.cwd, p));
+  const params: SendParams = { peer, paths: absolute, detach, queue, ...lsParams(ls) };
+  // A detached send answers before any device is reached: say now what --allow-http lets happen.
+  if (detach && ls.allowHttp === true) {
+    ctx.err('p2pd: warning: --allow-http: if the device speaks plain HTTP, the files cross the LAN unencrypted and nothing proves who receives them.');
+  }
+  let result = await requestSend(ctx, params);
+  // A LocalSend device that asks for a PIN: a person at a terminal is asked, once.
+  const stdin = ctx.deps.stdin;
+  if (!detach && ls.pin === undefined && result.transfer.error?.code === 'PIN_REQUIRED' && stdin?.isTTY === true && !ctx.json) {
+    const rl = createInterface({ input: stdin, output: ctx.deps.stderr as unknown as NodeJS.WritableStream });
+    const pin = (await rl.question(`${safe(result.transfer.peer.name)} asks for a PIN: `)).trim();
+    rl.close();
+    if (pin !== '') result = await requestSend(ctx, { ...params, pin });
+  }
+  for (const s of result.skipped) ctx.err(`skipped ${safe(s.path)}: ${s.reason}`);
+  const t = result.transfer;
+  if (ctx.json) {
+    ctx.printJson(result);
+  } else if (detach) {
+    ctx.out(`Queued transfer ${t.id} to ${safe(t.peer.name)}; follow it with \`p2pd status\`, stop it with \`p2pd cancel ${t.id}\`.`);
+  } else {
+    printOutcome(ctx, t);
+  }
+  if (detach) return EXIT.OK;
+  return transferExit(t);
+}
+
+function lsParams(ls: LocalSendFlags): Pick<SendParams, 'pin' | 'allowHttp'> {
+  return { ...(ls.pin === undefined ? {} : { pin: ls.pin }), ...(ls.allowHttp === true ? { allowHttp: true } : {}) };
+}
+
+/** One `send` request, its progress drawn on stderr; Ctrl-C hangs up, which cancels the transfer. */
+async function requestSend(ctx: CliContext, params: SendParams): Promise<SendResultView> {
   const bar = new ProgressBar(ctx.deps.stderr, { enabled: !ctx.json });
   // Ctrl-C hangs up on the daemon, which cancels a foreground send: say so on a line of its own.
   const interrupted = new AbortController();
-  const release = detach ? undefined : ctx.deps.onInterrupt?.(() => interrupted.abort());
+  const release = params.detach === true ? undefined : ctx.deps.onInterrupt?.(() => interrupted.abort());
   let last: TransferView | undefined;
-  let result: SendResultView;
   try {
-    result = await ctx.client().request<SendResultView>(
+    return await ctx.client().request<SendResultView>(
       'send',
-      { peer, paths: absolute, detach, queue },
+      { ...params },
       {
         signal: interrupted.signal,
         connectTimeoutMs: 5000,
         onEvent: (event, data) => {
+          if (event === 'warning') {
+            bar.end();
+            ctx.err(`p2pd: warning: ${safe((data as SendWarningView).message)}`);
+          }
           if (event !== 'progress') return;
           last = data as TransferView;
           bar.update(last);
@@ -38,17 +82,6 @@ export async function sendCommand(ctx: CliContext, peer: string, paths: string[]
     release?.();
     bar.done();
   }
-  for (const s of result.skipped) ctx.err(`skipped ${safe(s.path)}: ${s.reason}`);
-  const t = result.transfer;
-  if (ctx.json) {
-    ctx.printJson(result);
-  } else if (detach) {
-    ctx.out(`Queued transfer ${t.id} to ${safe(t.peer.name)}; follow it with \`p2pd status\`, stop it with \`p2pd cancel ${t.id}\`.`);
-  } else {
-    printOutcome(ctx, t);
-  }
-  if (detach) return EXIT.OK;
-  return transferExit(t);
 }
 
 function interruptedError(t: TransferView | undefined): P2pdError {
