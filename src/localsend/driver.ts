@@ -171,7 +171,7 @@ export class LocalSendDriver implements SessionDriver {
       for await (const c of chunks) {
         sent += c.length;
         progress.bytesDone += c.length;
-        attempt.onProgress({ ...progress });
+        attempt.onProgress({ ...progress, file: { index: u.index, path: entry.path, bytes: entry.size, bytesDone: sent } });
         yield c;
       }
     };

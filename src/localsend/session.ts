@@ -142,7 +142,7 @@ export class UploadSession {
         this.#progress.bytesDone += chunk.length;
         this.#touch();
         if (!partial.stream.write(chunk)) await once(partial.stream, 'drain', { signal });
-        session.onProgress({ ...this.#progress });
+        session.onProgress({ ...this.#progress, file: { index: target.index, path: request.fileName, bytes: request.size, bytesDone: received } });
       }
       if (received !== request.size) throw new P2pdError('SIZE_MISMATCH', `${request.fileName}: ${received} bytes arrived, ${request.size} were declared`);
       if (request.sha256 !== null && hash.digest('hex') !== request.sha256) {
