@@ -25,13 +25,22 @@ function esc(text: string): string {
 
 /** The group's unit: files/s where there are many files, MB/s otherwise. */
 function rate(s: ScenarioResult, m: MethodResult): { value: number; text: string } | null {
-  if (s.files > 1 && s.id === 'small') return m.filesPerSecond === null ? null : { value: m.filesPerSecond, text: `${Math.round(m.filesPerSecond)} files/s` };
+  if (s.id === 'small') return m.filesPerSecond === null ? null : { value: m.filesPerSecond, text: `${Math.round(m.filesPerSecond)} files/s` };
   return m.bytesPerSecond === null ? null : { value: m.bytesPerSecond, text: `${(m.bytesPerSecond / 1e6).toFixed(0)} MB/s` };
+}
+
+/** p2pd's bar also carries its ratios to scp and to nc. */
+function ratios(m: MethodResult): string {
+  const parts = [m.vsScp === null ? null : `${m.vsScp.toFixed(2)}× scp`, m.vsNc === null ? null : `${m.vsNc.toFixed(2)}× nc`];
+  return parts
+    .filter((p) => p !== null)
+    .map((p) => ` · ${p}`)
+    .join('');
 }
 
 export function formatChart(r: BenchResult): string {
   const out: string[] = [];
-  let y = 58;
+  let y = 74;
   for (const s of r.scenarios) {
     const bars = s.methods.flatMap((m) => {
       const v = rate(s, m);
@@ -47,7 +56,7 @@ export function formatChart(r: BenchResult): string {
       out.push(
         `<text x="${LABEL - 8}" y="${y + BAR - 5}" text-anchor="end"${bold}>${esc(b.m.label)}</text>`,
         `<rect x="${LABEL}" y="${y}" width="${w}" height="${BAR}" fill="${COLORS[b.m.id]}"/>`,
-        `<text x="${LABEL + w + 6}" y="${y + BAR - 5}"${bold}>${esc(b.text)}${b.m.vsScp === null || b.m.id === 'scp' ? '' : ` · ${b.m.vsScp.toFixed(2)}× scp`}</text>`,
+        `<text x="${LABEL + w + 6}" y="${y + BAR - 5}"${bold}>${esc(b.text)}${b.m.id === 'p2pd' ? esc(ratios(b.m)) : ''}</text>`,
       );
       y += BAR + GAP;
     }

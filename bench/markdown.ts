@@ -35,7 +35,7 @@ export function formatMarkdown(r: BenchResult, resultsPath: string, chartPath: s
     '## Targets (issue 14)',
     '',
     ...mdTable(
-      ['target', 'measured', ''],
+      ['target', 'measured', 'result'],
       r.targets.map((t) => [t.goal, t.measured, t.met === null ? 'not measured' : t.met ? 'met' : '**not met**']),
     ),
     '',

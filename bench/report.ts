@@ -15,7 +15,8 @@ export function mb(bytes: number | null | undefined): string {
 
 /** Headers and cells of one scenario's table; the first column is the method. */
 export function scenarioTable(s: ScenarioResult): { headers: string[]; rows: string[][] } {
-  const files = s.files > 1;
+  // Many small files are counted in files and in CPU per file; everything else in bytes.
+  const files = s.id === 'small';
   const several = s.methods.some((m) => m.runs.length > 1);
   const link = s.linkMbit !== null;
   const headers = [
@@ -27,13 +28,19 @@ export function scenarioTable(s: ScenarioResult): { headers: string[]; rows: str
     ...(link ? ['% of link'] : []),
     'vs nc',
     'vs scp',
-    'CPU s/GiB send / recv',
+    files ? 'CPU ms/file send / recv' : 'CPU s/GiB send / recv',
     'peak RSS MB send / recv',
   ];
   const rows = s.methods.map((m): string[] => {
     if (m.status !== 'ok') return [m.label, m.status === 'skipped' ? 'skipped' : 'FAILED', ...headers.slice(2).map(() => '')];
     const rss = m.peakRssBytes === null ? '-' : `${mb(m.peakRssBytes.sender)} / ${mb(m.peakRssBytes.receiver)}`;
-    const cpu = m.cpuSecondsPerGiB === null ? '-' : `${fixed(m.cpuSecondsPerGiB.sender, 2)} / ${fixed(m.cpuSecondsPerGiB.receiver, 2)}`;
+    const perFile = (sec: number): string => fixed((sec * 1000) / s.files, 2);
+    const cpu =
+      m.cpuSeconds === null || m.cpuSecondsPerGiB === null
+        ? '-'
+        : files
+          ? `${perFile(m.cpuSeconds.sender)} / ${perFile(m.cpuSeconds.receiver)}`
+          : `${fixed(m.cpuSecondsPerGiB.sender, 2)} / ${fixed(m.cpuSecondsPerGiB.receiver, 2)}`;
     return [
       m.contended ? `${m.label} (!)` : m.label,
       fixed(m.seconds, 2),

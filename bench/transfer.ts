@@ -77,7 +77,8 @@ async function scenarios(ctx: Context): Promise<{ results: ScenarioResult[]; dae
     } as const;
     results.push((await underLoad(ctx.life, log, () => fileScenario(ctx, src, spec))).scenario);
   }
-  if (src !== null && o.tbfMbit !== null) {
+  if (src !== null && o.tbfMbit !== null && ctx.topo.kind === 'loopback') log('--tbf needs the namespace LAN (run as root): skipped');
+  if (src !== null && o.tbfMbit !== null && ctx.topo.kind === 'lan') {
     log(`--tbf: limiting the link to ${o.tbfMbit} Mbit/s each way (tc tbf on both ends of both cables)`);
     ctx.topo.limit(o.tbfMbit);
     const undo = ctx.life.defer('remove the tbf limit', () => ctx.topo.limit(null));
