@@ -30,12 +30,14 @@ export class P2pdPair {
   readonly bob: TestDaemon;
   readonly #life: Lifecycle;
   readonly #topo: Topology;
+  readonly #bobId: string;
   /** RSS of each daemon once started, before any transfer. */
   idleRssBytes: { alice: number | null; bob: number | null } = { alice: null, bob: null };
 
-  private constructor(life: Lifecycle, topo: Topology, alice: TestDaemon, bob: TestDaemon) {
+  private constructor(life: Lifecycle, topo: Topology, alice: TestDaemon, bob: TestDaemon, bobId: string) {
     this.#life = life;
     this.#topo = topo;
+    this.#bobId = bobId;
     this.alice = alice;
     this.bob = bob;
   }
@@ -64,9 +66,12 @@ export class P2pdPair {
     log('waiting for discovery over mDNS');
     await Promise.all([alice.waitForPeer('bob'), bob.waitForPeer('alice')]);
     life.signal.throwIfAborted();
-    const trust = await bob.cli(['trust', 'alice']);
+    // By id, not by name: on loopback other daemons of this machine (a test run) may be called
+    // alice and bob too.
+    const [aliceId, bobId] = await Promise.all([alice.id(), bob.id()]);
+    const trust = await bob.cli(['trust', aliceId]);
     if (trust.code !== 0) throw new Error(`p2pd trust alice failed (${trust.code}): ${trust.stderr}`);
-    const pair = new P2pdPair(life, topo, alice, bob);
+    const pair = new P2pdPair(life, topo, alice, bob, bobId);
     pair.idleRssBytes = { alice: await rssBytes(alice.pid!), bob: await rssBytes(bob.pid!) };
     return pair;
   }
@@ -77,7 +82,7 @@ export class P2pdPair {
     const bobPid = this.bob.pid!;
     const cpuBefore = [await cpuSeconds(alicePid), await cpuSeconds(bobPid)];
     const sampler = new RssSampler([alicePid, bobPid]);
-    const args = [MAIN, 'send', 'bob', path, '--json', '--config', this.alice.configPath];
+    const args = [MAIN, 'send', this.#bobId, path, '--json', '--config', this.alice.configPath];
     const r = await runOk(this.#life, ...onSide(this.#topo.sender, process.execPath, args), { signal }).finally(() => sampler.stop());
     const sampled = await sampler.stop();
     const cpuAfter = [await cpuSeconds(alicePid), await cpuSeconds(bobPid)];

@@ -70,7 +70,8 @@ export function methodNote(m: MethodResult): string {
 }
 
 export function targetLine(t: Target): string {
-  return `${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET'}: ${t.goal} (measured: ${t.measured})`;
+  if (t.met === null) return `not measured: ${t.goal}${t.measured === 'not measured' ? '' : ` (${t.measured})`}`;
+  return `${t.met ? 'met' : 'NOT MET'}: ${t.goal} (measured: ${t.measured})`;
 }
 
 /** Warnings about a busy machine, shared by the terminal and RESULTS.md. */
