@@ -3,6 +3,7 @@
  * namespace interfaces, or on "lo" only), bob trusting alice, and `p2pd send bob <path>` timed
  * from the CLI's start (on alice's side) to its exit.
  */
+import { rmSync } from 'node:fs';
 import { TestDaemon, MAIN } from '../test/helpers/daemons.js';
 import type { Lifecycle } from './lifecycle.js';
 import { cpuSeconds, peakRssBytes, rssBytes, RssSampler, runOk } from './proc.js';
@@ -49,6 +50,7 @@ export class P2pdPair {
       // logLevel info is the shipped default; the tests' debug level would cost CPU per file.
       const d = await TestDaemon.create({ name, interfaces: side.interfaces, prefix: side.prefix, extra: { logLevel: 'info' } });
       daemons.push(d);
+      life.atExit(() => rmSync(d.dir, { recursive: true, force: true }));
       life.defer(`daemon ${name}`, async () => {
         const pid = d.pid;
         await d.destroy();

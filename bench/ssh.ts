@@ -4,6 +4,7 @@
  * and rsync runs over it from the sending side, all with aes128-gcm@openssh.com (the cipher
  * closest to p2pd's TLS_AES_128_GCM_SHA256).
  */
+import { rmdirSync } from 'node:fs';
 import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -89,6 +90,7 @@ export class SshServer {
         log(`creating ${PRIVSEP_DIR} (sshd's privilege separation directory); removed again at the end`);
         await mkdir(PRIVSEP_DIR, { mode: 0o755 });
         life.defer(`remove ${PRIVSEP_DIR}`, () => rmdir(PRIVSEP_DIR).catch(() => undefined));
+        life.atExit(() => rmdirSync(PRIVSEP_DIR));
       }
     }
 

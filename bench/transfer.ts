@@ -15,6 +15,7 @@
  * Prints a table (or --json), writes bench/RESULTS.md and an SVG chart, and stops and removes
  * everything it started on every way out. `npm run bench -- --help`.
  */
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -101,6 +102,7 @@ async function bench(options: BenchOptions, life: Lifecycle, log: Log, t0: numbe
   const machine = await machineFacts();
   const work = await mkdtemp(join(tmpdir(), 'p2pd-bench-'));
   life.defer(`remove ${work}`, () => rm(work, { recursive: true, force: true }));
+  life.atExit(() => rmSync(work, { recursive: true, force: true }));
   log(`work directory ${work}`);
   const topo = makeTopology(life, !options.loopback, log);
   log(`network: ${topo.description}`);
