@@ -3,6 +3,7 @@
  * as a share of the fastest method of that group, p2pd's bar set apart. Plain SVG text, written
  * here (no charting dependency).
  */
+import { warnings } from './report.js';
 import type { BenchResult, MethodResult, ScenarioResult } from './types.js';
 
 const WIDTH = 760;
@@ -40,7 +41,7 @@ function ratios(m: MethodResult): string {
 
 export function formatChart(r: BenchResult): string {
   const out: string[] = [];
-  let y = 74;
+  let y = 84;
   for (const s of r.scenarios) {
     const bars = s.methods.flatMap((m) => {
       const v = rate(s, m);
@@ -63,6 +64,7 @@ export function formatChart(r: BenchResult): string {
     y += 22;
   }
   const height = y;
+  const busy = warnings(r).length > 0;
   const title = `p2pd bench, ${r.date.slice(0, 10)}: ${r.network.kind === 'lan' ? 'two network namespaces over a bridge' : 'loopback'}, ${r.machine.cores} cores; median of ${String(r.settings.runs)}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="13">`,
@@ -70,6 +72,9 @@ export function formatChart(r: BenchResult): string {
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
     `<text x="10" y="24" class="t">${esc(title)}</text>`,
     `<text x="10" y="42" font-size="12">Higher is better; bars are to scale within each group (durable on the receiver when the clock stops)</text>`,
+    ...(busy
+      ? ['<text x="10" y="58" font-size="12" fill="#c92a2a">Other processes kept the machine busy during this run: these figures are not reliable</text>']
+      : []),
     ...out,
     '</svg>',
     '',
