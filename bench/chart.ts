@@ -73,7 +73,7 @@ export function formatChart(r: BenchResult): string {
     `<text x="10" y="24" class="t">${esc(title)}</text>`,
     `<text x="10" y="42" font-size="12">Higher is better; bars are to scale within each group (durable on the receiver when the clock stops)</text>`,
     ...(busy
-      ? ['<text x="10" y="58" font-size="12" fill="#c92a2a">Other processes kept the machine busy during this run: these figures are not reliable</text>']
+      ? ['<text x="10" y="58" font-size="12" style="fill:#c92a2a">Other processes kept the machine busy during this run: these figures are not reliable</text>']
       : []),
     ...out,
     '</svg>',
