@@ -16,6 +16,8 @@ export class Lifecycle {
   readonly #cleanups: Cleanup[] = [];
   /** Pids of processes still running; SIGKILLed if the bench exits before cleaning up. */
   readonly #pids = new Set<number>();
+  /** Synchronous removals (temp directories) for an exit without cleanup: a second Ctrl-C. */
+  readonly #atExit: Array<() => void> = [];
   readonly #log: (msg: string) => void;
   #deadline: NodeJS.Timeout | undefined;
   #signals = 0;
@@ -80,6 +82,14 @@ export class Lifecycle {
     };
   }
 
+  /**
+   * Runs `fn` (synchronous, best effort) when the process exits, after the last-resort kill: what a
+   * second Ctrl-C would otherwise leave behind. Harmless when cleanup() already did the same.
+   */
+  atExit(fn: () => void): void {
+    this.#atExit.push(fn);
+  }
+
   trackPid(pid: number | undefined): void {
     if (pid !== undefined) this.#pids.add(pid);
   }
@@ -102,7 +112,16 @@ export class Lifecycle {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    process.on('exit', () => this.killAll());
+    process.on('exit', () => {
+      this.killAll();
+      for (const fn of this.#atExit.reverse()) {
+        try {
+          fn();
+        } catch {
+          // best effort: the process is going away
+        }
+      }
+    });
     this.#deadline = setTimeout(() => {
       this.#log(`the bench took more than ${timeoutSeconds} s: stopping everything`);
       this.abort(new Error(`the bench took more than ${timeoutSeconds} s (raise it with --timeout)`));

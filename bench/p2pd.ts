@@ -1,10 +1,13 @@
 /**
- * Two real p2pd daemons on loopback (the integration tests' TestDaemon: port 0, mDNS on "lo"
- * only), bob trusting alice, and `p2pd send bob <path>` timed from the CLI's start to its exit.
+ * Two real p2pd daemons (the integration tests' TestDaemon: port 0, mDNS on bob's and alice's
+ * namespace interfaces, or on "lo" only), bob trusting alice, and `p2pd send bob <path>` timed
+ * from the CLI's start (on alice's side) to its exit.
  */
+import { rmSync } from 'node:fs';
 import { TestDaemon, MAIN } from '../test/helpers/daemons.js';
 import type { Lifecycle } from './lifecycle.js';
 import { cpuSeconds, peakRssBytes, rssBytes, RssSampler, runOk } from './proc.js';
+import { onSide, type Topology } from './topology.js';
 
 export interface P2pdSend {
   /** From the CLI's spawn to its exit with status 0: every byte verified and fsynced at bob. */
@@ -27,21 +30,27 @@ export class P2pdPair {
   readonly alice: TestDaemon;
   readonly bob: TestDaemon;
   readonly #life: Lifecycle;
+  readonly #topo: Topology;
+  readonly #bobId: string;
   /** RSS of each daemon once started, before any transfer. */
   idleRssBytes: { alice: number | null; bob: number | null } = { alice: null, bob: null };
 
-  private constructor(life: Lifecycle, alice: TestDaemon, bob: TestDaemon) {
+  private constructor(life: Lifecycle, topo: Topology, alice: TestDaemon, bob: TestDaemon, bobId: string) {
     this.#life = life;
+    this.#topo = topo;
+    this.#bobId = bobId;
     this.alice = alice;
     this.bob = bob;
   }
 
-  static async start(life: Lifecycle, log: (msg: string) => void): Promise<P2pdPair> {
+  static async start(life: Lifecycle, topo: Topology, log: (msg: string) => void): Promise<P2pdPair> {
     const daemons: TestDaemon[] = [];
-    for (const name of ['alice', 'bob']) {
+    for (const side of [topo.sender, topo.receiver]) {
+      const name = side.name;
       // logLevel info is the shipped default; the tests' debug level would cost CPU per file.
-      const d = await TestDaemon.create({ name, extra: { logLevel: 'info' } });
+      const d = await TestDaemon.create({ name, interfaces: side.interfaces, prefix: side.prefix, extra: { logLevel: 'info' } });
       daemons.push(d);
+      life.atExit(() => rmSync(d.dir, { recursive: true, force: true }));
       life.defer(`daemon ${name}`, async () => {
         const pid = d.pid;
         await d.destroy();
@@ -49,7 +58,7 @@ export class P2pdPair {
       });
     }
     const [alice, bob] = daemons as [TestDaemon, TestDaemon];
-    log('starting p2pd daemons alice and bob (mDNS on lo only)');
+    log(`starting p2pd daemons alice and bob (mDNS on ${topo.sender.interfaces.join(', ')} only)`);
     const starting = [alice.start(), bob.start()];
     // TestDaemon.start() spawns at once: the pids are known before it resolves.
     life.trackPid(alice.pid);
@@ -59,9 +68,12 @@ export class P2pdPair {
     log('waiting for discovery over mDNS');
     await Promise.all([alice.waitForPeer('bob'), bob.waitForPeer('alice')]);
     life.signal.throwIfAborted();
-    const trust = await bob.cli(['trust', 'alice']);
+    // By id, not by name: on loopback other daemons of this machine (a test run) may be called
+    // alice and bob too.
+    const [aliceId, bobId] = await Promise.all([alice.id(), bob.id()]);
+    const trust = await bob.cli(['trust', aliceId]);
     if (trust.code !== 0) throw new Error(`p2pd trust alice failed (${trust.code}): ${trust.stderr}`);
-    const pair = new P2pdPair(life, alice, bob);
+    const pair = new P2pdPair(life, topo, alice, bob, bobId);
     pair.idleRssBytes = { alice: await rssBytes(alice.pid!), bob: await rssBytes(bob.pid!) };
     return pair;
   }
@@ -72,9 +84,8 @@ export class P2pdPair {
     const bobPid = this.bob.pid!;
     const cpuBefore = [await cpuSeconds(alicePid), await cpuSeconds(bobPid)];
     const sampler = new RssSampler([alicePid, bobPid]);
-    const r = await runOk(this.#life, process.execPath, [MAIN, 'send', 'bob', path, '--json', '--config', this.alice.configPath], {
-      signal,
-    }).finally(() => sampler.stop());
+    const args = [MAIN, 'send', this.#bobId, path, '--json', '--config', this.alice.configPath];
+    const r = await runOk(this.#life, ...onSide(this.#topo.sender, process.execPath, args), { signal }).finally(() => sampler.stop());
     const sampled = await sampler.stop();
     const cpuAfter = [await cpuSeconds(alicePid), await cpuSeconds(bobPid)];
     const out = JSON.parse(r.stdout) as SendJson;

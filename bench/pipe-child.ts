@@ -2,8 +2,8 @@
  * One end of a baseline pipe, run as its own process so that the baselines, like p2pd, have a
  * sender and a receiver process (two cores, two event loops):
  *
- *   node pipe-child.js receive --out <file> [--tls --key <pem> --cert <pem>] [--hash]
- *   node pipe-child.js send --port <n> --file <file> [--tls --key <pem> --cert <pem>] [--hash]
+ *   node pipe-child.js receive --host <addr> --out <file> [--tls --key <pem> --cert <pem>] [--hash]
+ *   node pipe-child.js send --host <addr> --port <n> --file <file> [--tls --key <pem> --cert <pem>] [--hash]
  *
  * Node built-ins only, so that start-up costs what a bare `node` costs. Reports are JSON lines
  * on stdout. Exits when its stdin closes (the bench died), so it never outlives the bench.
@@ -30,12 +30,14 @@ interface Args {
   key?: string;
   cert?: string;
   hash: boolean;
+  /** The receiver's address: 127.0.0.1, or its address on the namespace LAN. */
+  host: string;
 }
 
 function parse(argv: string[]): Args {
   const role = argv[0];
   if (role !== 'receive' && role !== 'send') throw new Error(`pipe-child: unknown role ${role}`);
-  const a: Args = { role, tls: false, hash: false };
+  const a: Args = { role, tls: false, hash: false, host: LOOPBACK };
   for (let i = 1; i < argv.length; i++) {
     switch (argv[i]) {
       case '--out':
@@ -43,6 +45,9 @@ function parse(argv: string[]): Args {
         break;
       case '--file':
         a.file = argv[++i];
+        break;
+      case '--host':
+        a.host = argv[++i]!;
         break;
       case '--port':
         a.port = Number(argv[++i]);
@@ -107,7 +112,7 @@ async function receive(a: Args): Promise<void> {
       resolve(s);
     });
     server.once('error', reject);
-    server.listen(0, LOOPBACK, () => emit({ event: 'listening', port: (server.address() as net.AddressInfo).port }));
+    server.listen(0, a.host, () => emit({ event: 'listening', port: (server.address() as net.AddressInfo).port }));
   });
   const cipher = socket instanceof tls.TLSSocket ? socket.getCipher().standardName : null;
   const hash = a.hash ? createHash('sha256') : undefined;
@@ -138,7 +143,7 @@ async function send(a: Args): Promise<void> {
   if (a.file === undefined || a.port === undefined) throw new Error('pipe-child: send needs --file and --port');
   const opts = a.tls ? await tlsOptions(a) : undefined;
   const socket =
-    opts === undefined ? net.connect({ host: LOOPBACK, port: a.port }) : tls.connect({ ...opts, host: LOOPBACK, port: a.port, rejectUnauthorized: false });
+    opts === undefined ? net.connect({ host: a.host, port: a.port }) : tls.connect({ ...opts, host: a.host, port: a.port, rejectUnauthorized: false });
   await new Promise<void>((resolve, reject) => {
     socket.once(opts === undefined ? 'connect' : 'secureConnect', resolve);
     socket.once('error', reject);

@@ -1,5 +1,5 @@
 /**
- * The Node baselines: a receiver process listening on 127.0.0.1 port 0 and a sender process
+ * The Node baselines: a receiver process listening on bob's address, port 0, and a sender process
  * streaming the file into it, plain TCP or mutual TLS 1.3 with SHA-256 on both ends.
  * Timed from the sender's spawn to the receiver's report that the file is fsynced.
  */
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Lifecycle } from './lifecycle.js';
 import { jsonLine, runOk, Service } from './proc.js';
+import { onSide, type Topology } from './topology.js';
 
 const CHILD = fileURLToPath(new URL('./pipe-child.js', import.meta.url));
 
@@ -44,20 +45,29 @@ interface Sent {
 
 export async function runPipe(
   life: Lifecycle,
+  topo: Topology,
   options: { file: string; out: string; bytes: number; sha256: string; tls: TlsFiles | null; signal: AbortSignal },
 ): Promise<PipeResult> {
   const { tls, signal } = options;
+  const host = topo.receiver.address;
   const flags = (side: 'sender' | 'receiver'): string[] => (tls === null ? [] : ['--tls', '--hash', '--key', tls[side].key, '--cert', tls[side].cert]);
-  const receiver = new Service(life, 'pipe receiver', process.execPath, [CHILD, 'receive', '--out', options.out, ...flags('receiver')], {
-    stdin: 'pipe',
-  });
+  const receiver = new Service(
+    life,
+    'pipe receiver',
+    ...onSide(topo.receiver, process.execPath, [CHILD, 'receive', '--host', host, '--out', options.out, ...flags('receiver')]),
+    { stdin: 'pipe' },
+  );
   try {
     const { port } = await receiver.waitFor(jsonLine<{ event: 'listening'; port: number }>('listening'), signal, 'listening');
     const started = performance.now();
-    const sending = runOk(life, process.execPath, [CHILD, 'send', '--port', String(port), '--file', options.file, ...flags('sender')], {
-      signal,
-      stdin: 'pipe',
-    });
+    const sending = runOk(
+      life,
+      ...onSide(topo.sender, process.execPath, [CHILD, 'send', '--host', host, '--port', String(port), '--file', options.file, ...flags('sender')]),
+      {
+        signal,
+        stdin: 'pipe',
+      },
+    );
     const received = receiver.waitFor(jsonLine<Done>('done'), signal, 'the end of the transfer');
     // A sender that fails ends the wait at once; one that succeeds leaves it to the receiver.
     const done = await Promise.race([received, sending.then(() => received)]);

@@ -22,6 +22,18 @@ export interface RunOptions {
   cwd?: string;
   /** 'pipe': an open stdin that is never written to nor closed (the pipe children exit when it closes). */
   stdin?: 'pipe' | 'ignore';
+  /** Its own process group, killed as a whole: for `sh -c` pipelines, whose members outlive a killed shell. */
+  group?: boolean;
+}
+
+/** Sends `signal` to the child, or to its whole process group when it has one of its own. */
+function kill(child: ChildProcess, group: boolean, signal: NodeJS.Signals): void {
+  try {
+    if (group && child.pid !== undefined) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    // already gone
+  }
 }
 
 /** Runs a command to its end. SIGKILLed when `signal` aborts (rejecting with its reason). */
@@ -37,21 +49,21 @@ export function run(life: Lifecycle, cmd: string, args: readonly string[], optio
       env: options.env ?? process.env,
       cwd: options.cwd,
       stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+      detached: options.group ?? false,
     });
     child.stdin?.on('error', () => undefined);
-    life.trackPid(child.pid);
+    const tracked = options.group === true && child.pid !== undefined ? -child.pid : child.pid;
+    life.trackPid(tracked);
     let stdout = '';
     let stderr = '';
     let exitedAt = 0;
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const onAbort = (): void => {
-      child.kill('SIGKILL');
-    };
+    const onAbort = (): void => kill(child, options.group ?? false, 'SIGKILL');
     signal.addEventListener('abort', onAbort, { once: true });
     child.on('exit', () => {
       exitedAt = performance.now();
-      life.untrackPid(child.pid);
+      life.untrackPid(tracked);
     });
     child.on('error', (err) => {
       signal.removeEventListener('abort', onAbort);
@@ -102,16 +114,22 @@ export class Service {
   readonly #exited: Promise<void>;
   readonly #undefer: () => void;
   readonly #life: Lifecycle;
+  readonly #group: boolean;
+  /** What Lifecycle.killAll() kills: the pid, or the process group (a negative pid). */
+  readonly #tracked: number | undefined;
 
-  constructor(life: Lifecycle, name: string, cmd: string, args: readonly string[], options: { stdin?: 'pipe' | 'ignore' } = {}) {
+  constructor(life: Lifecycle, name: string, cmd: string, args: readonly string[], options: { stdin?: 'pipe' | 'ignore'; group?: boolean } = {}) {
     this.name = name;
     this.#life = life;
-    this.child = spawn(cmd, args, { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
+    this.#group = options.group ?? false;
+    this.child = spawn(cmd, args, { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'], detached: this.#group });
     this.child.stdin?.on('error', () => undefined);
-    life.trackPid(this.child.pid);
+    this.#tracked = this.#group && this.child.pid !== undefined ? -this.child.pid : this.child.pid;
+    life.trackPid(this.#tracked);
     this.#exited = new Promise((resolve) => {
       this.child.on('exit', () => {
-        life.untrackPid(this.child.pid);
+        // A group's other members (a pipeline's) may still run: killAll keeps the group until stop().
+        if (!this.#group) life.untrackPid(this.child.pid);
         this.#wake();
         resolve();
       });
@@ -175,12 +193,14 @@ export class Service {
   async stop(graceMs = 3000): Promise<void> {
     this.#undefer();
     if (this.running) {
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      kill(this.child, this.#group, 'SIGTERM');
+      const timer = setTimeout(() => kill(this.child, this.#group, 'SIGKILL'), graceMs);
       await this.#exited;
       clearTimeout(timer);
     }
-    this.#life.untrackPid(this.child.pid);
+    // Whatever is left of a pipeline (a reader still waiting for its writer) goes too.
+    if (this.#group) kill(this.child, true, 'SIGKILL');
+    this.#life.untrackPid(this.#tracked);
   }
 
   exited(): Promise<void> {
