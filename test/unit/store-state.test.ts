@@ -177,6 +177,9 @@ describe('StateStore', () => {
         const { silentLogger } = await import(${JSON.stringify(logModule)});
         const s = new StateStore({ logger: silentLogger() }, { dir: ${JSON.stringify(dir)}, historySize: 500, debounceMs: 0 });
         let i = 0;
+        // "go" once a first write is on disk: a loaded machine may take long for it.
+        s.add({ id: 't' + i++, startedAt: new Date().toISOString(), note: 'first' });
+        await s.flush();
         process.stdout.write('go\\n');
         for (;;) { s.add({ id: 't' + i++, startedAt: new Date().toISOString(), note: 'x'.repeat(200) }); await s.flush(); }
       `;
