@@ -56,8 +56,12 @@ export class FrameWriter {
     if (socket.writableLength > MAX_BUFFERED_BYTES) await waitDrain(socket, signal);
   }
 
+  /**
+   * Waits while more than MAX_BUFFERED_BYTES are queued. Not the socket's own 16 KiB mark: a send
+   * of many small files would wait for a full drain every few files and leave the link idle.
+   */
   async drained(signal: AbortSignal): Promise<void> {
-    if (this.#socket.writableNeedDrain) await waitDrain(this.#socket, signal);
+    if (this.#socket.writableLength > MAX_BUFFERED_BYTES) await waitDrain(this.#socket, signal);
   }
 
   #write(buf: Buffer): boolean {

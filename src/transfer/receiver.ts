@@ -69,8 +69,14 @@ export interface ReceiveResult {
  */
 export const MAX_MANIFEST_CHARS = 64 * 1024 * 1024;
 
-/** How many verified files may be in the middle of fsync-and-rename while the next one streams in. */
-const MAX_PENDING_COMMITS = 8;
+/**
+ * How many verified files may be in the middle of fsync-and-rename while the next ones stream in.
+ * Many in flight let the file system fold their fsyncs into few journal commits, and the
+ * directory fsyncs of one folder into one; the byte bound keeps the data still buffered for them
+ * small.
+ */
+const MAX_PENDING_COMMITS = 32;
+const MAX_PENDING_COMMIT_BYTES = 32 * 1024 * 1024;
 
 export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, options: ReceiverOptions): Promise<ReceiveResult> {
   const { socket, store } = deps;
@@ -96,6 +102,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   let transferId = '';
   /** Commits in index order; each settles to its outcome. */
   const pending: Promise<FileOutcome>[] = [];
+  /** Commits not settled yet, their bytes, and the oldest one that may still be running. */
+  const inFlight = { files: 0, bytes: 0, oldest: 0 };
   let resultsChain: Promise<void> = Promise.resolve();
 
   const onAbort = (): void => closeWithError(socket, writer, abortReason(signal));
@@ -218,7 +226,9 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     if (resumeOn) {
       for (const i of fileIndexes) {
         const entry = entries[i]!;
-        if (entry.fileId === undefined) continue;
+        // A file of one block or less can never continue past a complete block: no journal, no
+        // look for kept data (two to eight system calls a file saved on many small files).
+        if (entry.fileId === undefined || entry.size <= BLOCK_SIZE) continue;
         const key = createHash('sha256').update(`${options.peerId}\0${entry.fileId}`).digest('hex').slice(0, 40);
         const state = await prepared.resumeState!(key);
         if (state === null) continue;
@@ -365,6 +375,12 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       }
     })();
     pending.push(result);
+    inFlight.files++;
+    inFlight.bytes += entry.size;
+    void result.then(() => {
+      inFlight.files--;
+      inFlight.bytes -= entry.size;
+    });
     resultsChain = resultsChain.then(async () => {
       const o = await result;
       outcomes.push(o);
@@ -378,7 +394,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       );
       report();
     });
-    if (pending.length - outcomes.length >= MAX_PENDING_COMMITS) await resultsChain;
+    // A sliding window: wait for the oldest commits, not for all of them.
+    while (inFlight.files >= MAX_PENDING_COMMITS || inFlight.bytes > MAX_PENDING_COMMIT_BYTES) await pending[inFlight.oldest++];
   }
 }
 

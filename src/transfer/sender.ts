@@ -11,6 +11,7 @@ import { bothSupport } from '../protocol/handshake.js';
 import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, nextMessage, readEvents } from './frame-io.js';
 import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
+import { ReadAhead } from './read-ahead.js';
 import type { FileSource, SessionOptions } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
@@ -163,6 +164,8 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     progress.phase = 'sending';
     report();
 
+    const toSend = fileIndexes.filter((i) => !skipped.has(i)).map((index) => ({ index, size: entries[index]!.size }));
+    const readAhead = new ReadAhead(source, toSend, signal);
     for (const index of fileIndexes) {
       const entry = entries[index]!;
       const skip = skipped.get(index);
@@ -173,7 +176,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
         report();
         continue;
       }
-      const sending = sendFile(index, offsets.get(index) ?? 0);
+      const sending = sendFile(index, offsets.get(index) ?? 0, readAhead);
       sending.catch(() => undefined); // a loss of the race is reported through `failure`
       await race(sending, failure.promise);
     }
@@ -206,12 +209,12 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
    * One file from `offset` on. With resume the bytes before `offset` are still read and hashed
    * here (a local read, no network) so that the final hash vouches for the whole file.
    */
-  async function sendFile(index: number, offset: number): Promise<void> {
+  async function sendFile(index: number, offset: number, readAhead: ReadAhead): Promise<void> {
     const entry = entries[index]!;
     writer.send({ type: 'file-begin', index, offset });
     const hash = fileHash(peerResumes);
     let position = 0;
-    for await (const chunk of source.read(index, { signal })) {
+    for await (const chunk of readAhead.read(index)) {
       const start = position;
       position += chunk.length;
       if (position <= offset) {
