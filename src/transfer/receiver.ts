@@ -3,13 +3,13 @@
  * it is trusted: the offer against limits and the store's name rules, each file's size and hash
  * before it is moved into place. Verdicts go back per file without stopping the data.
  */
-import { createHash } from 'node:crypto';
 import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { faultSide, isRefusal, isRetryable, P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
-import { BLOCK_SIZE, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
+import type { DecodedEvent, OfferEntry } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
 import { exchangeHello } from './handshake.js';
+import { planResume, type ResumePlan } from './resume-plan.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { OfferLimits } from './admission.js';
 import type { AcceptChoices, InboxStore, OfferReview, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
@@ -222,22 +222,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     // data for a resume.
     const hashList = hello.features.includes('resume');
     const resumeOn = hashList && prepared.resumeState !== undefined;
-    const resumable = new Map<number, { key: string; offset: number; prefix: Buffer[] }>();
-    if (resumeOn) {
-      for (const i of fileIndexes) {
-        const entry = entries[i]!;
-        // A file of one block or less can never continue past a complete block: no journal, no
-        // look for kept data (two to eight system calls a file saved on many small files).
-        if (entry.fileId === undefined || entry.size <= BLOCK_SIZE) continue;
-        const key = createHash('sha256').update(`${options.peerId}\0${entry.fileId}`).digest('hex').slice(0, 40);
-        const state = await prepared.resumeState!(key);
-        if (state === null) continue;
-        const blocks = Math.min(Math.floor(state.journal.length / 32), Math.floor(state.bytes / BLOCK_SIZE), Math.floor(entry.size / BLOCK_SIZE));
-        const prefix: Buffer[] = [];
-        for (let b = 0; b < blocks; b++) prefix.push(state.journal.subarray(b * 32, b * 32 + 32));
-        resumable.set(i, { key, offset: blocks * BLOCK_SIZE, prefix });
-      }
-    }
+    const resumable = resumeOn ? await planResume(prepared, entries, fileIndexes, options.peerId) : new Map<number, ResumePlan>();
     const offsets = [...resumable].filter(([, r]) => r.offset > 0).map(([index, r]) => ({ index, offset: r.offset }));
     const answerFiles = [...offsets, ...[...skips].map(([index, skip]) => ({ index, skip }))].sort((a, b) => a.index - b.index);
     writer.send(answerFiles.length > 0 ? { type: 'answer', accept: true, files: answerFiles } : { type: 'answer', accept: true });
