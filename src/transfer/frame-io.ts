@@ -14,6 +14,8 @@ export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export class FrameWriter {
   readonly #socket: Duplex;
   #lastWrite = Date.now();
+  /** Frames written in one turn of the event loop go out together (see #hold). */
+  #holding = false;
 
   constructor(socket: Duplex) {
     this.#socket = socket;
@@ -48,6 +50,7 @@ export class FrameWriter {
     const socket = this.#socket;
     signal.throwIfAborted();
     if (socket.destroyed || socket.writableEnded) throw closedError(socket);
+    this.#hold();
     socket.cork();
     socket.write(encodeDataHeader(chunk.length));
     socket.write(chunk);
@@ -67,7 +70,23 @@ export class FrameWriter {
   #write(buf: Buffer): boolean {
     if (this.#socket.destroyed || this.#socket.writableEnded) return false;
     this.#lastWrite = Date.now();
+    this.#hold();
     return this.#socket.write(buf);
+  }
+
+  /**
+   * Holds what is written until the end of this turn of the event loop, so that the frames of many
+   * small files (FILE_BEGIN, DATA, FILE_END) or many FILE_RESULTs leave in one TLS write instead of
+   * one system call and one TLS record each. end() flushes whatever is held.
+   */
+  #hold(): void {
+    if (this.#holding) return;
+    this.#holding = true;
+    this.#socket.cork();
+    setImmediate(() => {
+      this.#holding = false;
+      if (this.#socket.writableCorked > 0) this.#socket.uncork();
+    });
   }
 }
 
