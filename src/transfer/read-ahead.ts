@@ -28,14 +28,14 @@ export class ReadAhead {
   }
 
   /** The bytes of file `index` (which must be the next one of the queue to be sent). */
-  read(index: number): AsyncIterable<Buffer> {
+  read(index: number, start = 0): AsyncIterable<Buffer> {
     const ahead = this.#ahead.get(index);
     if (ahead === undefined) {
       // Files before it in the queue that were never taken (none in practice) are passed over.
       while (this.#next < this.#queue.length && this.#queue[this.#next]!.index !== index) this.#next++;
       if (this.#next < this.#queue.length) this.#next++;
       this.#fill();
-      return this.#source.read(index, { signal: this.#signal });
+      return this.#source.read(index, start === 0 ? { signal: this.#signal } : { signal: this.#signal, start });
     }
     this.#ahead.delete(index);
     this.#aheadBytes -= ahead.size;

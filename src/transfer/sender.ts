@@ -12,6 +12,7 @@ import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, ne
 import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import { ReadAhead } from './read-ahead.js';
+import type { BlockDigestCache } from './digest-cache.js';
 import type { FileSource, SessionOptions } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
@@ -27,6 +28,8 @@ export interface SenderOptions extends SessionOptions {
   onResume?: (bytes: number) => void;
   /** Each file's verdict as it arrives. */
   onFileResult?: (outcome: FileOutcome) => void;
+  /** This side's block digests by file id, kept across attempts so a resume reads nothing twice. */
+  digests?: BlockDigestCache;
   /** Files and bytes delivered by earlier attempts, counted into progress. */
   baseProgress?: { files: number; bytes: number };
 }
@@ -212,9 +215,15 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   async function sendFile(index: number, offset: number, readAhead: ReadAhead): Promise<void> {
     const entry = entries[index]!;
     writer.send({ type: 'file-begin', index, offset });
-    const hash = fileHash(peerResumes);
-    let position = 0;
-    for await (const chunk of readAhead.read(index)) {
+    // The digests of the blocks before `offset`, when an earlier attempt hashed them: then the
+    // prefix is neither read nor hashed again.
+    const fileId = peerResumes ? entry.fileId : undefined;
+    const cache = options.digests;
+    const known = fileId !== undefined && offset > 0 && source.canStart === true ? cache?.prefix(fileId, offset) : undefined;
+    const onBlock = fileId === undefined ? undefined : cache?.record(fileId, known ?? []);
+    const hash = fileHash(peerResumes, { prefix: known ?? [], ...(onBlock === undefined ? {} : { onBlock }) });
+    let position = known === undefined ? 0 : offset;
+    for await (const chunk of readAhead.read(index, position)) {
       const start = position;
       position += chunk.length;
       if (position <= offset) {
