@@ -275,12 +275,23 @@ export class InboxTransfer implements PreparedTransfer {
   async place(file: InboxPartialFile): Promise<string> {
     const { components } = file.planned;
     const parentParts = components.length === 1 ? [...this.#under] : this.#mapped(components.slice(0, -1));
-    const parent = await this.#checkedParent(parentParts);
-    const base = components[components.length - 1]!;
     // What gets a name in the inbox is the file written, not whatever now sits at the partial's
     // name: the very inode (device, inode) that was written and synced, in the directory checked
     // at start (whose only writer is the daemon's user).
     await checkStillThere(file.partialPath, file.identity);
+    try {
+      return await this.#link(file, parentParts, await this.#checkedParent(parentParts));
+    } catch (err) {
+      // The folder went away since it was checked (someone tidied the inbox): walk it again.
+      if (errnoOf(err) !== 'ENOENT') throw err;
+      this.#parents.delete(parentParts.join('/'));
+      return this.#link(file, parentParts, await this.#checkedParent(parentParts));
+    }
+  }
+
+  async #link(file: InboxPartialFile, parentParts: readonly string[], parent: string): Promise<string> {
+    const { components } = file.planned;
+    const base = components[components.length - 1]!;
     for (let n = 0; n < MAX_CONFLICT_ATTEMPTS; n++) {
       const name = n === 0 ? base : conflictName(base, n);
       if (await moveNoReplace(this.#context.link, this.#context.logger, file.partialPath, join(parent, name))) {
@@ -292,11 +303,8 @@ export class InboxTransfer implements PreparedTransfer {
     throw nameError('too-many-conflicts', `no free name for "${displayName(base)}" in the inbox`);
   }
 
-  /**
-   * A file's folder, walked and checked once per transfer rather than once per file (a folder of a
-   * thousand files cost a thousand walks and realpaths). Safe to reuse because only the daemon's
-   * user can write in the inbox (checked at start), so nobody else can swap a checked folder.
-   */
+  /** A file's folder, walked and checked once per transfer, not per file: only the daemon's user
+   * can write in the inbox (checked at start), so nobody else can swap a checked folder. */
   #checkedParent(parentParts: readonly string[]): Promise<string> {
     const key = parentParts.join('/');
     let checked = this.#parents.get(key);

@@ -10,6 +10,8 @@ import type { ControlMessage, DecodedEvent, ErrorMessage } from '../protocol/mes
 
 /** Outgoing bytes a writer lets queue in user space before it waits for the socket to drain. */
 export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** DATA chunks up to this size wait for the end of the event loop's turn with the other frames. */
+const HOLD_MAX_CHUNK = 64 * 1024;
 
 export class FrameWriter {
   readonly #socket: Duplex;
@@ -50,7 +52,10 @@ export class FrameWriter {
     const socket = this.#socket;
     signal.throwIfAborted();
     if (socket.destroyed || socket.writableEnded) throw closedError(socket);
-    this.#hold();
+    // A big chunk goes out at once, with whatever is held before it: the kernel sends it while
+    // the sender hashes it and reads the next.
+    if (chunk.length <= HOLD_MAX_CHUNK) this.#hold();
+    else this.#release();
     socket.cork();
     socket.write(encodeDataHeader(chunk.length));
     socket.write(chunk);
@@ -79,6 +84,12 @@ export class FrameWriter {
    * small files (FILE_BEGIN, DATA, FILE_END) or many FILE_RESULTs leave in one TLS write instead of
    * one system call and one TLS record each. end() flushes whatever is held.
    */
+  #release(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    if (this.#socket.writableCorked > 0) this.#socket.uncork();
+  }
+
   #hold(): void {
     if (this.#holding) return;
     this.#holding = true;
