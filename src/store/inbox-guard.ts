@@ -98,6 +98,19 @@ export async function createExclusive(path: string): Promise<OpenedFile> {
   return { handle, info: await checkOpened(handle, path) };
 }
 
+/**
+ * Creates a file that did not exist (exclusive, no-follow, 0600) without the fstat: what O_EXCL
+ * created is a new regular file of ours with one name. Its identity comes from the fstat its commit
+ * makes anyway, before anything trusts it.
+ */
+export async function createNew(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  } catch (err) {
+    throw symlinkRefusal(err, path);
+  }
+}
+
 /** Opens an existing file of ours (no-follow, not exclusive) for reading, or writing too. */
 export async function openExisting(path: string, options: { write: boolean }): Promise<OpenedFile> {
   let handle: FileHandle;

@@ -47,7 +47,7 @@ export class InboxPartialFile implements PartialFile {
   readonly planned: PlannedEntry;
   readonly partialPath: string;
   /** The file that was opened (and checked) at partialPath: place() links it only if still there. */
-  readonly identity: FileIdentity;
+  #identity: FileIdentity | undefined;
   readonly #transfer: PartialFileOwner;
   readonly #handle: FileHandle;
   #state: PartialState = 'open';
@@ -62,13 +62,13 @@ export class InboxPartialFile implements PartialFile {
   constructor(
     transfer: PartialFileOwner,
     planned: PlannedEntry,
-    opened: { path: string; handle: FileHandle; identity: FileIdentity },
+    opened: { path: string; handle: FileHandle; identity?: FileIdentity },
     resume?: { key: string; journal: FileHandle; offset: number },
   ) {
     this.#transfer = transfer;
     this.planned = planned;
     this.partialPath = opened.path;
-    this.identity = { dev: opened.identity.dev, ino: opened.identity.ino };
+    this.#identity = opened.identity === undefined ? undefined : { dev: opened.identity.dev, ino: opened.identity.ino };
     this.#handle = opened.handle;
     const handle = opened.handle;
     this.#resume = resume === undefined ? undefined : { ...resume, position: (resume.offset / BLOCK_SIZE) * DIGEST_BYTES, writes: Promise.resolve() };
@@ -80,6 +80,12 @@ export class InboxPartialFile implements PartialFile {
     this.stream.on('error', (err) => {
       this.#streamError ??= err;
     });
+  }
+
+  /** Known from the open (a resumed file) or from the commit's fstat (a new one). */
+  get identity(): FileIdentity {
+    if (this.#identity === undefined) throw new P2pdError('INTERNAL', 'the partial file has not been checked yet');
+    return this.#identity;
   }
 
   commit(options: { signal: AbortSignal }): Promise<string> {
@@ -106,7 +112,12 @@ export class InboxPartialFile implements PartialFile {
     await this.#finish();
     const { entry } = this.planned;
     const handle = this.#handle;
-    const { size } = await handle.stat();
+    const info = await handle.stat();
+    const { size } = info;
+    if (this.#identity !== undefined && (info.dev !== this.#identity.dev || info.ino !== this.#identity.ino)) {
+      throw new P2pdError('INTERNAL', 'the partial file changed identity');
+    }
+    this.#identity ??= { dev: info.dev, ino: info.ino };
     if (size !== entry.size) {
       throw new P2pdError('SIZE_MISMATCH', `"${displayName(entry.path)}" has ${size} bytes, the offer said ${entry.size}`, {
         details: { index: this.planned.index, expected: entry.size, actual: size },

@@ -11,9 +11,9 @@ import { BLOCK_SIZE } from '../protocol/messages.js';
 import type { PartialFile, PreparedTransfer } from '../transfer/ports.js';
 import type { InboxLogger } from './inbox.js';
 import { errnoOf, nameError, storeError } from './inbox-errors.js';
-import { checkStillThere, createExclusive, openExisting, openOrCreate, readRecord, sameFile, writeRecord, type FileIdentity } from './inbox-guard.js';
+import { checkStillThere, createNew, openExisting, openOrCreate, readRecord, sameFile, writeRecord, type FileIdentity } from './inbox-guard.js';
 import { DIGEST_BYTES, InboxPartialFile } from './inbox-partial-file.js';
-import { moveNoReplace, openDirectory, syncDirectory } from './move-no-replace.js';
+import { DirectorySyncs, moveNoReplace, openDirectory } from './move-no-replace.js';
 import type { OfferPlan } from './offer-plan.js';
 import { checkRelativePath, conflictName, displayName } from './safe-name.js';
 
@@ -44,6 +44,9 @@ export class InboxTransfer implements PreparedTransfer {
   readonly #createdDirs = new Set<string>();
   readonly #files = new Map<number, InboxPartialFile>();
   readonly #committed = new Set<number>();
+  /** Folders already walked and checked by place(), by their components. */
+  readonly #parents = new Map<string, Promise<string>>();
+  readonly #dirSyncs: DirectorySyncs;
   #closing: Promise<void> | undefined;
   /** Set once reserve() finished: only then can the transfer be complete. */
   #reservedAll = false;
@@ -60,6 +63,7 @@ export class InboxTransfer implements PreparedTransfer {
     this.#plan = plan;
     this.#senderId = senderId;
     this.#under = under;
+    this.#dirSyncs = new DirectorySyncs(context.logger);
   }
 
   /** Where the offer's top-level entries land. */
@@ -233,19 +237,19 @@ export class InboxTransfer implements PreparedTransfer {
     if (key === undefined && offset !== 0) throw new P2pdError('INTERNAL', 'an offset needs a resume key');
     const path = join(this.#context.partialDir, key === undefined ? `${this.transferId}.${index}.part` : `r-${key}.part`);
     let handle: FileHandle;
-    let identity: FileIdentity;
+    let identity: FileIdentity | undefined;
     let journal: FileHandle | undefined;
     try {
       await this.#context.checkPartialDir();
       if (key === undefined) {
-        ({ handle, info: identity } = await createExclusive(path));
+        handle = await createNew(path);
       } else {
         // A kept partial file continues at `offset`, which resumeState() verified on this very file;
         // anything after it (a torn last block, unverified data) goes.
         const verified = this.#verified.get(key);
         if (offset > 0 && (verified === undefined || offset > verified.bytes)) throw new P2pdError('INTERNAL', 'a resume offset beyond the verified data');
         ({ handle, info: identity } = offset === 0 ? await openOrCreate(path) : await openExisting(path, { write: true }));
-        if (offset > 0 && !sameFile(identity, verified!)) {
+        if (offset > 0 && !sameFile(identity!, verified!)) {
           await handle.close();
           throw new P2pdError('INBOX_UNWRITABLE', 'the kept partial file was replaced after it was verified', { details: { reason: 'replaced' } });
         }
@@ -257,7 +261,12 @@ export class InboxTransfer implements PreparedTransfer {
       throw storeError(err, 'creating a partial file');
     }
     if (key !== undefined) this.#context.resumeKeysInUse.add(key);
-    const file = new InboxPartialFile(this, planned, { path, handle, identity }, key === undefined ? undefined : { key, journal: journal!, offset });
+    const file = new InboxPartialFile(
+      this,
+      planned,
+      identity === undefined ? { path, handle } : { path, handle, identity },
+      key === undefined ? undefined : { key, journal: journal!, offset },
+    );
     this.#files.set(index, file);
     return file;
   }
@@ -266,25 +275,54 @@ export class InboxTransfer implements PreparedTransfer {
   async place(file: InboxPartialFile): Promise<string> {
     const { components } = file.planned;
     const parentParts = components.length === 1 ? [...this.#under] : this.#mapped(components.slice(0, -1));
-    const parent = await this.#ensureDirectories(parentParts);
-    const root = this.#context.root;
-    const parentReal = await realpath(parent);
-    if (parentReal !== root && !parentReal.startsWith(root + sep)) {
-      throw nameError('outside-inbox', `refusing to write outside the inbox: ${displayName(parent)}`);
-    }
-    const base = components[components.length - 1]!;
-    // What gets a name in the inbox is the file written, not whatever now sits at the partial's name.
-    await this.#context.checkPartialDir();
+    // What gets a name in the inbox is the file written, not whatever now sits at the partial's
+    // name: the very inode (device, inode) that was written and synced, in the directory checked
+    // at start (whose only writer is the daemon's user).
     await checkStillThere(file.partialPath, file.identity);
+    try {
+      return await this.#link(file, parentParts, await this.#checkedParent(parentParts));
+    } catch (err) {
+      // The folder went away since it was checked (someone tidied the inbox): walk it again.
+      if (errnoOf(err) !== 'ENOENT') throw err;
+      this.#parents.delete(parentParts.join('/'));
+      return this.#link(file, parentParts, await this.#checkedParent(parentParts));
+    }
+  }
+
+  async #link(file: InboxPartialFile, parentParts: readonly string[], parent: string): Promise<string> {
+    const { components } = file.planned;
+    const base = components[components.length - 1]!;
     for (let n = 0; n < MAX_CONFLICT_ATTEMPTS; n++) {
       const name = n === 0 ? base : conflictName(base, n);
       if (await moveNoReplace(this.#context.link, this.#context.logger, file.partialPath, join(parent, name))) {
-        await syncDirectory(parent, this.#context.logger);
+        await this.#dirSyncs.sync(parent);
         this.#committed.add(file.planned.index);
         return [...parentParts, name].join('/');
       }
     }
     throw nameError('too-many-conflicts', `no free name for "${displayName(base)}" in the inbox`);
+  }
+
+  /** A file's folder, walked and checked once per transfer, not per file: only the daemon's user
+   * can write in the inbox (checked at start), so nobody else can swap a checked folder. */
+  #checkedParent(parentParts: readonly string[]): Promise<string> {
+    const key = parentParts.join('/');
+    let checked = this.#parents.get(key);
+    if (checked === undefined) {
+      checked = (async () => {
+        const parent = await this.#ensureDirectories(parentParts);
+        const root = this.#context.root;
+        const parentReal = await realpath(parent);
+        if (parentReal !== root && !parentReal.startsWith(root + sep)) {
+          throw nameError('outside-inbox', `refusing to write outside the inbox: ${displayName(parent)}`);
+        }
+        return parent;
+      })();
+      this.#parents.set(key, checked);
+      // A failure is not remembered: the next file tries again and gets its own answer.
+      checked.catch(() => this.#parents.delete(key));
+    }
+    return checked;
   }
 
   releaseResumeKey(key: string): void {

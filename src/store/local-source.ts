@@ -159,18 +159,19 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
     entries,
     skipped,
     renamed,
-    read(index: number, opts: { signal: AbortSignal }): AsyncIterable<Buffer> {
+    canStart: true,
+    read(index: number, opts: { signal: AbortSignal; start?: number }): AsyncIterable<Buffer> {
       const entry = entries[index];
       const scanned = absolute[index];
       if (entry === undefined || scanned === undefined || entry.kind !== 'file') {
         throw new P2pdError('INTERNAL', `entry ${index} is not a file`);
       }
-      return readFileChunks(scanned, entry, opts.signal);
+      return readFileChunks(scanned, entry, opts.signal, opts.start ?? 0);
     },
   };
 }
 
-async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: AbortSignal): AsyncGenerator<Buffer> {
+async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: AbortSignal, start: number): AsyncGenerator<Buffer> {
   const path = scanned.path;
   let fh;
   try {
@@ -200,8 +201,8 @@ async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: Abor
       }
       return buf;
     };
-    let position = 0;
-    let next: Promise<Buffer> | undefined = entry.size > 0 ? readChunk(0) : undefined;
+    let position = Math.min(start, entry.size);
+    let next: Promise<Buffer> | undefined = position < entry.size ? readChunk(position) : undefined;
     while (next !== undefined) {
       signal.throwIfAborted();
       const buf = await next;

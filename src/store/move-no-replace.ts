@@ -32,6 +32,38 @@ export async function syncDirectory(path: string, logger: InboxLogger): Promise<
 }
 
 /**
+ * Directory fsyncs shared by the files placed in one directory: a caller joins the next fsync that
+ * has not started yet, so every name it linked before calling is covered, and files placed while
+ * one fsync runs share the next one (one per directory and batch instead of one per file).
+ */
+export class DirectorySyncs {
+  readonly #logger: InboxLogger;
+  readonly #dirs = new Map<string, { tail: Promise<void>; next: Promise<void> | undefined }>();
+
+  constructor(logger: InboxLogger) {
+    this.#logger = logger;
+  }
+
+  sync(path: string): Promise<void> {
+    let dir = this.#dirs.get(path);
+    if (dir === undefined) {
+      dir = { tail: Promise.resolve(), next: undefined };
+      this.#dirs.set(path, dir);
+    }
+    if (dir.next !== undefined) return dir.next;
+    const d = dir;
+    const next = d.tail.then(() => {
+      // From here on a new caller's link may come after this fsync started: it needs the next one.
+      d.next = undefined;
+      return syncDirectory(path, this.#logger);
+    });
+    d.next = next;
+    d.tail = next;
+    return next;
+  }
+}
+
+/**
  * Gives `partial` the name `target` with link(2) then unlink(2). Returns false when `target`
  * exists; never replaces anything.
  */

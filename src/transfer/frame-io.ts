@@ -10,10 +10,14 @@ import type { ControlMessage, DecodedEvent, ErrorMessage } from '../protocol/mes
 
 /** Outgoing bytes a writer lets queue in user space before it waits for the socket to drain. */
 export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** DATA chunks up to this size wait for the end of the event loop's turn with the other frames. */
+const HOLD_MAX_CHUNK = 64 * 1024;
 
 export class FrameWriter {
   readonly #socket: Duplex;
   #lastWrite = Date.now();
+  /** Frames written in one turn of the event loop go out together (see #hold). */
+  #holding = false;
 
   constructor(socket: Duplex) {
     this.#socket = socket;
@@ -48,6 +52,10 @@ export class FrameWriter {
     const socket = this.#socket;
     signal.throwIfAborted();
     if (socket.destroyed || socket.writableEnded) throw closedError(socket);
+    // A big chunk goes out at once, with whatever is held before it: the kernel sends it while
+    // the sender hashes it and reads the next.
+    if (chunk.length <= HOLD_MAX_CHUNK) this.#hold();
+    else this.#release();
     socket.cork();
     socket.write(encodeDataHeader(chunk.length));
     socket.write(chunk);
@@ -56,14 +64,40 @@ export class FrameWriter {
     if (socket.writableLength > MAX_BUFFERED_BYTES) await waitDrain(socket, signal);
   }
 
+  /**
+   * Waits while more than MAX_BUFFERED_BYTES are queued. Not the socket's own 16 KiB mark: a send
+   * of many small files would wait for a full drain every few files and leave the link idle.
+   */
   async drained(signal: AbortSignal): Promise<void> {
-    if (this.#socket.writableNeedDrain) await waitDrain(this.#socket, signal);
+    if (this.#socket.writableLength > MAX_BUFFERED_BYTES) await waitDrain(this.#socket, signal);
   }
 
   #write(buf: Buffer): boolean {
     if (this.#socket.destroyed || this.#socket.writableEnded) return false;
     this.#lastWrite = Date.now();
+    this.#hold();
     return this.#socket.write(buf);
+  }
+
+  /**
+   * Holds what is written until the end of this turn of the event loop, so that the frames of many
+   * small files (FILE_BEGIN, DATA, FILE_END) or many FILE_RESULTs leave in one TLS write instead of
+   * one system call and one TLS record each. end() flushes whatever is held.
+   */
+  #release(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    if (this.#socket.writableCorked > 0) this.#socket.uncork();
+  }
+
+  #hold(): void {
+    if (this.#holding) return;
+    this.#holding = true;
+    this.#socket.cork();
+    setImmediate(() => {
+      this.#holding = false;
+      if (this.#socket.writableCorked > 0) this.#socket.uncork();
+    });
   }
 }
 

@@ -10,6 +10,7 @@ import type { PairingIo } from './pairing.js';
 import type { InboxStore } from './ports.js';
 import { runReceiver, type IncomingOffer } from './receiver.js';
 import { runSender } from './sender.js';
+import { BlockDigestCache } from './digest-cache.js';
 
 export interface P2pdDriverOptions {
   localName: string;
@@ -31,6 +32,8 @@ export class P2pdDriver implements SessionDriver {
   readonly #inbox: InboxStore;
   readonly #pairing: PairingResponder | undefined;
   readonly #opts: P2pdDriverOptions;
+  /** The sender's block digests, shared by every send of this daemon (bounded). */
+  readonly #digests = new BlockDigestCache();
 
   constructor(deps: { logger: Logger; connector: Connector; inbox: InboxStore; pairing?: PairingResponder }, options: P2pdDriverOptions) {
     this.#log = deps.logger;
@@ -65,6 +68,7 @@ export class P2pdDriver implements SessionDriver {
         onResume: attempt.onResume,
         onFileResult: attempt.onFileResult,
         baseProgress: attempt.baseProgress,
+        digests: this.#digests,
       },
     );
     return { ok: result.ok, files: result.files };

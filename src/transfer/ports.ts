@@ -98,8 +98,12 @@ export interface FileSource {
   /**
    * The bytes of file entry `index`, exactly `entries[index].size` of them, in chunks of at most
    * DATA_CHUNK bytes. Throws P2pdError SOURCE_CHANGED if the file no longer matches its entry.
+   * With `start` (a multiple of DATA_CHUNK), only the bytes from `start` on; a source that cannot
+   * skip leaves `canStart` unset and is always read from 0.
    */
-  read(index: number, options: { signal: AbortSignal }): AsyncIterable<Buffer>;
+  read(index: number, options: { signal: AbortSignal; start?: number }): AsyncIterable<Buffer>;
+  /** The source honours `read()`'s `start`. */
+  readonly canStart?: boolean;
 }
 
 /** What every session over a connection needs, whichever side and purpose. */

@@ -3,13 +3,13 @@
  * it is trusted: the offer against limits and the store's name rules, each file's size and hash
  * before it is moved into place. Verdicts go back per file without stopping the data.
  */
-import { createHash } from 'node:crypto';
 import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { faultSide, isRefusal, isRetryable, P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
-import { BLOCK_SIZE, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
+import type { DecodedEvent, OfferEntry } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
 import { exchangeHello } from './handshake.js';
+import { planResume, type ResumePlan } from './resume-plan.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { OfferLimits } from './admission.js';
 import type { AcceptChoices, InboxStore, OfferReview, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
@@ -69,8 +69,14 @@ export interface ReceiveResult {
  */
 export const MAX_MANIFEST_CHARS = 64 * 1024 * 1024;
 
-/** How many verified files may be in the middle of fsync-and-rename while the next one streams in. */
-const MAX_PENDING_COMMITS = 8;
+/**
+ * How many verified files may be in the middle of fsync-and-rename while the next ones stream in.
+ * Many in flight let the file system fold their fsyncs into few journal commits, and the
+ * directory fsyncs of one folder into one; the byte bound keeps the data still buffered for them
+ * small.
+ */
+const MAX_PENDING_COMMITS = 32;
+const MAX_PENDING_COMMIT_BYTES = 32 * 1024 * 1024;
 
 export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, options: ReceiverOptions): Promise<ReceiveResult> {
   const { socket, store } = deps;
@@ -80,11 +86,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const heartbeat = startHeartbeat({ socket, writer, idleTimeoutMs: options.idleTimeoutMs, heartbeatsCount: false });
   const events = readEvents(socket, (chunk) => heartbeat.touch(chunk))[Symbol.asyncIterator]();
   const progress: TransferProgress = { phase: 'connecting', filesTotal: 0, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesDone: 0 };
-  const report = (): void =>
-    options.onProgress?.({
-      ...progress,
-      ...(current === undefined ? {} : { file: { index: current.index, path: current.entry.path, bytes: current.entry.size, bytesDone: current.received } }),
-    });
+  const fileNow = (c: NonNullable<typeof current>) => ({ index: c.index, path: c.entry.path, bytes: c.entry.size, bytesDone: c.received });
+  const report = (): void => options.onProgress?.({ ...progress, ...(current === undefined ? {} : { file: fileNow(current) }) });
   const outcomes: FileOutcome[] = [];
   /** Files refused by name before the answer: outcomes of their own, never sent. */
   const refusedFiles: FileOutcome[] = [];
@@ -100,6 +103,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   let transferId = '';
   /** Commits in index order; each settles to its outcome. */
   const pending: Promise<FileOutcome>[] = [];
+  /** Commits not settled yet, their bytes, and the oldest one that may still be running. */
+  const inFlight = { files: 0, bytes: 0, oldest: 0 };
   let resultsChain: Promise<void> = Promise.resolve();
 
   const onAbort = (): void => closeWithError(socket, writer, abortReason(signal));
@@ -218,20 +223,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     // data for a resume.
     const hashList = hello.features.includes('resume');
     const resumeOn = hashList && prepared.resumeState !== undefined;
-    const resumable = new Map<number, { key: string; offset: number; prefix: Buffer[] }>();
-    if (resumeOn) {
-      for (const i of fileIndexes) {
-        const entry = entries[i]!;
-        if (entry.fileId === undefined) continue;
-        const key = createHash('sha256').update(`${options.peerId}\0${entry.fileId}`).digest('hex').slice(0, 40);
-        const state = await prepared.resumeState!(key);
-        if (state === null) continue;
-        const blocks = Math.min(Math.floor(state.journal.length / 32), Math.floor(state.bytes / BLOCK_SIZE), Math.floor(entry.size / BLOCK_SIZE));
-        const prefix: Buffer[] = [];
-        for (let b = 0; b < blocks; b++) prefix.push(state.journal.subarray(b * 32, b * 32 + 32));
-        resumable.set(i, { key, offset: blocks * BLOCK_SIZE, prefix });
-      }
-    }
+    const resumable = resumeOn ? await planResume(prepared, entries, fileIndexes, options.peerId) : new Map<number, ResumePlan>();
     const offsets = [...resumable].filter(([, r]) => r.offset > 0).map(([index, r]) => ({ index, offset: r.offset }));
     const answerFiles = [...offsets, ...[...skips].map(([index, skip]) => ({ index, skip }))].sort((a, b) => a.index - b.index);
     writer.send(answerFiles.length > 0 ? { type: 'answer', accept: true, files: answerFiles } : { type: 'answer', accept: true });
@@ -369,6 +361,12 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       }
     })();
     pending.push(result);
+    inFlight.files++;
+    inFlight.bytes += entry.size;
+    void result.then(() => {
+      inFlight.files--;
+      inFlight.bytes -= entry.size;
+    });
     resultsChain = resultsChain.then(async () => {
       const o = await result;
       outcomes.push(o);
@@ -382,7 +380,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       );
       report();
     });
-    if (pending.length - outcomes.length >= MAX_PENDING_COMMITS) await resultsChain;
+    // A sliding window: wait for the oldest commits, not for all of them.
+    while (inFlight.files >= MAX_PENDING_COMMITS || inFlight.bytes > MAX_PENDING_COMMIT_BYTES) await pending[inFlight.oldest++];
   }
 }
 

@@ -11,6 +11,8 @@ import { bothSupport } from '../protocol/handshake.js';
 import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, nextMessage, readEvents } from './frame-io.js';
 import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
+import { ReadAhead } from './read-ahead.js';
+import type { BlockDigestCache } from './digest-cache.js';
 import type { FileSource, SessionOptions } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
@@ -26,6 +28,8 @@ export interface SenderOptions extends SessionOptions {
   onResume?: (bytes: number) => void;
   /** Each file's verdict as it arrives. */
   onFileResult?: (outcome: FileOutcome) => void;
+  /** This side's block digests by file id, kept across attempts so a resume reads nothing twice. */
+  digests?: BlockDigestCache;
   /** Files and bytes delivered by earlier attempts, counted into progress. */
   baseProgress?: { files: number; bytes: number };
 }
@@ -163,6 +167,8 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     progress.phase = 'sending';
     report();
 
+    const toSend = fileIndexes.filter((i) => !skipped.has(i)).map((index) => ({ index, size: entries[index]!.size }));
+    const readAhead = new ReadAhead(source, toSend, signal);
     for (const index of fileIndexes) {
       const entry = entries[index]!;
       const skip = skipped.get(index);
@@ -173,7 +179,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
         report();
         continue;
       }
-      const sending = sendFile(index, offsets.get(index) ?? 0);
+      const sending = sendFile(index, offsets.get(index) ?? 0, readAhead);
       sending.catch(() => undefined); // a loss of the race is reported through `failure`
       await race(sending, failure.promise);
     }
@@ -206,14 +212,20 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
    * One file from `offset` on. With resume the bytes before `offset` are still read and hashed
    * here (a local read, no network) so that the final hash vouches for the whole file.
    */
-  async function sendFile(index: number, offset: number): Promise<void> {
+  async function sendFile(index: number, offset: number, readAhead: ReadAhead): Promise<void> {
     const entry = entries[index]!;
     writer.send({ type: 'file-begin', index, offset });
     const current = { index, path: entry.path, bytes: entry.size, bytesDone: offset };
     progress.file = current;
-    const hash = fileHash(peerResumes);
-    let position = 0;
-    for await (const chunk of source.read(index, { signal })) {
+    // The digests of the blocks before `offset`, when an earlier attempt hashed them: then the
+    // prefix is neither read nor hashed again.
+    const fileId = peerResumes ? entry.fileId : undefined;
+    const cache = options.digests;
+    const known = fileId !== undefined && offset > 0 && source.canStart === true ? cache?.prefix(fileId, offset) : undefined;
+    const onBlock = fileId === undefined ? undefined : cache?.record(fileId, known ?? []);
+    const hash = fileHash(peerResumes, { prefix: known ?? [], ...(onBlock === undefined ? {} : { onBlock }) });
+    let position = known === undefined ? 0 : offset;
+    for await (const chunk of readAhead.read(index, position)) {
       const start = position;
       position += chunk.length;
       if (position <= offset) {
