@@ -27,7 +27,10 @@ export interface ScaleLan {
 /** The product's discovery defaults (TestDaemon's are 1 s / 5 s, for fast small tests). */
 export const DEFAULT_DISCOVERY = { enabled: true, refreshSeconds: 30, expireSeconds: 100 };
 
-export async function startScaleLan(hosts: number, options: { startTimeoutMs?: number; discovery?: object } = {}): Promise<ScaleLan> {
+export async function startScaleLan(
+  hosts: number,
+  options: { startTimeoutMs?: number; startConcurrency?: number; discovery?: object } = {},
+): Promise<ScaleLan> {
   const names = Array.from({ length: hosts }, (_, i) => `h${String(i).padStart(2, '0')}`);
   const lan = Lan.create([...names, QUIET_HOST]);
   const daemons: TestDaemon[] = [];
@@ -50,8 +53,14 @@ export async function startScaleLan(hosts: number, options: { startTimeoutMs?: n
       )),
     );
     const t = Date.now();
-    // All at once, each waiting for its own "ready" log line rather than polling over the CLI.
-    await Promise.all(daemons.map((d) => d.start(options.startTimeoutMs ?? 150_000, { fromLog: true })));
+    // Concurrently, `startConcurrency` at a time (the next starts as soon as one is ready: a
+    // herd of fifty Node processes loading at once on 2 cores would push some past any timeout),
+    // each waiting for its own "ready" log line rather than polling over the CLI.
+    const queue = [...daemons];
+    const worker = async (): Promise<void> => {
+      for (let d = queue.shift(); d !== undefined; d = queue.shift()) await d.start(options.startTimeoutMs ?? 120_000, { fromLog: true });
+    };
+    await Promise.all(Array.from({ length: options.startConcurrency ?? 8 }, worker));
     return { lan, daemons, startSeconds: (Date.now() - t) / 1000, destroy };
   } catch (err) {
     await destroy();
