@@ -1,11 +1,12 @@
 /**
  * The mDNS adapter: announces this daemon as `_p2pd._tcp` and reports the peers it hears.
  *
- * One bonjour-service responder per chosen interface address, each bound to 0.0.0.0:5353 (a socket
- * bound to the interface address would not receive multicast) and sending only out of its
+ * One mDNS socket (bonjour-service's) per chosen interface address, each bound to 0.0.0.0:5353 (a
+ * socket bound to the interface address would not receive multicast) and sending only out of its
  * interface. With no interface configured, every non-internal IPv4 interface gets one; the library's
  * own default (the default route's interface only, or nothing in a namespace without a multicast
- * route) is never used.
+ * route) is never used. When to announce, query and answer is mdns-policy.ts's (RFC 6762); this
+ * file builds the records and turns what is heard into checked sightings.
  */
 import { networkInterfaces } from 'node:os';
 import { Bonjour, type Service } from 'bonjour-service';
@@ -93,11 +94,6 @@ export class MdnsDiscovery implements LifecycleService {
 
   get instanceName(): string {
     return `${this.#opts.name}#${this.#opts.id.slice(0, 7)}`;
-  }
-
-  /** Queries sent so far over every interface (for tests and the bench). */
-  get queriesSent(): number {
-    return this.#responders.reduce((n, r) => n + r.querier.queriesSent, 0);
   }
 
   async start(_options: { signal?: AbortSignal } = {}): Promise<void> {
