@@ -25,6 +25,8 @@ export const TRUNCATED = 1 << 9;
 const PACKET_BUDGET = 1400;
 const MIN_RECORD_INTERVAL_MS = 1000;
 const ANNOUNCE_AT_MS = [0, 1000, 3000];
+/** Known answers kept from one (multi-packet) query: twice the peer table's cap. */
+const MAX_KNOWN_ANSWERS = 1024;
 
 export interface MdnsRecord {
   name: string;
@@ -100,7 +102,8 @@ export class QueryAssembler {
     const truncated = ((packet.flags ?? 0) & TRUNCATED) !== 0;
     if ((packet.questions ?? []).length === 0) {
       if (held === undefined) return;
-      held.packet.answers!.push(...(packet.answers ?? []));
+      // Bounded: a stranger streaming continuation packets cannot grow one query without end.
+      held.packet.answers!.push(...(packet.answers ?? []).slice(0, Math.max(0, MAX_KNOWN_ANSWERS - held.packet.answers!.length)));
       if (!truncated) this.#complete(key);
       return;
     }
