@@ -1,7 +1,8 @@
 /**
  * The RFC 6762 sending policy (src/discovery/mdns-policy.ts) on a fake clock: answer delays and
  * suppression, query backoff and duplicate suppression, and a simulated LAN of many daemons that
- * checks how fast they find each other and that idle traffic grows with N, not N².
+ * checks how fast they find each other and that idle traffic grows with N, not N²; and how a
+ * response packet is read into services (mdns.ts).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import {
   type MdnsRecord,
   type OwnRecords,
 } from '../../src/discovery/mdns-policy.js';
+import { servicesIn } from '../../src/discovery/mdns.js';
 
 class FakeClock implements Clock {
   t = 0;
@@ -332,5 +334,53 @@ describe('a simulated LAN', () => {
   it('with the test settings (query every second, expire after 5 s) nobody expires', () => {
     const r = simulate(20, { maxIntervalMs: 1000, expireMs: 5000, spreadMs: 50 });
     assert.ok(r.allSeeAllMs >= 0 && r.allSeeAllMs <= 3000, `all saw all after ${r.allSeeAllMs} ms`);
+  });
+});
+
+describe('reading a response', () => {
+  const id = 'A'.repeat(52);
+  const instance = `bob#AAAAAAA.${SERVICE_DOMAIN}`;
+  const packet = (ttl: number): MdnsPacket => ({
+    answers: [{ name: SERVICE_DOMAIN, type: 'PTR', ttl, data: instance }],
+    additionals: [
+      { name: instance, type: 'SRV', ttl, data: { port: 4545, target: 'bob-aaaaaaa.local' } },
+      { name: instance, type: 'TXT', ttl, data: [Buffer.from(`id=${id}`), Buffer.from('v=1'), Buffer.from('n=bob'), Buffer.from('junk')] },
+      { name: 'BOB-aaaaaaa.local', type: 'A', ttl, data: '198.51.100.20' },
+      { name: 'other.local', type: 'A', ttl, data: '198.51.100.99' },
+    ],
+  });
+
+  it('puts PTR, SRV, TXT and the A records of the SRV target together (names without regard to case)', () => {
+    const [found, ...more] = servicesIn(packet(120), { address: '198.51.100.20', port: 5353 });
+    assert.equal(more.length, 0);
+    assert.equal(found!.instance, instance);
+    assert.equal(found!.ttl, 120);
+    const s = found!.service as unknown as { name: string; port: number; txt: Record<string, string>; addresses: string[] };
+    assert.equal(s.name, 'bob#AAAAAAA');
+    assert.equal(s.port, 4545);
+    assert.deepEqual(s.txt, { id, v: '1', n: 'bob' });
+    assert.deepEqual(s.addresses, ['198.51.100.20']);
+  });
+
+  it('a goodbye keeps TTL 0; PTRs of other services are not ours', () => {
+    assert.equal(servicesIn(packet(0), { address: '198.51.100.20', port: 5353 })[0]!.ttl, 0);
+    assert.deepEqual(
+      servicesIn({ answers: [{ name: '_other._tcp.local', type: 'PTR', ttl: 120, data: `x._other._tcp.local` }] }, { address: '198.51.100.20', port: 5353 }),
+      [],
+    );
+  });
+
+  it('keeps at most 1024 known answers of a query that goes on and on', () => {
+    const clock = new FakeClock();
+    const socket = new FakeSocket('a', clock);
+    const records = own('a');
+    const r = new MdnsResponder({ socket, clock }, { records });
+    r.onQuery({ flags: TRUNCATED, questions: [question], answers: [] }, from);
+    const filler = { name: SERVICE_DOMAIN, type: 'PTR', ttl: 120, data: `x.${SERVICE_DOMAIN}` };
+    for (let i = 0; i < 20; i++) r.onQuery({ flags: TRUNCATED, questions: [], answers: Array.from({ length: 100 }, () => filler) }, from);
+    // Our own record arrives after the cap: not seen, so the responder answers.
+    r.onQuery({ questions: [], answers: [records.ptr] }, from);
+    clock.advance(2000);
+    assert.equal(socket.sent.length, 1);
   });
 });
