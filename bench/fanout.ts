@@ -45,8 +45,8 @@ const sender = await TestDaemon.create({ name: `fs-${tag}` });
 const peers = await Promise.all(Array.from({ length: PEERS }, (_, i) => TestDaemon.create({ name: `fr${i}-${tag}`, accept: 'all' })));
 const all = [sender, ...peers];
 try {
-  // One at a time: several daemons starting together on a loaded 2-core machine starve each other.
-  for (const d of all) await d.start(120_000);
+  // All at once, each waiting for its "ready" log line (polling the CLI is what starved them).
+  await Promise.all(all.map((d) => d.start(120_000, { fromLog: true })));
   await Promise.all(peers.map((p) => sender.waitForPeer(p.name, 60_000)));
   const file = join(sender.dir, 'big.bin');
   await writeRandomFile(file, BYTES);

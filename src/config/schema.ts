@@ -93,7 +93,7 @@ const discovery: SchemaNode = {
   patternProperties: comments,
   properties: {
     enabled: { type: 'boolean', description: 'Announce this daemon and browse for peers over mDNS; off: only host:port sends work.' },
-    refreshSeconds: integer(1, 3600, 'Seconds between mDNS queries for peers.'),
+    refreshSeconds: integer(1, 3600, 'Longest interval between mDNS queries for peers: they start 1 s apart and double up to this.'),
     expireSeconds: integer(3, 86_400, 'Seconds after which a peer not heard from is dropped; must be greater than refreshSeconds.'),
   },
 };

@@ -34,7 +34,7 @@ export interface LimitsConfig {
 export interface DiscoveryConfig {
   /** Announce and browse over mDNS. Off: only `host:port` sends work. */
   enabled: boolean;
-  /** Seconds between mDNS queries for peers. */
+  /** Longest interval between mDNS queries for peers (they start 1 s apart and double up to this). */
   refreshSeconds: number;
   /** A peer not heard from for this many seconds is dropped from the table. */
   expireSeconds: number;

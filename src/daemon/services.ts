@@ -26,6 +26,7 @@ export function mdnsService(deps: { logger: Logger; peers: PeerTable }, options:
           port: options.port(),
           interfaces: config.interfaces,
           refreshSeconds: config.discovery.refreshSeconds,
+          expireSeconds: config.discovery.expireSeconds,
           onSighting: (s) => deps.peers.seen(s),
           onGoodbye: (id) => deps.peers.gone(id),
         },

@@ -1,24 +1,26 @@
 /**
  * The mDNS adapter: announces this daemon as `_p2pd._tcp` and reports the peers it hears.
  *
- * One bonjour-service responder per chosen interface address, each bound to 0.0.0.0:5353 (a socket
- * bound to the interface address would not receive multicast) and sending only out of its
+ * One mDNS socket (bonjour-service's) per chosen interface address, each bound to 0.0.0.0:5353 (a
+ * socket bound to the interface address would not receive multicast) and sending only out of its
  * interface. With no interface configured, every non-internal IPv4 interface gets one; the library's
  * own default (the default route's interface only, or nothing in a namespace without a multicast
- * route) is never used.
+ * route) is never used. When to announce, query and answer is mdns-policy.ts's (RFC 6762); this
+ * file builds the records and turns what is heard into checked sightings.
  */
 import { networkInterfaces } from 'node:os';
-import { Bonjour, type Browser, type Service } from 'bonjour-service';
-
-type ServiceRecord = ReturnType<Service['records']>[number];
+import { Bonjour, type Service } from 'bonjour-service';
 import type { Logger } from '../log.js';
 import type { Service as LifecycleService } from '../lifecycle.js';
 import { P2pdError } from '../errors.js';
 import { isPeerId } from '../transport/peer-id.js';
 import type { PeerSighting, PeerAddress } from './peer-table.js';
+import { MdnsQuerier, MdnsResponder, SERVICE_DOMAIN, sameName, type MdnsPacket, type MdnsSocket, type OwnRecords } from './mdns-policy.js';
 
 export const SERVICE_TYPE = 'p2pd';
 export const TXT_PROTOCOL_VERSION = '1';
+/** Seconds every announced record lives in a peer's cache (RFC 6762 §10: 120 s for host records). */
+export const RECORD_TTL = 120;
 
 export interface MdnsOptions {
   name: string;
@@ -26,8 +28,12 @@ export interface MdnsOptions {
   port: number;
   /** Interface names; empty = every non-internal IPv4 interface. */
   interfaces: readonly string[];
+  /** Longest interval between queries. */
   refreshSeconds: number;
-  onSighting: (sighting: PeerSighting) => void;
+  /** How long a peer stays listed unheard here; default 3 × refreshSeconds. */
+  expireSeconds?: number;
+  /** Returns false (or null) when the peer table refused the peer: it is then asked about again. */
+  onSighting: (sighting: PeerSighting) => unknown;
   onGoodbye: (id: string) => void;
 }
 
@@ -37,8 +43,8 @@ interface Responder {
   /** Whether an announced address lies on this responder's interface. */
   onLink: (host: string) => boolean;
   bonjour: Bonjour;
-  service: Service;
-  browser: Browser | undefined;
+  responder: MdnsResponder;
+  querier: MdnsQuerier;
 }
 
 export interface InterfaceAddress {
@@ -70,7 +76,6 @@ export class MdnsDiscovery implements LifecycleService {
   readonly #log: Logger;
   readonly #opts: MdnsOptions;
   #responders: Responder[] = [];
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: { logger: Logger }, options: MdnsOptions) {
     this.#log = deps.logger;
@@ -97,30 +102,23 @@ export class MdnsDiscovery implements LifecycleService {
       this.#log.warn('no network interface with an IPv4 address to announce on: peers will not see this daemon (set "interfaces")');
     }
     for (const target of targets) this.#responders.push(this.#startResponder(target));
-    this.#timer = setInterval(() => this.refresh(), this.#opts.refreshSeconds * 1000);
-    this.#timer.unref();
   }
 
-  /** Asks the network again; a fresh browser reports every live peer, which refreshes its lastSeen. */
+  /** Asks the network again now, restarting the query backoff. */
   refresh(): void {
-    for (const r of this.#responders) {
-      r.browser?.stop();
-      r.browser = this.#browse(r);
-    }
+    for (const r of this.#responders) r.querier.refresh();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
     const responders = this.#responders;
     this.#responders = [];
     await Promise.all(
       responders.map(async (r) => {
-        r.browser?.stop();
+        r.querier.stop();
         // Goodbye packets (TTL 0) let peers drop us at once instead of waiting for expiry.
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, 1000);
-          r.bonjour.unpublishAll(() => {
+          r.responder.goodbye(() => {
             clearTimeout(t);
             resolve();
           });
@@ -130,62 +128,113 @@ export class MdnsDiscovery implements LifecycleService {
     );
   }
 
+  /** This daemon's records on one interface; every TTL is RECORD_TTL, so peers expire them alike. */
+  #records(target: InterfaceAddress): OwnRecords {
+    const instance = `${this.instanceName}.${SERVICE_DOMAIN}`;
+    const txt = [`id=${this.#opts.id}`, `v=${TXT_PROTOCOL_VERSION}`, `n=${this.#opts.name}`];
+    return {
+      ptr: { name: SERVICE_DOMAIN, type: 'PTR', ttl: RECORD_TTL, data: instance },
+      rest: [
+        { name: instance, type: 'SRV', ttl: RECORD_TTL, flush: true, data: { port: this.#opts.port, target: this.hostName, priority: 0, weight: 0 } },
+        { name: instance, type: 'TXT', ttl: RECORD_TTL, flush: true, data: txt },
+        // Only this interface's address, so `interfaces` really limits what peers learn.
+        { name: this.hostName, type: 'A', ttl: RECORD_TTL, flush: true, data: target.address },
+      ],
+    };
+  }
+
   #startResponder(target: InterfaceAddress): Responder {
     const log = this.#log.child({ iface: target.iface });
+    // bonjour-service only provides the socket (one per interface, bound to 0.0.0.0:5353, since a
+    // socket bound to the interface address would not receive multicast); when to send what is
+    // mdns-policy.ts's, not the library's (it answers every query at once and re-queries blindly).
     const bonjour = new Bonjour({ interface: target.address, bind: '0.0.0.0', multicast: true, loopback: true, reuseAddr: true } as object, (err: unknown) => {
       log.warn({ err }, 'mDNS error');
     });
-    const mdns = (bonjour as unknown as { server: { mdns: NodeJS.EventEmitter } }).server.mdns;
+    const mdns = (bonjour as unknown as { server: { mdns: NodeJS.EventEmitter & MdnsSocket } }).server.mdns;
+    mdns.removeAllListeners('query');
     mdns.on('warning', (err: unknown) => log.debug({ err }, 'mDNS warning'));
     mdns.on('error', (err: unknown) => log.warn({ err }, 'mDNS socket error'));
-    // Probing would see this daemon's own responders on the other interfaces as a conflict; the
-    // instance name carries our id, so it cannot clash with anyone else's.
-    (bonjour as unknown as { registry: { probe: (m: unknown, s: unknown, cb: (exists: boolean) => void) => void } }).registry.probe = (_m, _s, cb) =>
-      setImmediate(cb, false);
-    const service = bonjour.publish({
-      name: this.instanceName,
-      type: SERVICE_TYPE,
-      port: this.#opts.port,
-      host: this.hostName,
-      txt: { id: this.#opts.id, v: TXT_PROTOCOL_VERSION, n: this.#opts.name },
-      probe: true,
-      disableIPv6: true,
+    const records = this.#records(target);
+    const responder = new MdnsResponder({ socket: mdns }, { records });
+    const querier = new MdnsQuerier(
+      { socket: mdns },
+      {
+        maxIntervalMs: this.#opts.refreshSeconds * 1000,
+        expireMs: (this.#opts.expireSeconds ?? this.#opts.refreshSeconds * 3) * 1000,
+        self: records.ptr,
+      },
+    );
+    const r: Responder = { iface: target.iface, address: target.address, onLink: onLinkCheck(target), bonjour, responder, querier };
+    mdns.on('query', (packet: MdnsPacket, rinfo: { address: string; port: number }) => {
+      responder.onQuery(packet, rinfo);
+      querier.onQuery(packet, rinfo);
     });
-    // The library announces every non-internal address of the machine; announce only this
-    // interface's, so `interfaces` really limits what peers learn (and loopback works for tests).
-    const original = service.records.bind(service);
-    service.records = (): ServiceRecord[] => [
-      ...original().filter((r) => r.type !== 'A' && r.type !== 'AAAA'),
-      { name: service.host, type: 'A', ttl: 120, data: target.address },
-    ];
-    service.on('error', (err: unknown) => log.warn({ err }, 'mDNS publish error'));
-    const responder: Responder = { iface: target.iface, address: target.address, onLink: onLinkCheck(target), bonjour, service, browser: undefined };
-    responder.browser = this.#browse(responder);
+    mdns.on('response', (packet: MdnsPacket, rinfo: { address: string; port: number }) => this.#onResponse(r, packet, rinfo));
+    responder.announce();
+    querier.start();
     log.info({ address: target.address, instance: this.instanceName, host: this.hostName }, 'announcing over mDNS');
-    return responder;
+    return r;
   }
 
-  #browse(r: Responder): Browser {
-    const browser = r.bonjour.find({ type: SERVICE_TYPE });
-    browser.on('up', (svc: Service) => this.#onUp(r, svc));
-    browser.on('txt-update', (svc: Service) => this.#onUp(r, svc));
-    browser.on('srv-update', (svc: Service) => this.#onUp(r, svc));
-    browser.on('down', (svc: Service) => {
-      const id = parseTxt(svc)?.id;
-      if (id !== undefined && id !== this.#opts.id) this.#opts.onGoodbye(id);
-    });
-    return browser;
-  }
-
-  #onUp(r: Responder, svc: Service): void {
-    const sighting = sightingFromService(svc, r.iface, r.onLink);
-    if (sighting === null) {
-      this.#log.debug({ instance: String(svc.name).slice(0, 80) }, 'ignored a malformed mDNS announcement');
-      return;
+  #onResponse(r: Responder, packet: MdnsPacket, rinfo: { address: string; port: number }): void {
+    for (const found of servicesIn(packet, rinfo)) {
+      if (found.ttl === 0) {
+        r.querier.heard(found.instance, 0);
+        const id = parseTxt(found.service)?.id;
+        if (id !== undefined && id !== this.#opts.id) this.#opts.onGoodbye(id);
+        continue;
+      }
+      const sighting = sightingFromService(found.service, r.iface, r.onLink);
+      if (sighting === null) {
+        this.#log.debug({ instance: found.instance.slice(0, 80) }, 'ignored a malformed mDNS announcement');
+        continue;
+      }
+      if (sighting.id === this.#opts.id) continue;
+      const kept = this.#opts.onSighting(sighting);
+      if (kept !== false && kept !== null) r.querier.heard(found.instance, found.ttl);
     }
-    if (sighting.id === this.#opts.id) return;
-    this.#opts.onSighting(sighting);
   }
+}
+
+/** The `_p2pd._tcp` services a response describes: PTR, with SRV, TXT and A from the same packet. */
+export function servicesIn(packet: MdnsPacket, rinfo: { address: string; port: number }): Array<{ instance: string; ttl: number; service: Service }> {
+  const records = [...(packet.answers ?? []), ...(packet.additionals ?? [])];
+  const out: Array<{ instance: string; ttl: number; service: Service }> = [];
+  for (const ptr of records) {
+    if (ptr.type !== 'PTR' || !sameName(ptr.name, SERVICE_DOMAIN) || typeof ptr.data !== 'string') continue;
+    const instance = ptr.data;
+    if (!instance.toLowerCase().endsWith(`.${SERVICE_DOMAIN}`)) continue;
+    const srv = records.find((x) => x.type === 'SRV' && sameName(x.name, instance));
+    const txt = records.find((x) => x.type === 'TXT' && sameName(x.name, instance));
+    const srvData = (srv?.data ?? {}) as { port?: unknown; target?: unknown };
+    const target = typeof srvData.target === 'string' ? srvData.target : '';
+    const addresses = records.filter((x) => x.type === 'A' && sameName(x.name, target) && typeof x.data === 'string').map((x) => String(x.data));
+    const service = {
+      name: instance.slice(0, -(SERVICE_DOMAIN.length + 1)),
+      port: srvData.port,
+      host: target,
+      txt: decodeTxt(txt?.data),
+      referer: { address: rinfo.address, port: rinfo.port, family: 'IPv4', size: 0 },
+      addresses,
+    } as unknown as Service;
+    out.push({ instance, ttl: ptr.ttl, service });
+  }
+  return out;
+}
+
+/** TXT strings (`key=value`, as dns-packet gives them: buffers) to an object; keys lower-cased, first wins. */
+function decodeTxt(data: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const parts = Array.isArray(data) ? data : data === undefined ? [] : [data];
+  for (const p of parts) {
+    const s = Buffer.isBuffer(p) ? p.toString('utf8') : typeof p === 'string' ? p : '';
+    const eq = s.indexOf('=');
+    if (eq <= 0) continue;
+    const key = s.slice(0, eq).toLowerCase();
+    if (!Object.hasOwn(out, key)) out[key] = s.slice(eq + 1);
+  }
+  return out;
 }
 
 function parseTxt(svc: Service): { id: string; name: string | undefined } | null {

@@ -96,8 +96,12 @@ export class TestDaemon {
     return this.#child?.pid;
   }
 
-  /** Starts the daemon and waits until its control socket answers. */
-  async start(timeoutMs = 20_000): Promise<void> {
+  /**
+   * Starts the daemon and waits until its control socket answers. With `fromLog`, waits for its
+   * "ready" log line instead of asking over the CLI every 100 ms: the cheap way when dozens start
+   * at once (each CLI call is a Node process of its own).
+   */
+  async start(timeoutMs = 20_000, options: { fromLog?: boolean } = {}): Promise<void> {
     const [cmd, ...rest] = [...this.#prefix, process.execPath, MAIN, 'daemon', '--config', this.configPath];
     const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
@@ -106,6 +110,11 @@ export class TestDaemon {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`daemon ${this.name} exited with ${child.exitCode}:\n${this.#log}`);
+      if (options.fromLog === true) {
+        if (/"msg":"p2pd [^"]* ready: /.test(this.#log)) return;
+        await sleep(100);
+        continue;
+      }
       const r = await this.cli(['id', '--json'], 5000);
       if (r.code === 0) return;
       await sleep(100);

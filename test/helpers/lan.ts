@@ -153,6 +153,7 @@ export class Lan {
   readonly #hosts: HostState[] = [];
   readonly #mounts: string[] = [];
   #destroyed = false;
+  #extraAddresses = 0;
   readonly #onExit = (): void => this.destroy();
   /** Ctrl-C or a kill of the test process: clean up, then let the signal do what it would have. */
   readonly #onSignal = (signal: NodeJS.Signals): void => {
@@ -306,6 +307,47 @@ export class Lan {
       stats64: { rx: { bytes: number }; tx: { bytes: number } };
     }>;
     return { rxBytes: link!.stats64.rx.bytes, txBytes: link!.stats64.tx.bytes };
+  }
+
+  /**
+   * mDNS packets (UDP to port 5353) that have reached the host's eth0 so far, counted by an
+   * iptables rule added on the first call (its packet counter). Every mDNS packet is multicast,
+   * so a host receives all of them but its own: on a host with no daemon, this is everything sent
+   * on the LAN. Without a working iptables: the eth0 receive counter (mDNS plus the odd ARP).
+   */
+  mdnsPackets(name: string): number {
+    const h = this.#host(name);
+    const bin = iptablesIn(h.netns);
+    if (bin === null) {
+      const [link] = JSON.parse(this.#run('ip', ['-n', h.netns, '-s', '-j', 'link', 'show', 'eth0'])) as Array<{ stats64: { rx: { packets: number } } }>;
+      return link!.stats64.rx.packets;
+    }
+    // In raw PREROUTING, before the routing step drops multicast for groups the host has not joined.
+    const rule = ['PREROUTING', '-i', 'eth0', '-p', 'udp', '--dport', '5353', '-m', 'comment', '--comment', 'p2pd-mdns-count', '-j', 'ACCEPT'];
+    const listing = (): string => this.#run('ip', ['netns', 'exec', h.netns, bin, '-w', '5', '-t', 'raw', '-L', 'PREROUTING', '-v', '-x', '-n']);
+    let out = listing();
+    if (!out.includes('p2pd-mdns-count')) {
+      this.#run('ip', ['netns', 'exec', h.netns, bin, '-w', '5', '-t', 'raw', '-I', ...rule]);
+      out = listing();
+    }
+    const line = out.split('\n').find((l) => l.includes('p2pd-mdns-count'));
+    return Number(line?.trim().split(/\s+/)[0] ?? NaN);
+  }
+
+  /**
+   * Gives the host `count` more addresses on its eth0 (from .150 up), for a test that must send
+   * from many source addresses; returns them.
+   */
+  addAddresses(name: string, count: number): string[] {
+    const h = this.#host(name);
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const address = `${SUBNET}.${150 + this.#extraAddresses++}`;
+      if (this.#extraAddresses > 100) throw new RangeError('at most 100 extra addresses on one LAN');
+      this.#ip('-n', h.netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+      out.push(address);
+    }
+    return out;
   }
 
   /**

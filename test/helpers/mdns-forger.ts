@@ -14,7 +14,7 @@ export interface ForgedService {
   id: string;
   name: string;
   port: number;
-  /** The A record's address; default: the forger's own. */
+  /** The A record's address; default: the address the announcement is sent from. */
   address?: string;
 }
 
@@ -26,6 +26,13 @@ export interface ForgerPlan {
   /** Fresh fake ids announced per tick (0: none), until `floodTotal` were sent. */
   floodPerTick?: number;
   floodTotal?: number;
+  /**
+   * More addresses of the forger's host to send from, in turn (flooded ids are spread over them,
+   * each announced from its own): a peer table limits new ids per source address.
+   */
+  sources?: string[];
+  /** Announce every flooded id again on each tick, not only the fresh ones (they stay alive). */
+  floodRepeat?: boolean;
 }
 
 function name(labels: string): Buffer {
@@ -62,21 +69,30 @@ function answer(s: ForgedService, self: string): Buffer {
 
 function main(): void {
   const plan = JSON.parse(process.argv[2] ?? '{}') as ForgerPlan;
-  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  const sources = plan.sources !== undefined && plan.sources.length > 0 ? plan.sources : [plan.self];
+  const sockets = sources.map(() => createSocket({ type: 'udp4', reuseAddr: true }));
   let flooded = 0;
-  socket.bind(5353, plan.self, () => {
-    socket.setMulticastInterface(plan.self);
-    socket.setMulticastTTL(255);
+  let bound = 0;
+  const flood: Array<{ s: ForgedService; from: number }> = [];
+  const start = (): void => {
     const tick = (): void => {
-      const batch = [...plan.services];
+      if (plan.floodRepeat !== true) flood.length = 0;
       const extra = Math.min(plan.floodPerTick ?? 0, (plan.floodTotal ?? 0) - flooded);
       for (let i = 0; i < extra; i++, flooded++) {
-        batch.push({ id: peerIdFromSpki(randomBytes(32)), name: `fake${flooded}`, port: 20000 + (flooded % 20000) });
+        flood.push({ s: { id: peerIdFromSpki(randomBytes(32)), name: `fake${flooded}`, port: 20000 + (flooded % 20000) }, from: flooded % sources.length });
       }
-      for (const s of batch) socket.send(answer(s, plan.self), 5353, '224.0.0.251');
+      for (const s of plan.services) sockets[0]!.send(answer(s, sources[0]!), 5353, '224.0.0.251');
+      for (const { s, from } of flood) sockets[from]!.send(answer(s, sources[from]!), 5353, '224.0.0.251');
     };
     tick();
     setInterval(tick, plan.everyMs);
+  };
+  sockets.forEach((socket, i) => {
+    socket.bind(5353, sources[i], () => {
+      socket.setMulticastInterface(sources[i]!);
+      socket.setMulticastTTL(255);
+      if (++bound === sockets.length) start();
+    });
   });
 }
 

@@ -1,14 +1,20 @@
 /**
  * Three hosts on a simulated LAN (network namespaces on a bridge), one daemon each, talking over
  * real mDNS and TLS across veth links: discovery by name between hosts, a send by name, and two
- * hosts that share a name told apart by short id.
+ * hosts that share a name told apart by short id. Then hundreds of peers: a forger announces 600
+ * from 40 addresses; the table stops at its cap and `p2pd peers --json` stays fast.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestDaemon } from '../helpers/daemons.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { TestDaemon, cli, waitFor } from '../helpers/daemons.js';
+import { DEFAULT_DISCOVERY, discoveryTimes } from '../helpers/lan-scale.js';
+import type { ForgerPlan } from '../helpers/mdns-forger.js';
+import { DEFAULT_PEER_TABLE_OPTIONS } from '../../src/discovery/peer-table.js';
 import { sha256File, writeRandomFile } from '../helpers/files.js';
 import { Lan, SUBNET, lanUnavailable } from '../helpers/lan.js';
 
@@ -78,5 +84,69 @@ describe('a simulated LAN of three hosts', { skip: why ?? false, timeout: 180_00
     const r = await alice.cli(['send', bob2Id, join(data, 'lan.bin'), '--json']);
     assert.equal(r.code, 77, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { transfer: { error: { code: string } } }).transfer.error.code, 'PEER_NOT_TRUSTED');
+  });
+});
+
+const FORGER = fileURLToPath(new URL('../helpers/mdns-forger.js', import.meta.url));
+/** The table's new ids per source and minute is 16: 15 from each of 40 addresses all get in at once. */
+const SOURCES = 40;
+const FORGED = SOURCES * 15;
+/** How much longer `p2pd peers --json` may take than `p2pd id --json` (the CLI's own start-up). */
+const PEERS_EXTRA_MS = 1000;
+
+describe(`${FORGED} peers announced on the LAN`, { skip: why ?? false, timeout: 180_000 }, () => {
+  let lan: Lan;
+  let victim: TestDaemon;
+  let forger: ChildProcess | undefined;
+
+  before(async () => {
+    lan = Lan.create(['victim', 'crowd']);
+    victim = await TestDaemon.create({ name: 'victim', interfaces: ['eth0'], prefix: lan.host('victim').prefix, extra: { discovery: DEFAULT_DISCOVERY } });
+    await victim.start(60_000, { fromLog: true });
+    const sources = lan.addAddresses('crowd', SOURCES);
+    // Every forged id announced again every 5 s, so none expires and the table stays full.
+    const plan: ForgerPlan = {
+      self: lan.host('crowd').address,
+      sources,
+      everyMs: 5000,
+      services: [],
+      floodPerTick: FORGED,
+      floodTotal: FORGED,
+      floodRepeat: true,
+    };
+    const [cmd, ...args] = [...lan.host('crowd').prefix, process.execPath, FORGER, JSON.stringify(plan)];
+    forger = spawn(cmd!, args, { stdio: 'ignore' });
+  });
+
+  after(async () => {
+    forger?.kill('SIGKILL');
+    await victim?.destroy();
+    lan?.destroy();
+  });
+
+  it(`the table fills to its cap (${DEFAULT_PEER_TABLE_OPTIONS.maxPeers}) and no further`, async () => {
+    const cap = DEFAULT_PEER_TABLE_OPTIONS.maxPeers;
+    await waitFor(() => discoveryTimes(victim, cap).allSeen !== null, 60_000, `the victim to list ${cap} forged peers`);
+    await waitFor(() => victim.log.includes('"reason":"full"'), 30_000, 'the victim to log the refused ones');
+    const { peers } = await victim.json<{ peers: Array<{ name: string; online: boolean }> }>(['peers']);
+    assert.equal(peers.filter((p) => p.online).length, cap);
+    assert.ok(peers.every((p) => /^fake\d+$/.test(p.name)));
+  });
+
+  it(`\`p2pd peers --json\` with ${DEFAULT_PEER_TABLE_OPTIONS.maxPeers} peers answers within ${PEERS_EXTRA_MS} ms of \`p2pd id --json\``, async () => {
+    const timed = async (args: string[]): Promise<number> => {
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t = Date.now();
+        const r = await cli([...args, '--json', '--config', victim.configPath], { prefix: lan.host('victim').prefix, timeoutMs: 30_000 });
+        assert.equal(r.code, 0, r.stderr);
+        best = Math.min(best, Date.now() - t);
+      }
+      return best;
+    };
+    const idMs = await timed(['id']);
+    const peersMs = await timed(['peers']);
+    console.log(`p2pd id --json: ${idMs} ms; p2pd peers --json with ${DEFAULT_PEER_TABLE_OPTIONS.maxPeers} peers: ${peersMs} ms`);
+    assert.ok(peersMs - idMs <= PEERS_EXTRA_MS, `peers took ${peersMs} ms against ${idMs} ms for id`);
   });
 });
