@@ -96,9 +96,11 @@ function interruptedError(t: TransferView | undefined): P2pdError {
 function printOutcome(ctx: CliContext, t: TransferView): void {
   const secs = (Date.parse(t.endedAt ?? new Date().toISOString()) - Date.parse(t.startedAt)) / 1000;
   if (t.state === 'done') {
+    // A LocalSend device (its id is a certificate fingerprint) confirms each upload, not a hash.
+    const check = t.peer.id !== null && /^[0-9A-F]{64}$/.test(t.peer.id) ? 'every upload accepted by the LocalSend device' : 'every file verified by SHA-256';
     ctx.out(
       `Sent ${t.filesDone} file${t.filesDone === 1 ? '' : 's'} (${bytes(t.bytesDone)}) to ${safe(t.peer.name)} in ${duration(secs)}` +
-        `${t.bytesPerSecond > 0 ? ` at ${rate(t.bytesPerSecond)}` : ''}; every file verified by SHA-256. Transfer ${t.id}.`,
+        `${t.bytesPerSecond > 0 ? ` at ${rate(t.bytesPerSecond)}` : ''}; ${check}. Transfer ${t.id}.`,
     );
     return;
   }
