@@ -97,9 +97,12 @@ function printOutcome(ctx: CliContext, t: TransferView): void {
   const secs = (Date.parse(t.endedAt ?? new Date().toISOString()) - Date.parse(t.startedAt)) / 1000;
   if (t.state === 'done') {
     const of = t.filesDeclined === undefined ? '' : ` of ${t.filesDone + t.filesDeclined}`;
+    // A LocalSend device (its id is a certificate fingerprint) confirms each upload, not a hash.
+    const localsend = t.peer.id !== null && /^[0-9A-F]{64}$/.test(t.peer.id);
+    const check = localsend ? 'every upload accepted by the LocalSend device' : `every file ${of === '' ? '' : 'sent was '}verified by SHA-256`;
     ctx.out(
       `Sent ${t.filesDone}${of} file${t.filesDone === 1 && of === '' ? '' : 's'} (${bytes(t.bytesDone)}) to ${safe(t.peer.name)} in ${duration(secs)}` +
-        `${t.bytesPerSecond > 0 ? ` at ${rate(t.bytesPerSecond)}` : ''}; every file sent was verified by SHA-256. Transfer ${t.id}.`,
+        `${t.bytesPerSecond > 0 ? ` at ${rate(t.bytesPerSecond)}` : ''}; ${check}. Transfer ${t.id}.`,
     );
     if (t.filesDeclined !== undefined) {
       ctx.err(
