@@ -49,7 +49,10 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
     const card = pageA.locator(`[data-peer="${B}"]`);
     await card.waitFor({ timeout: 10_000 }).catch(async (err: Error) => {
       const peers = await alice.cli(['peers']);
-      throw new Error(`the daemon lists the peer but the page does not show it: ${err.message}\n${peers.stdout}`);
+      const body = await pageA.evaluate(() => document.body.innerText as string);
+      throw new Error(
+        `the daemon lists the peer but the page does not show it: ${err.message}\n${peers.stdout}\npage:\n${body}\n${alice.log.split('\n').slice(-30).join('\n')}`,
+      );
     });
     await card.getByText('online').waitFor();
     await card.getByText('unknown').waitFor();
@@ -265,7 +268,14 @@ describe('the dashboard with two daemons', { timeout: 150_000 }, () => {
 
   it('fits a phone-sized window', async () => {
     const { page } = await openDashboard(browser, alice, { width: 390, height: 844 });
-    await page.locator(`[data-peer="${B}"]`).waitFor({ timeout: 30_000 });
+    await page
+      .locator(`[data-peer="${B}"]`)
+      .waitFor({ timeout: 30_000 })
+      .catch(async (err: Error) => {
+        const body = await page.evaluate(() => document.body.innerText as string);
+        const peers = await alice.cli(['peers', '--json']);
+        throw new Error(`${err.message}\npage:\n${body}\ndaemon:\n${peers.stdout}\n${alice.log.split('\n').slice(-30).join('\n')}`);
+      });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `nothing sticks out sideways (${overflow} px)`);
     await screenshot(page, 'phone');

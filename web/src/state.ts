@@ -39,11 +39,17 @@ export class Live {
   changed(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    // Progress events come in bursts: one render per frame is enough.
-    requestAnimationFrame(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const render = (): void => {
+      if (!this.#scheduled) return;
       this.#scheduled = false;
+      clearTimeout(timer);
       for (const l of this.#listeners) l(this.store);
-    });
+    };
+    // Progress events come in bursts: one render per frame is enough. A browser pauses animation
+    // frames in a hidden tab, where the title must still count new offers: a timer renders then.
+    timer = setTimeout(render, 150);
+    if (document.visibilityState !== 'hidden') requestAnimationFrame(render);
   }
 
   async run(signal: AbortSignal): Promise<void> {
