@@ -3,7 +3,6 @@
  * stream, then verified, synced and handed to its transfer to be placed under its final name. A
  * resumable one keeps its data and a journal of block digests when it stops early.
  */
-import type { WriteStream } from 'node:fs';
 import { lstat, unlink, type FileHandle } from 'node:fs/promises';
 import { P2pdError } from '../errors.js';
 import { BLOCK_SIZE } from '../protocol/messages.js';
@@ -12,6 +11,7 @@ import { errnoOf, storeError } from './inbox-errors.js';
 import type { FileIdentity } from './inbox-guard.js';
 import type { PlannedEntry } from './offer-plan.js';
 import { displayName } from './safe-name.js';
+import { FileSink } from './file-sink.js';
 
 /** Bytes of one block digest in a resume journal (SHA-256). */
 export const DIGEST_BYTES = 32;
@@ -28,8 +28,8 @@ export interface PartialFileOwner {
   releaseResumeKey(key: string): void;
 }
 
-/** Destroys a write stream (which also closes its FileHandle) and waits until it is closed. */
-function closeStream(stream: WriteStream): Promise<void> {
+/** Destroys the write stream and waits until it is closed (the FileHandle stays open). */
+function closeStream(stream: FileSink): Promise<void> {
   return new Promise((resolvePromise) => {
     if (stream.closed) {
       resolvePromise();
@@ -43,7 +43,7 @@ function closeStream(stream: WriteStream): Promise<void> {
 type PartialState = 'open' | 'committing' | 'committed' | 'failed' | 'discarded';
 
 export class InboxPartialFile implements PartialFile {
-  readonly stream: WriteStream;
+  readonly stream: FileSink;
   readonly planned: PlannedEntry;
   readonly partialPath: string;
   /** The file that was opened (and checked) at partialPath: place() links it only if still there. */
@@ -72,9 +72,8 @@ export class InboxPartialFile implements PartialFile {
     this.#handle = opened.handle;
     const handle = opened.handle;
     this.#resume = resume === undefined ? undefined : { ...resume, position: (resume.offset / BLOCK_SIZE) * DIGEST_BYTES, writes: Promise.resolve() };
-    // autoClose: false keeps the descriptor open after 'finish' so commit can fsync, fchmod and
-    // futimes it; closeStream() closes it.
-    this.stream = handle.createWriteStream({ autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK, start: resume?.offset ?? 0 });
+    // The descriptor stays open after 'finish' so commit can fsync, fchmod and futimes it.
+    this.stream = new FileSink(handle, { highWaterMark: WRITE_HIGH_WATER_MARK, start: resume?.offset ?? 0 });
     // Keeps a write error (ENOSPC) for commit() and stops it from crashing the process when no
     // pipeline is listening; pipeline() still sees it through its own listener.
     this.stream.on('error', (err) => {
@@ -127,6 +126,7 @@ export class InboxPartialFile implements PartialFile {
     await handle.utimes(Date.now() / 1000, entry.mtimeMs / 1000);
     await handle.sync();
     await closeStream(this.stream);
+    await handle.close();
     signal.throwIfAborted();
     const placed = await this.#transfer.place(this);
     await this.#dropJournal();

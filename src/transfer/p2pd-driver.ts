@@ -76,7 +76,7 @@ export class P2pdDriver implements SessionDriver {
         onFileResult: attempt.onFileResult,
         baseProgress: attempt.baseProgress,
         digests: this.#digests,
-        hashWorker: this.#hashing,
+        hashWorker: process.env.P2PD_NOHW ? undefined : this.#hashing,
       },
     );
     return { ok: result.ok, files: result.files };
@@ -96,7 +96,7 @@ export class P2pdDriver implements SessionDriver {
         handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
         idleTimeoutMs: this.#opts.idleTimeoutMs,
         limits: session.limits,
-        hashWorker: this.#hashing,
+        hashWorker: process.env.P2PD_NOHW ? undefined : this.#hashing,
         ...(pairing === undefined
           ? {}
           : {
