@@ -57,7 +57,8 @@ export class HashWorker {
 
   #ensure(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
+    // None of the daemon's own Node flags: some (an --input-type, a profiler's) do not suit a worker.
+    const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { execArgv: [] });
     // A thread left hashing must never keep the daemon's process alive.
     worker.unref();
     worker.on('message', (reply: HashReply) => this.#reply(reply));
