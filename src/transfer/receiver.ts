@@ -285,6 +285,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
       }
     }
     await commits.drain();
+    // Cancelled while the last commits ran: the sender was told so (ERROR), and so is the caller.
+    signal.throwIfAborted();
     throwIfDiskFull();
     const files = refusedFiles.length === 0 ? outcomes : [...refusedFiles, ...outcomes].sort((a, b) => a.index - b.index);
     const ok = files.every((o) => o.ok);
