@@ -80,6 +80,19 @@ describe('Inbox: small files saved whole (saveSmallFile)', () => {
     assert.deepEqual(await partials(), []);
   });
 
+  it('a strict umask does not take bits from the mode the sender gave', async () => {
+    const transfer = await prepare([file('x.sh', 2, 0o755), file('y.txt', 2, 0o644)]);
+    const old = process.umask(0o077);
+    try {
+      await Promise.all([transfer.saveSmallFile(0, Buffer.from('xx'), { signal }), transfer.saveSmallFile(1, Buffer.from('yy'), { signal })]);
+    } finally {
+      process.umask(old);
+    }
+    await transfer.close();
+    assert.equal((await stat(join(inboxDir, 'x.sh'))).mode & 0o7777, 0o755);
+    assert.equal((await stat(join(inboxDir, 'y.txt'))).mode & 0o7777, 0o644);
+  });
+
   it('never overwrites: a taken name becomes "name (1)"; a planted symlink is left alone', async () => {
     await writeFile(join(inboxDir, 'a.txt'), 'original');
     await symlink('/etc/passwd', join(inboxDir, 'b.txt'));
