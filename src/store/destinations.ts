@@ -52,6 +52,12 @@ export class DestinationsInbox implements InboxStore {
     // Where a file landed is reported as an absolute path: it is not under the inbox.
     return {
       ...(prepared.resumeState === undefined ? {} : { resumeState: (key: string) => prepared.resumeState!(key) }),
+      ...(prepared.saveSmallFile === undefined
+        ? {}
+        : {
+            saveSmallFile: async (index: number, data: Buffer, o: { signal: AbortSignal }) =>
+              join(destination, ...(await prepared.saveSmallFile!(index, data, o)).split('/')),
+          }),
       close: () => prepared.close(),
       async openFile(index, opts) {
         const file = await prepared.openFile(index, opts);

@@ -99,13 +99,13 @@ export async function createExclusive(path: string): Promise<OpenedFile> {
 }
 
 /**
- * Creates a file that did not exist (exclusive, no-follow, 0600) without the fstat: what O_EXCL
- * created is a new regular file of ours with one name. Its identity comes from the fstat its commit
- * makes anyway, before anything trusts it.
+ * Creates a file that did not exist (exclusive, no-follow, 0600 unless `mode` says otherwise)
+ * without the fstat: what O_EXCL created is a new regular file of ours with one name. Its identity
+ * comes from the fstat its commit makes anyway, before anything trusts it.
  */
-export async function createNew(path: string): Promise<FileHandle> {
+export async function createNew(path: string, mode = 0o600): Promise<FileHandle> {
   try {
-    return await open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    return await open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   } catch (err) {
     throw symlinkRefusal(err, path);
   }

@@ -14,7 +14,9 @@ import { errnoOf, nameError, storeError } from './inbox-errors.js';
 import { checkStillThere, createNew, openExisting, openOrCreate, readRecord, sameFile, writeRecord, type FileIdentity } from './inbox-guard.js';
 import { DIGEST_BYTES, InboxPartialFile } from './inbox-partial-file.js';
 import { DirectorySyncs, moveNoReplace, openDirectory } from './move-no-replace.js';
-import type { OfferPlan } from './offer-plan.js';
+import { readRecordBytes, verifiedBlocks } from './kept-blocks.js';
+import { saveSmallFile, type PlaceableFile } from './inbox-small-file.js';
+import type { OfferPlan, PlannedEntry } from './offer-plan.js';
 import { checkRelativePath, conflictName, displayName } from './safe-name.js';
 
 /** How many " (n)" alternatives are tried before a name is given up as unusable. */
@@ -44,6 +46,8 @@ export class InboxTransfer implements PreparedTransfer {
   readonly #createdDirs = new Set<string>();
   readonly #files = new Map<number, InboxPartialFile>();
   readonly #committed = new Set<number>();
+  /** Small files being saved whole (saveSmallFile), by index: close() waits for them. */
+  readonly #saving = new Map<number, Promise<string>>();
   /** Folders already walked and checked by place(), by their components. */
   readonly #parents = new Map<string, Promise<string>>();
   readonly #dirSyncs: DirectorySyncs;
@@ -219,16 +223,38 @@ export class InboxTransfer implements PreparedTransfer {
     return path;
   }
 
-  async openFile(index: number, options: { signal: AbortSignal; resumeKey?: string; offset?: number }): Promise<PartialFile> {
-    options.signal.throwIfAborted();
+  /** The file entry at `index`, if it may be opened now (a file of this offer, not opened before). */
+  #claim(index: number, signal: AbortSignal): PlannedEntry {
+    signal.throwIfAborted();
     if (this.#closing !== undefined) throw new P2pdError('INTERNAL', `transfer ${this.transferId} is closed`);
     const planned = this.#plan.entry(index);
     if (planned === undefined || planned.entry.kind !== 'file') {
       throw new P2pdError('OFFER_INVALID', `entry ${index} is not a file of this offer`, { details: { reason: 'not-a-file-entry', index } });
     }
-    if (this.#committed.has(index) || this.#files.has(index)) {
+    if (this.#committed.has(index) || this.#files.has(index) || this.#saving.has(index)) {
       throw new P2pdError('OFFER_INVALID', `entry ${index} was already opened`, { details: { reason: 'file-already-open', index } });
     }
+    return planned;
+  }
+
+  saveSmallFile(index: number, data: Buffer, options: { signal: AbortSignal }): Promise<string> {
+    let planned: PlannedEntry;
+    try {
+      planned = this.#claim(index, options.signal);
+      if (data.length > BLOCK_SIZE) throw new P2pdError('INTERNAL', 'only a file of one block or less is saved whole');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const path = join(this.#context.partialDir, `${this.transferId}.${index}.part`);
+    const saving = saveSmallFile({ checkPartialDir: () => this.#context.checkPartialDir(), place: (f) => this.place(f) }, planned, path, data, options.signal);
+    this.#saving.set(index, saving);
+    const done = (): void => void this.#saving.delete(index);
+    saving.then(done, done);
+    return saving;
+  }
+
+  async openFile(index: number, options: { signal: AbortSignal; resumeKey?: string; offset?: number }): Promise<PartialFile> {
+    const planned = this.#claim(index, options.signal);
     const key = options.resumeKey;
     const offset = options.offset ?? 0;
     if (key !== undefined && (!RESUME_KEY.test(key) || this.#context.resumeKeysInUse.has(key))) {
@@ -272,7 +298,7 @@ export class InboxTransfer implements PreparedTransfer {
   }
 
   /** Moves a finished partial file to its final name; returns the path relative to the inbox. */
-  async place(file: InboxPartialFile): Promise<string> {
+  async place(file: PlaceableFile): Promise<string> {
     const { components } = file.planned;
     const parentParts = components.length === 1 ? [...this.#under] : this.#mapped(components.slice(0, -1));
     // What gets a name in the inbox is the file written, not whatever now sits at the partial's
@@ -289,7 +315,7 @@ export class InboxTransfer implements PreparedTransfer {
     }
   }
 
-  async #link(file: InboxPartialFile, parentParts: readonly string[], parent: string): Promise<string> {
+  async #link(file: PlaceableFile, parentParts: readonly string[], parent: string): Promise<string> {
     const { components } = file.planned;
     const base = components[components.length - 1]!;
     for (let n = 0; n < MAX_CONFLICT_ATTEMPTS; n++) {
@@ -340,6 +366,7 @@ export class InboxTransfer implements PreparedTransfer {
 
   async #close(): Promise<void> {
     await Promise.allSettled([...this.#files.values()].map((file) => file.keep()));
+    await Promise.allSettled(this.#saving.values());
     if (!this.#reservedAll || this.#committed.size < this.#plan.fileCount) {
       // Incomplete: take back the directories this transfer made that stayed empty, deepest first.
       // A complete transfer keeps its empty directories: the sender meant them.
@@ -369,31 +396,4 @@ export class InboxTransfer implements PreparedTransfer {
     }
     if (!needed) await unlink(this.#reservationPath).catch(() => undefined);
   }
-}
-
-/** The journal of a kept partial file (empty when it is missing or not ours). */
-async function readRecordBytes(path: string): Promise<Buffer> {
-  const opened = await openExisting(path, { write: false }).catch(() => undefined);
-  if (opened === undefined) return Buffer.alloc(0);
-  try {
-    return await opened.handle.readFile();
-  } finally {
-    await opened.handle.close();
-  }
-}
-
-/** How many of the first `count` blocks of `handle` hash to the digests in `journal`. */
-async function verifiedBlocks(handle: FileHandle, count: number, journal: Buffer): Promise<number> {
-  const buffer = Buffer.allocUnsafe(BLOCK_SIZE);
-  for (let b = 0; b < count; b++) {
-    let filled = 0;
-    while (filled < BLOCK_SIZE) {
-      const { bytesRead } = await handle.read(buffer, filled, BLOCK_SIZE - filled, b * BLOCK_SIZE + filled);
-      if (bytesRead === 0) return b;
-      filled += bytesRead;
-    }
-    const digest = createHash('sha256').update(buffer).digest();
-    if (!digest.equals(journal.subarray(b * DIGEST_BYTES, (b + 1) * DIGEST_BYTES))) return b;
-  }
-  return count;
 }

@@ -234,23 +234,31 @@ export class Inbox implements InboxStore {
     signal?.throwIfAborted();
 
     const transfers = this.#transfers;
+    /** The very directory checked at start: not a symlink or a look-alike someone put in its place. */
+    const checkPartialDir = async (): Promise<void> => {
+      const info = await lstat(partialDir);
+      if (!info.isDirectory() || !sameFile(info, partialId) || (info.mode & 0o077) !== 0) {
+        throw new P2pdError(
+          'INBOX_UNWRITABLE',
+          `${partialDir} was replaced or opened to others since the start; refusing to write there (restart the daemon)`,
+          {
+            details: { dir: partialDir, reason: 'partial-dir-replaced' },
+          },
+        );
+      }
+    };
+    let partialDirCheck: Promise<void> | undefined;
     this.#context = {
       root,
       partialDir,
       logger: this.#logger,
       link: this.#link,
-      async checkPartialDir() {
-        // The very directory checked at start: not a symlink or a look-alike someone put in its place.
-        const info = await lstat(partialDir);
-        if (!info.isDirectory() || !sameFile(info, partialId) || (info.mode & 0o077) !== 0) {
-          throw new P2pdError(
-            'INBOX_UNWRITABLE',
-            `${partialDir} was replaced or opened to others since the start; refusing to write there (restart the daemon)`,
-            {
-              details: { dir: partialDir, reason: 'partial-dir-replaced' },
-            },
-          );
-        }
+      checkPartialDir() {
+        // Callers while one check runs share it (many small files are created at once): an lstat
+        // that started a moment before a call proves as much as one started a moment after it (the
+        // gap to the open is there either way), and each caller still opens only once it passed.
+        partialDirCheck ??= checkPartialDir().finally(() => (partialDirCheck = undefined));
+        return partialDirCheck;
       },
       release(transfer) {
         if (transfers.get(transfer.transferId) === transfer) transfers.delete(transfer.transferId);

@@ -9,7 +9,7 @@
  * size, mtime), or the file fails with SOURCE_CHANGED. A FIFO can therefore never stall the
  * daemon's event loop or its shutdown.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { access, lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join, resolve, sep } from 'node:path';
@@ -97,14 +97,16 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
         throw sourceError(err, d, 'the directory ');
       }
       const subdirs: Array<{ dir: string; rel: string }> = [];
-      for (const name of names) {
+      const looked = await lookAll(names.map((name) => join(d, name)));
+      for (const [i, name] of names.entries()) {
         const abs = join(d, name);
-        const st = await lstat(abs);
+        const { st, failed, unreadable } = looked[i]!;
+        if (st === undefined) throw failed;
         guard(abs, st);
         const relPath = st.isFile() || st.isDirectory() ? innerName(abs, r, name) : `${r}/${name}`;
         if (relPath === undefined) continue;
         if (st.isFile()) {
-          await checkReadable(abs);
+          if (unreadable !== undefined) throw unreadable;
           entries.push(fileEntry(relPath, st, resolve(abs)));
           absolute.push({ path: abs, follow: false, dev: st.dev, ino: st.ino });
         } else if (st.isDirectory()) {
@@ -255,6 +257,46 @@ async function protectedSet(protect: readonly string[]): Promise<Guard> {
     if (hit !== undefined) refuse(path, hit);
   };
   return guard;
+}
+
+/** How many entries of one directory are looked at (lstat, access) at once. */
+const LOOK_AHEAD = 64;
+
+/** What `lstat` found at a path, or why it failed; for a regular file, why it cannot be read. */
+interface Looked {
+  st?: Stats;
+  failed?: unknown;
+  unreadable?: P2pdError;
+}
+
+/**
+ * `lstat` of each path, and for a regular file whether the daemon may read it, several at once:
+ * one after the other, those two thread-pool round trips per file were most of a scan of many
+ * small files (about 1.3 s for 10,000 here). Failures are returned, not thrown, and the caller
+ * takes the answers in order: the entries, and the first error met, are the same as when they
+ * were looked at one by one.
+ */
+async function lookAll(paths: readonly string[]): Promise<Looked[]> {
+  const look = async (path: string): Promise<Looked> => {
+    let st: Stats;
+    try {
+      st = await lstat(path);
+    } catch (err) {
+      return { failed: err };
+    }
+    if (!st.isFile()) return { st };
+    try {
+      await checkReadable(path);
+      return { st };
+    } catch (err) {
+      return { st, unreadable: err as P2pdError };
+    }
+  };
+  const out: Looked[] = [];
+  for (let start = 0; start < paths.length; start += LOOK_AHEAD) {
+    out.push(...(await Promise.all(paths.slice(start, start + LOOK_AHEAD).map(look))));
+  }
+  return out;
 }
 
 /**

@@ -43,6 +43,9 @@ export class PerPeerInbox implements InboxStore {
     // Where a file landed is reported relative to the whole inbox, folder included.
     return {
       ...(prepared.resumeState === undefined ? {} : { resumeState: (key: string) => prepared.resumeState!(key) }),
+      ...(prepared.saveSmallFile === undefined
+        ? {}
+        : { saveSmallFile: async (index: number, data: Buffer, o: { signal: AbortSignal }) => `${folder}/${await prepared.saveSmallFile!(index, data, o)}` }),
       close: () => prepared.close(),
       async openFile(index, opts) {
         const file = await prepared.openFile(index, opts);

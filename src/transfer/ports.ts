@@ -64,6 +64,13 @@ export interface PreparedTransfer {
    */
   openFile(index: number, options: { signal: AbortSignal; resumeKey?: string; offset?: number }): Promise<PartialFile>;
   /**
+   * A whole file of at most one block, already verified (size and hash), in one call: written to
+   * a new partial file, fsynced with its mode and mtime, then placed like `PartialFile.commit()`;
+   * on failure nothing of it stays. Lets the receiver read on instead of waiting for each small
+   * file's open. Stores without it get every file through `openFile()`.
+   */
+  saveSmallFile?(index: number, data: Buffer, options: { signal: AbortSignal }): Promise<string>;
+  /**
    * What an earlier attempt kept for `resumeKey`: bytes of data and the journal (32-byte digests
    * of complete blocks, in order). Null when it cannot be resumed now (in use by another transfer).
    * Stores without resume leave it out.

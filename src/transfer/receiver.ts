@@ -6,8 +6,9 @@
 import { fileHash, type FileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { faultSide, isRefusal, isRetryable, P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
-import type { DecodedEvent, OfferEntry } from '../protocol/messages.js';
+import { BLOCK_SIZE, type DecodedEvent, type OfferEntry } from '../protocol/messages.js';
 import { abortReason, closeWithError, FrameWriter, isFromPeer, nextMessage, readEvents, waitDrain } from './frame-io.js';
+import { CommitQueue } from './commit-queue.js';
 import { exchangeHello } from './handshake.js';
 import { planResume, type ResumePlan } from './resume-plan.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -69,11 +70,10 @@ export const MAX_MANIFEST_CHARS = 64 * 1024 * 1024;
 /**
  * How many verified files may be in the middle of fsync-and-rename while the next ones stream in.
  * Many in flight let the file system fold their fsyncs into few journal commits, and the
- * directory fsyncs of one folder into one; the byte bound keeps the data still buffered for them
- * small.
+ * directory fsyncs of one folder into one; the byte bounds keep the data still buffered for them
+ * small: 32 MiB in write buffers, 8 MiB of small files held whole in memory.
  */
-const MAX_PENDING_COMMITS = 32;
-const MAX_PENDING_COMMIT_BYTES = 32 * 1024 * 1024;
+const COMMIT_WINDOW = { maxFiles: 128, maxBytes: 32 * 1024 * 1024, maxHeldBytes: 8 * 1024 * 1024 };
 
 export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, options: ReceiverOptions): Promise<ReceiveResult> {
   const { socket, store } = deps;
@@ -90,7 +90,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   /** Files refused by name before the answer: outcomes of their own, never sent. */
   const refusedFiles: FileOutcome[] = [];
   let prepared: PreparedTransfer | undefined;
-  let current: { index: number; entry: OfferEntry; file: PartialFile; hash: FileHash; received: number } | undefined;
+  /** The file being received: streamed to its partial `file`, or held whole in `data` (a small one). */
+  let current: { index: number; entry: OfferEntry; file?: PartialFile; data?: Buffer; hash: FileHash; received: number } | undefined;
   /** A failure that proves the kept data wrong (size, hash) must not leave it for a resume. */
   let keepPartial = true;
   /** Set when a file's commit found the disk full: the whole transfer then ends with DISK_FULL. */
@@ -99,11 +100,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     if (stopped.diskFull !== undefined) throw stopped.diskFull;
   };
   let transferId = '';
-  /** Commits in index order; each settles to its outcome. */
-  const pending: Promise<FileOutcome>[] = [];
-  /** Commits not settled yet, their bytes, and the oldest one that may still be running. */
-  const inFlight = { files: 0, bytes: 0, oldest: 0 };
-  let resultsChain: Promise<void> = Promise.resolve();
+  const commits = new CommitQueue({ onResult: sendResult }, COMMIT_WINDOW);
 
   const onAbort = (): void => closeWithError(socket, writer, abortReason(signal));
   signal.addEventListener('abort', onAbort, { once: true });
@@ -242,9 +239,14 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         }
         await current.hash.update(e.chunk);
         progress.bytesDone += e.chunk.length;
-        const stream = current.file.stream;
-        if (stream.errored !== null) throw toP2pdError(stream.errored, 'INBOX_UNWRITABLE');
-        if (!stream.write(e.chunk)) await waitDrain(stream, signal);
+        if (current.data !== undefined) {
+          // A copy, not the chunk: a slice would keep the whole socket read it came in alive.
+          current.data.set(e.chunk, current.received - e.chunk.length);
+        } else {
+          const stream = current.file!.stream;
+          if (stream.errored !== null) throw toP2pdError(stream.errored, 'INBOX_UNWRITABLE');
+          if (!stream.write(e.chunk)) await waitDrain(stream, signal);
+        }
         reportData();
       } else if (e.type === 'file-begin') {
         if (current !== undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'FILE_BEGIN inside a file');
@@ -255,11 +257,18 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         // The sender may start afresh (offset 0) but may not pick an offset of its own.
         if (e.offset !== 0 && e.offset !== plan?.offset) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a resume offset that was not agreed');
         expected++;
+        const entry = entries[e.index]!;
+        // A file of one block or less never resumes: held whole, it is created, written and placed
+        // by one job of its own, and the loop reads on without waiting for its open.
+        if (plan === undefined && entry.size <= BLOCK_SIZE && prepared.saveSmallFile !== undefined) {
+          current = { index: e.index, entry, data: Buffer.allocUnsafeSlow(entry.size), hash: fileHash(hashList, { prefix: [] }), received: 0 };
+          continue;
+        }
         const file = await prepared.openFile(e.index, plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset });
         const [prefix, bytes, worker] = [e.offset > 0 ? plan!.prefix : [], entries[e.index]!.size - e.offset, options.hashWorker];
         const hash = fileHash(hashList, { prefix, onBlock: (d) => file.journal?.(d), worker, bytes });
         progress.bytesDone += e.offset;
-        current = { index: e.index, entry: entries[e.index]!, file, hash, received: e.offset };
+        current = { index: e.index, entry, file, hash, received: e.offset };
       } else if (e.type === 'file-end') {
         if (current === undefined || e.index !== current.index) throw new P2pdError('PROTOCOL_UNEXPECTED', 'FILE_END without its FILE_BEGIN');
         const done = current;
@@ -274,8 +283,9 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         throw new P2pdError('PROTOCOL_UNEXPECTED', `the sender sent ${e.type} during the data phase`);
       }
     }
-    await Promise.all(pending);
-    await resultsChain;
+    await commits.drain();
+    // Cancelled while the last commits ran: the sender was told so (ERROR), and so is the caller.
+    signal.throwIfAborted();
     throwIfDiskFull();
     const files = refusedFiles.length === 0 ? outcomes : [...refusedFiles, ...outcomes].sort((a, b) => a.index - b.index);
     const ok = files.every((o) => o.ok);
@@ -309,13 +319,12 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
     clearTimeout(handshakeTimer);
     heartbeat.stop();
     signal.removeEventListener('abort', onAbort);
-    if (current !== undefined) {
+    if (current?.file !== undefined) {
       const file = current.file;
       await (keepPartial && file.keep !== undefined ? file.keep() : file.discard()).catch(() => undefined);
     }
     // Files already verified finish moving into place: nothing accepted is lost.
-    await Promise.allSettled(pending);
-    await resultsChain.catch(() => undefined);
+    await commits.settle();
     await prepared?.close().catch(() => undefined);
   }
 
@@ -338,49 +347,38 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   }
 
   async function queueCommit(done: NonNullable<typeof current>, sha256: string): Promise<void> {
-    const { index, entry, file } = done;
-    const result: Promise<FileOutcome> = (async () => {
-      try {
-        if (done.received !== entry.size) {
-          throw new P2pdError('SIZE_MISMATCH', `${entry.path}: ${done.received} bytes arrived, ${entry.size} were declared`);
-        }
-        if ((await done.hash.final()) !== sha256) {
-          throw new P2pdError('HASH_MISMATCH', `${entry.path}: the data does not match the sender's SHA-256`);
-        }
-        const savedAs = await file.commit({ signal });
-        return { index, path: entry.path, ok: true, savedAs };
-      } catch (err) {
-        const e = toP2pdError(err, 'INBOX_UNWRITABLE');
-        // A full disk is not this file's fault: the transfer stops with DISK_FULL, and what reached
-        // the disk is kept for a resume when onDiskFull says so.
-        if (e.code === 'DISK_FULL') stopped.diskFull ??= e;
-        const keep = e.code === 'DISK_FULL' && options.keepPartialOnDiskFull !== false && file.keep !== undefined;
-        await (keep ? file.keep!() : file.discard()).catch(() => undefined);
-        return { index, path: entry.path, ok: false, error: { code: e.code, message: e.message } };
+    const { index, entry, file, data } = done;
+    const commit = async (): Promise<string> => {
+      if (done.received !== entry.size) {
+        throw new P2pdError('SIZE_MISMATCH', `${entry.path}: ${done.received} bytes arrived, ${entry.size} were declared`);
       }
-    })();
-    pending.push(result);
-    inFlight.files++;
-    inFlight.bytes += entry.size;
-    void result.then(() => {
-      inFlight.files--;
-      inFlight.bytes -= entry.size;
-    });
-    resultsChain = resultsChain.then(async () => {
-      const o = await result;
-      outcomes.push(o);
-      if (o.ok) progress.filesDone++;
-      else progress.filesFailed++;
-      options.onFile?.(o);
-      writer.send(
-        o.ok
-          ? { type: 'file-result', index: o.index, ok: true }
-          : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message },
-      );
-      report();
-    });
-    // A sliding window: wait for the oldest commits, not for all of them.
-    while (inFlight.files >= MAX_PENDING_COMMITS || inFlight.bytes > MAX_PENDING_COMMIT_BYTES) await pending[inFlight.oldest++];
+      if ((await done.hash.final()) !== sha256) {
+        throw new P2pdError('HASH_MISMATCH', `${entry.path}: the data does not match the sender's SHA-256`);
+      }
+      return file !== undefined ? file.commit({ signal }) : prepared!.saveSmallFile!(index, data!, { signal });
+    };
+    const cleanUp = async (e: P2pdError): Promise<void> => {
+      // A full disk is not this file's fault: the transfer stops with DISK_FULL, and what reached
+      // the disk is kept for a resume when onDiskFull says so. A small file leaves nothing behind.
+      if (e.code === 'DISK_FULL') stopped.diskFull ??= e;
+      if (file === undefined) return;
+      const keep = e.code === 'DISK_FULL' && options.keepPartialOnDiskFull !== false && file.keep !== undefined;
+      await (keep ? file.keep!() : file.discard()).catch(() => undefined);
+    };
+    await commits.add({ index, path: entry.path, bytes: entry.size, held: data === undefined ? 0 : entry.size }, commit, cleanUp);
+  }
+
+  function sendResult(o: FileOutcome): void {
+    outcomes.push(o);
+    if (o.ok) progress.filesDone++;
+    else progress.filesFailed++;
+    options.onFile?.(o);
+    writer.send(
+      o.ok
+        ? { type: 'file-result', index: o.index, ok: true }
+        : { type: 'file-result', index: o.index, ok: false, code: o.error!.code, message: o.error!.message },
+    );
+    report();
   }
 }
 
