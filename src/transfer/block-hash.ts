@@ -4,6 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { BLOCK_SIZE } from '../protocol/messages.js';
+import { OffloadedBlockHasher, type HashWorker } from './hash-offload.js';
 
 export class BlockHasher {
   readonly #digests: Buffer[] = [];
@@ -53,16 +54,31 @@ export class BlockHasher {
 
 /** A file's running hash: the hash list when "resume" is in use on the connection, else plain SHA-256. */
 export interface FileHash {
-  update(chunk: Buffer): void;
+  /** A promise when the caller must wait before handing more: the hashing thread is behind. */
+  update(chunk: Buffer): Promise<void> | undefined;
   /** Lower-case hex, as FILE_END carries it. */
-  final(): string;
+  final(): Promise<string>;
 }
 
-export function fileHash(resume: boolean, options: { prefix?: readonly Buffer[]; onBlock?: (digest: Buffer) => void } = {}): FileHash {
+/** Below this many bytes to hash a thread's round trips cost more than hashing in place. */
+export const OFFLOAD_MIN_BYTES = 2 * BLOCK_SIZE;
+
+export function fileHash(
+  resume: boolean,
+  options: { prefix?: readonly Buffer[]; onBlock?: (digest: Buffer) => void; worker?: HashWorker | undefined; bytes?: number } = {},
+): FileHash {
+  const { worker, bytes, ...blocks } = options;
+  if (resume && worker !== undefined && (bytes ?? 0) >= OFFLOAD_MIN_BYTES) return new OffloadedBlockHasher(worker, blocks);
   if (resume) {
-    const h = new BlockHasher(options);
-    return { update: (c) => h.update(c), final: () => h.root() };
+    const h = new BlockHasher(blocks);
+    return {
+      update: (c) => void h.update(c),
+      final: async () => h.root(),
+    };
   }
   const h = createHash('sha256');
-  return { update: (c) => void h.update(c), final: () => h.digest('hex') };
+  return {
+    update: (c) => void h.update(c),
+    final: async () => h.digest('hex'),
+  };
 }

@@ -95,4 +95,6 @@ export interface SessionDriver {
   send(attempt: OutgoingAttempt): Promise<AttemptResult>;
   /** Runs an inbound connection through the admission gate (via `session`) to its end. */
   receive(connection: InboundConnection, session: InboundSession): Promise<InboundResult>;
+  /** Ends what the driver keeps running between sessions, once every session has ended. */
+  stop?(): Promise<void>;
 }

@@ -319,6 +319,7 @@ export class TransferManager extends EventEmitter<ManagerEvents> {
     }
     this.#root.abort(new P2pdError('TRANSFER_CANCELLED', 'the daemon is shutting down'));
     await Promise.race([settled(), delay(3000)]);
+    await Promise.allSettled([...this.#drivers.values()].map(async (d) => d.stop?.()));
   }
 
   /** Settings that may change while running (SIGHUP). */

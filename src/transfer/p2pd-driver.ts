@@ -11,6 +11,7 @@ import type { InboxStore } from './ports.js';
 import { runReceiver, type IncomingOffer } from './receiver.js';
 import { runSender } from './sender.js';
 import { BlockDigestCache } from './digest-cache.js';
+import { HashWorker } from './hash-offload.js';
 
 export interface P2pdDriverOptions {
   localName: string;
@@ -34,6 +35,8 @@ export class P2pdDriver implements SessionDriver {
   readonly #opts: P2pdDriverOptions;
   /** The sender's block digests, shared by every send of this daemon (bounded). */
   readonly #digests = new BlockDigestCache();
+  /** Hashes big files off the event loop; its thread comes and goes with the work. */
+  readonly #hashing = new HashWorker();
 
   constructor(deps: { logger: Logger; connector: Connector; inbox: InboxStore; pairing?: PairingResponder }, options: P2pdDriverOptions) {
     this.#log = deps.logger;
@@ -46,6 +49,10 @@ export class P2pdDriver implements SessionDriver {
   /** Timeouts and the disk-full rule may change while running (SIGHUP). */
   configure(options: Partial<Pick<P2pdDriverOptions, 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'keepPartialOnDiskFull'>>): void {
     Object.assign(this.#opts, options);
+  }
+
+  async stop(): Promise<void> {
+    await this.#hashing.stop();
   }
 
   async send(attempt: OutgoingAttempt): Promise<AttemptResult> {
@@ -69,6 +76,7 @@ export class P2pdDriver implements SessionDriver {
         onFileResult: attempt.onFileResult,
         baseProgress: attempt.baseProgress,
         digests: this.#digests,
+        hashWorker: this.#hashing,
       },
     );
     return { ok: result.ok, files: result.files };
@@ -88,6 +96,7 @@ export class P2pdDriver implements SessionDriver {
         handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
         idleTimeoutMs: this.#opts.idleTimeoutMs,
         limits: session.limits,
+        hashWorker: this.#hashing,
         ...(pairing === undefined
           ? {}
           : {

@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 import type { OfferEntry } from '../protocol/messages.js';
+import type { HashWorker } from './hash-offload.js';
 
 export interface SenderInfo {
   /** Peer id (52-char base32 fingerprint) proven by TLS. */
@@ -115,4 +116,6 @@ export interface SessionOptions {
   signal: AbortSignal;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Hashes big files' blocks on a thread of their own; without it they are hashed in place. */
+  hashWorker?: HashWorker;
 }

@@ -25,3 +25,17 @@ export interface FileOutcome {
   savedAs?: string;
   error?: { code: ErrorCode; message: string };
 }
+
+/** How often data progress is passed on: a report per TLS record cost more than it told anyone. */
+export const PROGRESS_INTERVAL_MS = 50;
+
+/** `fn`, called at most once per `ms` (the first call goes through). */
+export function atMostEvery(ms: number, fn: () => void): () => void {
+  let last = -Infinity;
+  return () => {
+    const now = performance.now();
+    if (now - last < ms) return;
+    last = now;
+    fn();
+  };
+}

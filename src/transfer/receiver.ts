@@ -14,7 +14,7 @@ import { startHeartbeat } from './heartbeat.js';
 import type { OfferLimits } from './admission.js';
 import type { AcceptChoices, InboxStore, OfferReview, PartialFile, PreparedTransfer, SessionOptions } from './ports.js';
 import type { PairingIo } from './pairing.js';
-import type { FileOutcome, TransferProgress } from './progress.js';
+import { atMostEvery, PROGRESS_INTERVAL_MS, type FileOutcome, type TransferProgress } from './progress.js';
 
 export type ReceiveLimits = OfferLimits;
 
@@ -63,10 +63,7 @@ export interface ReceiveResult {
   bytes: number;
 }
 
-/**
- * The whole offer is held in memory until it is checked, so the names it carries are bounded
- * too: 64 Mi characters is a million files with 64-character paths.
- */
+/** The whole offer is held in memory until checked: 64 Mi characters is a million 64-character paths. */
 export const MAX_MANIFEST_CHARS = 64 * 1024 * 1024;
 
 /**
@@ -88,6 +85,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
   const progress: TransferProgress = { phase: 'connecting', filesTotal: 0, filesDone: 0, filesFailed: 0, bytesTotal: 0, bytesDone: 0 };
   const fileNow = (c: NonNullable<typeof current>) => ({ index: c.index, path: c.entry.path, bytes: c.entry.size, bytesDone: c.received });
   const report = (): void => options.onProgress?.({ ...progress, ...(current === undefined ? {} : { file: fileNow(current) }) });
+  const reportData = atMostEvery(PROGRESS_INTERVAL_MS, report);
   const outcomes: FileOutcome[] = [];
   /** Files refused by name before the answer: outcomes of their own, never sent. */
   const refusedFiles: FileOutcome[] = [];
@@ -242,12 +240,12 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         if (current.received > current.entry.size) {
           throw new P2pdError('SIZE_MISMATCH', `${current.entry.path}: more data than its declared ${current.entry.size} bytes`);
         }
-        current.hash.update(e.chunk);
+        await current.hash.update(e.chunk);
         progress.bytesDone += e.chunk.length;
         const stream = current.file.stream;
         if (stream.errored !== null) throw toP2pdError(stream.errored, 'INBOX_UNWRITABLE');
         if (!stream.write(e.chunk)) await waitDrain(stream, signal);
-        report();
+        reportData();
       } else if (e.type === 'file-begin') {
         if (current !== undefined) throw new P2pdError('PROTOCOL_UNEXPECTED', 'FILE_BEGIN inside a file');
         if (e.index !== fileIndexes[expected]) {
@@ -258,7 +256,8 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         if (e.offset !== 0 && e.offset !== plan?.offset) throw new P2pdError('PROTOCOL_UNEXPECTED', 'a resume offset that was not agreed');
         expected++;
         const file = await prepared.openFile(e.index, plan === undefined ? { signal } : { signal, resumeKey: plan.key, offset: e.offset });
-        const hash = fileHash(hashList, { prefix: e.offset > 0 ? plan!.prefix : [], onBlock: (d) => file.journal?.(d) });
+        const [prefix, bytes, worker] = [e.offset > 0 ? plan!.prefix : [], entries[e.index]!.size - e.offset, options.hashWorker];
+        const hash = fileHash(hashList, { prefix, onBlock: (d) => file.journal?.(d), worker, bytes });
         progress.bytesDone += e.offset;
         current = { index: e.index, entry: entries[e.index]!, file, hash, received: e.offset };
       } else if (e.type === 'file-end') {
@@ -345,7 +344,7 @@ export async function runReceiver(deps: { socket: Duplex; store: InboxStore }, o
         if (done.received !== entry.size) {
           throw new P2pdError('SIZE_MISMATCH', `${entry.path}: ${done.received} bytes arrived, ${entry.size} were declared`);
         }
-        if (done.hash.final() !== sha256) {
+        if ((await done.hash.final()) !== sha256) {
           throw new P2pdError('HASH_MISMATCH', `${entry.path}: the data does not match the sender's SHA-256`);
         }
         const savedAs = await file.commit({ signal });

@@ -223,19 +223,20 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     const cache = options.digests;
     const known = fileId !== undefined && offset > 0 && source.canStart === true ? cache?.prefix(fileId, offset) : undefined;
     const onBlock = fileId === undefined ? undefined : cache?.record(fileId, known ?? []);
-    const hash = fileHash(peerResumes, { prefix: known ?? [], ...(onBlock === undefined ? {} : { onBlock }) });
     let position = known === undefined ? 0 : offset;
+    const blocks = { prefix: known ?? [], worker: options.hashWorker, bytes: entry.size - position };
+    const hash = fileHash(peerResumes, onBlock === undefined ? blocks : { ...blocks, onBlock });
     for await (const chunk of readAhead.read(index, position)) {
       const start = position;
       position += chunk.length;
       if (position <= offset) {
-        hash.update(chunk);
+        await hash.update(chunk);
         continue;
       }
       const part = start >= offset ? chunk : chunk.subarray(offset - start);
       // Encrypting and queueing first lets the kernel send while this chunk is hashed.
       const writing = writer.data(part, signal);
-      hash.update(chunk);
+      await hash.update(chunk);
       await writing;
       progress.bytesDone += part.length;
       current.bytesDone = position;
@@ -245,7 +246,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     if (position !== entry.size) {
       throw new P2pdError('SOURCE_CHANGED', `${entry.path} changed while it was being sent`, { details: { path: entry.path } });
     }
-    writer.send({ type: 'file-end', index, sha256: hash.final() });
+    writer.send({ type: 'file-end', index, sha256: await hash.final() });
     await writer.drained(signal);
   }
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { BLOCK_SIZE, type OfferEntry } from '../../src/protocol/messages.js';
 import { BlockDigestCache } from '../../src/transfer/digest-cache.js';
+import { HashWorker } from '../../src/transfer/hash-offload.js';
 import { runReceiver } from '../../src/transfer/receiver.js';
 import { runSender } from '../../src/transfer/sender.js';
 import type { FileSource, InboxStore, PartialFile, PreparedTransfer } from '../../src/transfer/ports.js';
@@ -65,10 +66,17 @@ class KeptStore implements InboxStore {
   }
 }
 
-async function send(store: KeptStore, cache: BlockDigestCache, starts: number[]): Promise<boolean> {
+async function send(store: KeptStore, cache: BlockDigestCache, starts: number[], hashWorker?: HashWorker): Promise<boolean> {
   const [s, r] = duplexPair();
   const signal = new AbortController().signal;
-  const common = { localName: 'x', software: 'test', signal, handshakeTimeoutMs: 2000, idleTimeoutMs: 5000 };
+  const common = {
+    localName: 'x',
+    software: 'test',
+    signal,
+    handshakeTimeoutMs: 2000,
+    idleTimeoutMs: 5000,
+    ...(hashWorker === undefined ? {} : { hashWorker }),
+  };
   const [sent] = await Promise.all([
     runSender({ socket: s, source: source(starts) }, { ...common, transferId: 't1', digests: cache }),
     runReceiver(
@@ -88,6 +96,21 @@ describe('the sender keeps its block digests for a resume', () => {
     assert.equal(await send(resumed, cache, starts), true);
     assert.deepEqual(starts, [0, 2 * BLOCK_SIZE], 'the second attempt starts reading at the offset');
     assert.ok(resumed.received.equals(data));
+  });
+
+  it('with blocks hashed on a worker thread on both sides, the resume and its verification hold', async () => {
+    const worker = new HashWorker();
+    try {
+      const cache = new BlockDigestCache();
+      const starts: number[] = [];
+      assert.equal(await send(new KeptStore(0), cache, starts, worker), true);
+      const resumed = new KeptStore(2);
+      assert.equal(await send(resumed, cache, starts, worker), true);
+      assert.deepEqual(starts, [0, 2 * BLOCK_SIZE]);
+      assert.ok(resumed.received.equals(data));
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('without the digests (a restarted daemon) the prefix is read again and the file still verifies', async () => {
