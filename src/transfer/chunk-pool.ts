@@ -10,7 +10,7 @@
  * Free buffers a sender keeps: enough for the chunks in flight (the one being read, the one being
  * hashed, MAX_BUFFERED_BYTES queued on the socket), so that a send allocates none after its start.
  */
-export const MAX_POOLED_CHUNKS = 8;
+export const MAX_POOLED_CHUNKS = 6;
 
 /** Where a source takes the buffers it reads into (FileSource.read's `buffers`). */
 export interface ChunkBuffers {

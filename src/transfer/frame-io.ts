@@ -8,8 +8,9 @@ import { encodeDataHeader, encodeMessage, encodePreface } from '../protocol/code
 import { FrameDecoder } from '../protocol/decoder.js';
 import type { ControlMessage, DecodedEvent, ErrorMessage } from '../protocol/messages.js';
 
-/** Outgoing bytes a writer lets queue in user space before it waits for the socket to drain. */
-export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Outgoing bytes a writer lets queue in user space before it waits for the socket to drain: two
+ * DATA chunks keep the kernel busy; more is memory (docs/PERFORMANCE.md#memory). */
+export const MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 /** DATA chunks up to this size wait for the end of the event loop's turn with the other frames. */
 const HOLD_MAX_CHUNK = 64 * 1024;
 
