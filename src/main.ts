@@ -12,10 +12,11 @@ import type { LoadedConfig } from './config/types.js';
 
 // V8 grows its young generation (two semi-spaces, 1 MiB each at start) up to 2 × 16 MiB when much
 // survives a scavenge, which loading this program's modules does: a daemon would keep 16 MiB of
-// young generation for 2 MiB of work, and 32 MiB during a send. Set before anything else is
-// loaded (the modules below are imported only after this line), so growth never starts; the
-// flag cannot be set on the command line of every way p2pd is started (service units, npm start,
-// a shell), and a re-exec would cost a second process. See docs/PERFORMANCE.md#memory.
+// young generation for 2 MiB of work, and 32 MiB during a send. Where p2pd starts the daemon
+// itself (service units, npm start) node gets --max-semi-space-size=1; for any other start this
+// holds the young generation at 1 MiB, set before anything else is loaded (the modules below are
+// imported only after this line), until V8 resets it when a worker thread starts. A re-exec with
+// the flag would cost a second node process. See docs/PERFORMANCE.md#memory.
 setFlagsFromString('--semi-space-growth-factor=1');
 const { runCli } = await import('./cli/index.js');
 

@@ -241,6 +241,9 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
       const done = afterUses(2, () => buffers.give(chunk));
       // Encrypting and queueing first lets the kernel send while this chunk is hashed.
       const writing = writer.data(part, signal, done);
+      // A cancel may fail the write while the hash is awaited: not an unhandled rejection (which
+      // ends the process); it is thrown by the `await writing` below.
+      writing.catch(() => undefined);
       await hash.update(chunk);
       done();
       await writing;
