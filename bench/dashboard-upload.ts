@@ -50,7 +50,7 @@ await writeFile(
     limits: { minFreeSpace: 0 },
   }),
 );
-const daemon = spawn(process.execPath, [MAIN, 'daemon', '--config', config], { stdio: 'ignore' });
+const daemon = spawn(process.execPath, ['--max-semi-space-size=1', MAIN, 'daemon', '--config', config], { stdio: 'ignore' });
 try {
   let ui: { origin: string; token: string } | undefined;
   for (let i = 0; i < 100 && ui === undefined; i++) {

@@ -102,3 +102,34 @@ function escapeCodePoint(cp: number): string {
   const hex = cp.toString(16);
   return cp <= 0xffff ? `\\u${hex.padStart(4, '0')}` : `\\u{${hex}}`;
 }
+
+/**
+ * Printable ASCII in the order of Unicode's root collation, which localeCompare() follows: spaces
+ * and punctuation, then digits, then letters (a case pair shares a place; lower case first on a tie).
+ */
+const ROOT_ORDER = ` _-,;:!?.'"()[]{}@*/\\&#%\`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz`;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+function rootRank(code: number): number {
+  return ROOT_ORDER.indexOf(String.fromCharCode(code >= 0x41 && code <= 0x5a ? code + 0x20 : code));
+}
+
+/**
+ * Orders names as `a.localeCompare(b)` does, without ICU for printable ASCII (the common case):
+ * collation loads ICU's data, about 2 MB of an idle daemon, on the first sort of the peer list.
+ */
+export function compareNames(a: string, b: string): number {
+  if (!PRINTABLE_ASCII.test(a) || !PRINTABLE_ASCII.test(b)) return a.localeCompare(b);
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = rootRank(a.charCodeAt(i)) - rootRank(b.charCodeAt(i));
+    if (d !== 0) return Math.sign(d);
+  }
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  // The same letters: the first case difference decides, lower case first.
+  for (let i = 0; i < n; i++) {
+    const [x, y] = [a.charCodeAt(i), b.charCodeAt(i)];
+    if (x !== y) return x > y ? -1 : 1;
+  }
+  return 0;
+}

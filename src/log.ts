@@ -2,8 +2,9 @@
  * Logger factory. The daemon makes one logger and hands children to its parts; nothing imports a
  * global logger. JSON lines on stdout for journald; readable lines when stdout is a terminal.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import type pretty from 'pino-pretty';
 import type { LogLevel } from './config/types.js';
 
 export type { Logger } from 'pino';
@@ -19,7 +20,9 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   const base = { level: options.level, base: { svc: 'p2pd' }, timestamp: pino.stdTimeFunctions.isoTime };
   if (options.pretty) {
-    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'svc,pid,hostname', destination: 1 }));
+    // Loaded only for a terminal: a daemon under a service manager logs JSON and never needs it.
+    const prettyStream = createRequire(import.meta.url)('pino-pretty') as typeof pretty;
+    return pino(base, prettyStream({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'svc,pid,hostname', destination: 1 }));
   }
   return pino(base, options.destination ?? pino.destination({ dest: 1, sync: true }));
 }

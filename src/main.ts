@@ -6,15 +6,25 @@
 import { readFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { runCli } from './cli/index.js';
-import { Daemon } from './daemon/index.js';
+import { setFlagsFromString } from 'node:v8';
 import { P2pdError, toP2pdError } from './errors.js';
-import { createLogger } from './log.js';
 import type { LoadedConfig } from './config/types.js';
+
+// V8 grows its young generation (two semi-spaces, 1 MiB each at start) up to 2 × 16 MiB when much
+// survives a scavenge, which loading this program's modules does: a daemon would keep 16 MiB of
+// young generation for 2 MiB of work, and 32 MiB during a send. Where p2pd starts the daemon
+// itself (service units, npm start) node gets --max-semi-space-size=1; for any other start this
+// holds the young generation at 1 MiB, set before anything else is loaded (the modules below are
+// imported only after this line), until V8 resets it when a worker thread starts. A re-exec with
+// the flag would cost a second node process. See docs/PERFORMANCE.md#memory.
+setFlagsFromString('--semi-space-growth-factor=1');
+const { runCli } = await import('./cli/index.js');
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 async function runDaemon(loaded: LoadedConfig, reloadConfig: (file?: string) => LoadedConfig): Promise<number> {
+  // Loaded only here: the other commands need neither.
+  const [{ Daemon }, { createLogger }] = await Promise.all([import('./daemon/index.js'), import('./log.js')]);
   const logger = createLogger({ level: loaded.config.logLevel, pretty: process.stdout.isTTY === true });
   const daemon = new Daemon({ logger, version, pid: process.pid, loadConfigFile: (file) => reloadConfig(file) }, loaded);
   const root = new AbortController();

@@ -119,7 +119,7 @@ export class Daemon {
 
       // Built before the manager it feeds (its offers reach the manager only once it runs).
       const localsend: LocalSend | undefined = config.localsend.enabled
-        ? localsendService(
+        ? await localsendService(
             { logger: log.child({ part: 'localsend' }), inbox, manager: (): TransferManager => manager, isTrusted: (id) => state.getTrusted(id) !== undefined },
             { config, version: this.#version },
           )

@@ -2,6 +2,7 @@
 import type { PeerView } from '../control/api.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { displayNames, imitatedName } from '../discovery/resolve.js';
+import { compareNames } from '../display-text.js';
 import type { StateStore } from '../store/state.js';
 import type { LocalSendDevice } from '../localsend/index.js';
 
@@ -32,7 +33,7 @@ export function peerViews(table: PeerTable, state: StateStore): PeerView[] {
       protocol: 'p2pd' as const,
       verified: true,
     }))
-    .sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
+    .sort((a, b) => Number(b.online) - Number(a.online) || compareNames(a.displayName, b.displayName));
 }
 
 /**

@@ -2,10 +2,11 @@
  * The periodic jobs, each on its own cron schedule from the config. A job that fails is logged
  * and runs again at its next time; a job never overlaps itself.
  */
-import { createTask, type ScheduledTask } from 'node-cron';
+import { createTask } from 'node-cron';
 import type { Logger } from '../log.js';
 import type { SchedulesConfig } from '../config/types.js';
 import type { Service } from '../lifecycle.js';
+import { CronTimer, plainCronFields } from './cron-timer.js';
 
 export type JobName = keyof SchedulesConfig;
 
@@ -19,10 +20,16 @@ export interface JobView {
   nextRunAt: string | null;
 }
 
+/** A CronTimer, or node-cron's task for an expression the timer leaves to it. */
+interface JobTimer {
+  stop(): void | Promise<void>;
+  nextRun(): Date | null;
+}
+
 interface Job {
   view: JobView;
   run: () => Promise<void>;
-  task: ScheduledTask | undefined;
+  task: JobTimer | undefined;
 }
 
 export class Scheduler implements Service {
@@ -50,7 +57,7 @@ export class Scheduler implements Service {
     for (const job of this.#jobs.values()) {
       const next = schedules[job.view.name];
       if (next === job.view.schedule) continue;
-      void job.task?.destroy();
+      void job.task?.stop();
       job.view.schedule = next;
       this.#schedule(job);
       this.#log.info({ job: job.view.name, schedule: next }, 'job rescheduled');
@@ -59,34 +66,38 @@ export class Scheduler implements Service {
 
   async stop(): Promise<void> {
     for (const job of this.#jobs.values()) {
-      await job.task?.destroy();
+      await job.task?.stop();
       job.task = undefined;
     }
   }
 
   list(): JobView[] {
-    return [...this.#jobs.values()].map((j) => ({ ...j.view, nextRunAt: j.task?.getNextRun()?.toISOString() ?? null }));
+    return [...this.#jobs.values()].map((j) => ({ ...j.view, nextRunAt: j.task?.nextRun()?.toISOString() ?? null }));
   }
 
   #schedule(job: Job): void {
-    const task = createTask(
-      job.view.schedule,
-      async () => {
-        job.view.runs++;
-        job.view.lastRunAt = new Date().toISOString();
-        try {
-          await job.run();
-          job.view.lastError = null;
-          this.#log.debug({ job: job.view.name }, 'job ran');
-        } catch (err) {
-          const e = err as { code?: string; message?: string };
-          job.view.lastError = { code: typeof e.code === 'string' ? e.code : 'INTERNAL', message: String(e.message ?? err) };
-          this.#log.warn({ job: job.view.name, err: job.view.lastError.message }, 'job failed');
-        }
-      },
-      { name: `p2pd-${job.view.name}`, noOverlap: true },
-    );
-    job.task = task;
+    const tick = async (): Promise<void> => {
+      job.view.runs++;
+      job.view.lastRunAt = new Date().toISOString();
+      try {
+        await job.run();
+        job.view.lastError = null;
+        this.#log.debug({ job: job.view.name }, 'job ran');
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        job.view.lastError = { code: typeof e.code === 'string' ? e.code : 'INTERNAL', message: String(e.message ?? err) };
+        this.#log.warn({ job: job.view.name, err: job.view.lastError.message }, 'job failed');
+      }
+    };
+    const fields = plainCronFields(job.view.schedule);
+    if (fields !== undefined) {
+      const timer = new CronTimer(fields, tick);
+      timer.start();
+      job.task = timer;
+      return;
+    }
+    const task = createTask(job.view.schedule, tick, { name: `p2pd-${job.view.name}`, noOverlap: true });
     void task.start();
+    job.task = { stop: () => task.destroy(), nextRun: () => task.getNextRun() };
   }
 }

@@ -7,7 +7,7 @@ import { MdnsDiscovery } from '../discovery/mdns.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import type { Service, ServiceRunnerOptions } from '../lifecycle.js';
 import type { Logger } from '../log.js';
-import { LocalSend } from '../localsend/index.js';
+import type { LocalSend } from '../localsend/index.js';
 import type { InboxStore } from '../transfer/ports.js';
 import type { TransferManager } from '../transfer/manager.js';
 
@@ -37,12 +37,16 @@ export function mdnsService(deps: { logger: Logger; peers: PeerTable }, options:
   };
 }
 
-/** LocalSend (docs/LOCALSEND.md) as a service: its offers go through the manager's session. */
-export function localsendService(
+/**
+ * LocalSend (docs/LOCALSEND.md) as a service: its offers go through the manager's session. Loaded
+ * only when enabled (it is off by default): its modules would stay in every daemon's memory.
+ */
+export async function localsendService(
   deps: { logger: Logger; inbox: InboxStore; manager: () => TransferManager; isTrusted?: (id: string) => boolean },
   options: { config: Readonly<Config>; version: string },
-): LocalSend {
+): Promise<LocalSend> {
   const { config } = options;
+  const { LocalSend } = await import('../localsend/index.js');
   return new LocalSend(
     {
       logger: deps.logger,

@@ -11,6 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Service } from '../lifecycle.js';
+import { compareNames } from '../display-text.js';
 
 export interface PeerAddress {
   host: string;
@@ -129,7 +130,7 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
   }
 
   list(): PeerEntry[] {
-    return [...this.#peers.values()].map(toEntry).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    return [...this.#peers.values()].map(toEntry).sort((a, b) => compareNames(a.name, b.name) || compareNames(a.id, b.id));
   }
 
   get size(): number {

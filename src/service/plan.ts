@@ -265,9 +265,16 @@ function planLaunchdInstall(input: InstallInput): Plan {
   };
 }
 
-/** node main.js daemon [--config file]: absolute, so no PATH is needed to start it. */
+/**
+ * V8's young generation kept at 1 MiB per semi-space: it would grow to 16 MiB for garbage that a
+ * small one frees as fast (docs/PERFORMANCE.md#memory). Only a flag at start holds it: the daemon's
+ * own setting (main.ts) gives way once a worker thread starts. npm start and the tests pass it too.
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'] as const;
+
+/** node [flags] main.js daemon [--config file]: absolute, so no PATH is needed to start it. */
 function daemonArgv(input: InstallInput, configFile: string | null): string[] {
-  return [input.execPath, input.mainScript, 'daemon', ...(configFile === null ? [] : ['--config', configFile])];
+  return [input.execPath, ...DAEMON_NODE_FLAGS, input.mainScript, 'daemon', ...(configFile === null ? [] : ['--config', configFile])];
 }
 
 function commonNotes(input: InstallInput, content: string, restart: string | null): string[] {

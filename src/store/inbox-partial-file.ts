@@ -15,9 +15,10 @@ import { FileSink } from './file-sink.js';
 
 /** Bytes of one block digest in a resume journal (SHA-256). */
 export const DIGEST_BYTES = 32;
-/** Bytes buffered before write() asks the receiver to wait: several MiB keeps the disk busy while
- * the next data arrives, and stays small next to the memory budget. */
-const WRITE_HIGH_WATER_MARK = 8 * 1024 * 1024;
+/** Bytes buffered before write() asks the receiver to wait: a few MiB keeps the disk busy while the
+ * next data arrives; more only keeps TLS read buffers alive long enough to leave V8's young
+ * generation, where they pile up as garbage until a major collection (docs/PERFORMANCE.md#memory). */
+const WRITE_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
 /** What a partial file needs from the transfer it belongs to. */
 export interface PartialFileOwner {

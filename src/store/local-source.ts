@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { basename, join, resolve, sep } from 'node:path';
 import { P2pdError } from '../errors.js';
 import { DATA_CHUNK, type OfferEntry } from '../protocol/messages.js';
+import type { ChunkBuffers } from '../transfer/chunk-pool.js';
 import type { FileSource } from '../transfer/ports.js';
 import { cleanRelativePath } from './safe-name.js';
 
@@ -162,18 +163,18 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
     skipped,
     renamed,
     canStart: true,
-    read(index: number, opts: { signal: AbortSignal; start?: number }): AsyncIterable<Buffer> {
+    read(index: number, opts: { signal: AbortSignal; start?: number; buffers?: ChunkBuffers }): AsyncIterable<Buffer> {
       const entry = entries[index];
       const scanned = absolute[index];
       if (entry === undefined || scanned === undefined || entry.kind !== 'file') {
         throw new P2pdError('INTERNAL', `entry ${index} is not a file`);
       }
-      return readFileChunks(scanned, entry, opts.signal, opts.start ?? 0);
+      return readFileChunks(scanned, entry, opts.signal, opts.start ?? 0, opts.buffers);
     },
   };
 }
 
-async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: AbortSignal, start: number): AsyncGenerator<Buffer> {
+async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: AbortSignal, start: number, buffers?: ChunkBuffers): AsyncGenerator<Buffer> {
   const path = scanned.path;
   let fh;
   try {
@@ -190,11 +191,12 @@ async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: Abor
     const before = await fh.stat();
     const same = before.isFile() && before.dev === scanned.dev && before.ino === scanned.ino;
     if (!same || before.size !== entry.size || before.mtimeMs !== entry.mtimeMs) throw changed(path);
-    // One buffer per chunk (it goes to the socket without a copy, so it cannot be reused), and
-    // the next read starts before this chunk is handed on, so the disk works while we send.
+    // A buffer per chunk in flight (it goes to the socket without a copy: the consumer says when
+    // it may be used again, through `buffers`), and the next read starts before this chunk is
+    // handed on, so the disk works while we send.
     const readChunk = async (position: number): Promise<Buffer> => {
       const want = Math.min(DATA_CHUNK, entry.size - position);
-      const buf = Buffer.allocUnsafe(want);
+      const buf = buffers?.take(want) ?? Buffer.allocUnsafe(want);
       let filled = 0;
       while (filled < want) {
         const { bytesRead } = await fh.read(buf, filled, want - filled, position + filled);

@@ -8,8 +8,9 @@ import { encodeDataHeader, encodeMessage, encodePreface } from '../protocol/code
 import { FrameDecoder } from '../protocol/decoder.js';
 import type { ControlMessage, DecodedEvent, ErrorMessage } from '../protocol/messages.js';
 
-/** Outgoing bytes a writer lets queue in user space before it waits for the socket to drain. */
-export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Outgoing bytes a writer lets queue in user space before it waits for the socket to drain: two
+ * DATA chunks keep the kernel busy; more is memory (docs/PERFORMANCE.md#memory). */
+export const MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 /** DATA chunks up to this size wait for the end of the event loop's turn with the other frames. */
 const HOLD_MAX_CHUNK = 64 * 1024;
 
@@ -46,9 +47,10 @@ export class FrameWriter {
    * Writes one DATA frame without copying the chunk; resolves once the socket can take more.
    * A socket's own high-water mark (16 KiB) would make every 1 MiB chunk wait for a full drain
    * and leave the link idle while the next chunk is read and hashed, so the bound here is a few
-   * chunks: memory stays flat and the kernel always has data to send.
+   * chunks: memory stays flat and the kernel always has data to send. `onWritten` is called once
+   * the socket no longer needs the chunk (written, or the socket failed).
    */
-  async data(chunk: Buffer, signal: AbortSignal): Promise<void> {
+  async data(chunk: Buffer, signal: AbortSignal, onWritten?: () => void): Promise<void> {
     const socket = this.#socket;
     signal.throwIfAborted();
     if (socket.destroyed || socket.writableEnded) throw closedError(socket);
@@ -58,7 +60,8 @@ export class FrameWriter {
     else this.#release();
     socket.cork();
     socket.write(encodeDataHeader(chunk.length));
-    socket.write(chunk);
+    if (onWritten === undefined) socket.write(chunk);
+    else socket.write(chunk, () => onWritten());
     socket.uncork();
     this.#lastWrite = Date.now();
     if (socket.writableLength > MAX_BUFFERED_BYTES) await waitDrain(socket, signal);

@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 import type { OfferEntry } from '../protocol/messages.js';
+import type { ChunkBuffers } from './chunk-pool.js';
 import type { HashWorker } from './hash-offload.js';
 
 export interface SenderInfo {
@@ -107,9 +108,10 @@ export interface FileSource {
    * The bytes of file entry `index`, exactly `entries[index].size` of them, in chunks of at most
    * DATA_CHUNK bytes. Throws P2pdError SOURCE_CHANGED if the file no longer matches its entry.
    * With `start` (a multiple of DATA_CHUNK), only the bytes from `start` on; a source that cannot
-   * skip leaves `canStart` unset and is always read from 0.
+   * skip leaves `canStart` unset and is always read from 0. With `buffers`, chunks are read into
+   * buffers taken from it (the caller gives them back when done); a source may ignore it.
    */
-  read(index: number, options: { signal: AbortSignal; start?: number }): AsyncIterable<Buffer>;
+  read(index: number, options: { signal: AbortSignal; start?: number; buffers?: ChunkBuffers }): AsyncIterable<Buffer>;
   /** The source honours `read()`'s `start`. */
   readonly canStart?: boolean;
 }

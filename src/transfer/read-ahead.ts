@@ -4,6 +4,7 @@
  * not the link, set the pace of a send of many small files. Reading the next few whole files while
  * earlier ones are on the wire hides that latency. Bounded in files and bytes, so memory stays flat.
  */
+import type { ChunkBuffers } from './chunk-pool.js';
 import type { FileSource } from './ports.js';
 
 /** Files up to this size are read ahead whole; larger ones stream as before. */
@@ -27,15 +28,18 @@ export class ReadAhead {
     this.#fill();
   }
 
-  /** The bytes of file `index` (which must be the next one of the queue to be sent). */
-  read(index: number, start = 0): AsyncIterable<Buffer> {
+  /**
+   * The bytes of file `index` (which must be the next one of the queue to be sent). A file read
+   * ahead is held whole, so only one streamed now takes its chunks from `buffers`.
+   */
+  read(index: number, start = 0, buffers?: ChunkBuffers): AsyncIterable<Buffer> {
     const ahead = this.#ahead.get(index);
     if (ahead === undefined) {
       // Files before it in the queue that were never taken (none in practice) are passed over.
       while (this.#next < this.#queue.length && this.#queue[this.#next]!.index !== index) this.#next++;
       if (this.#next < this.#queue.length) this.#next++;
       this.#fill();
-      return this.#source.read(index, start === 0 ? { signal: this.#signal } : { signal: this.#signal, start });
+      return this.#source.read(index, { signal: this.#signal, ...(start === 0 ? {} : { start }), ...(buffers === undefined ? {} : { buffers }) });
     }
     this.#ahead.delete(index);
     this.#aheadBytes -= ahead.size;

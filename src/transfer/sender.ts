@@ -6,12 +6,13 @@ import { fileHash } from './block-hash.js';
 import type { Duplex } from 'node:stream';
 import { faultSide, P2pdError, toP2pdError, type ErrorCode } from '../errors.js';
 import { encodeOffer } from '../protocol/codec.js';
-import { BLOCK_SIZE, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
+import { BLOCK_SIZE, DATA_CHUNK, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
 import { bothSupport } from '../protocol/handshake.js';
 import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, nextMessage, readEvents } from './frame-io.js';
 import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import { ReadAhead } from './read-ahead.js';
+import { afterUses, ChunkPool, MAX_POOLED_CHUNKS } from './chunk-pool.js';
 import type { BlockDigestCache } from './digest-cache.js';
 import type { FileSource, SessionOptions } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
@@ -169,6 +170,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
 
     const toSend = fileIndexes.filter((i) => !skipped.has(i)).map((index) => ({ index, size: entries[index]!.size }));
     const readAhead = new ReadAhead(source, toSend, signal);
+    const buffers = new ChunkPool({ size: DATA_CHUNK, max: MAX_POOLED_CHUNKS });
     for (const index of fileIndexes) {
       const entry = entries[index]!;
       const skip = skipped.get(index);
@@ -179,7 +181,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
         report();
         continue;
       }
-      const sending = sendFile(index, offsets.get(index) ?? 0, readAhead);
+      const sending = sendFile(index, offsets.get(index) ?? 0, readAhead, buffers);
       sending.catch(() => undefined); // a loss of the race is reported through `failure`
       await race(sending, failure.promise);
     }
@@ -212,7 +214,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
    * One file from `offset` on. With resume the bytes before `offset` are still read and hashed
    * here (a local read, no network) so that the final hash vouches for the whole file.
    */
-  async function sendFile(index: number, offset: number, readAhead: ReadAhead): Promise<void> {
+  async function sendFile(index: number, offset: number, readAhead: ReadAhead, buffers: ChunkPool): Promise<void> {
     const entry = entries[index]!;
     writer.send({ type: 'file-begin', index, offset });
     const current = { index, path: entry.path, bytes: entry.size, bytesDone: offset };
@@ -226,17 +228,24 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     let position = known === undefined ? 0 : offset;
     const blocks = { prefix: known ?? [], worker: options.hashWorker, bytes: entry.size - position };
     const hash = fileHash(peerResumes, onBlock === undefined ? blocks : { ...blocks, onBlock });
-    for await (const chunk of readAhead.read(index, position)) {
+    for await (const chunk of readAhead.read(index, position, buffers)) {
       const start = position;
       position += chunk.length;
       if (position <= offset) {
         await hash.update(chunk);
+        buffers.give(chunk);
         continue;
       }
       const part = start >= offset ? chunk : chunk.subarray(offset - start);
+      // The chunk's buffer is read again once both the socket and the hash are done with it.
+      const done = afterUses(2, () => buffers.give(chunk));
       // Encrypting and queueing first lets the kernel send while this chunk is hashed.
-      const writing = writer.data(part, signal);
+      const writing = writer.data(part, signal, done);
+      // A cancel may fail the write while the hash is awaited: not an unhandled rejection (which
+      // ends the process); it is thrown by the `await writing` below.
+      writing.catch(() => undefined);
       await hash.update(chunk);
+      done();
       await writing;
       progress.bytesDone += part.length;
       current.bytesDone = position;

@@ -5,10 +5,12 @@
  *
  * Key material never appears in an error message, in `details` or in a log: errors name files.
  */
-import { createPrivateKey, createPublicKey, KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { P2pdError } from '../errors.js';
+import { selfSignedCertificate } from './certificate.js';
 import { peerIdFromCertificate } from './peer-id.js';
 
 export interface Identity {
@@ -33,14 +35,14 @@ export function identityPaths(stateDir: string): IdentityPaths {
   return { dir, key: join(dir, 'key.pem'), cert: join(dir, 'cert.pem') };
 }
 
-/** Ed25519 handshakes both ways under Node 20's TLS 1.3 (checked by transport-tls tests). */
-const KEY_ALGORITHM = { name: 'Ed25519' } as const;
 /** The certificate starts a day early so that a peer whose clock is behind does not see it as not yet valid. */
 const BACKDATE_MS = 24 * 60 * 60 * 1000;
 const VALIDITY_YEARS = 100;
 const KEY_MODE = 0o600;
 const CERT_MODE = 0o644;
 const DIR_MODE = 0o700;
+
+const generateKeys = promisify(generateKeyPair);
 
 const MOVE_ASIDE =
   'Move the identity directory aside (for example rename it to identity.old) to start with a new identity; ' +
@@ -101,18 +103,18 @@ export async function loadOrCreateIdentity({
     }
     if (keyPem !== null) {
       const key = parsePrivateKey(paths.key, keyPem);
-      await publishCertificate(paths, await issueCertificate(await cryptoKeyPairFrom(key)), signal);
+      await publishCertificate(paths, issueCertificate(key), signal);
       continue;
     }
     if (round > 0) throw invalid(paths.key, 'the key vanished while the identity was being created', MOVE_ASIDE);
-    const algorithm = keyAlgorithm === 'P-256' ? { name: 'ECDSA', namedCurve: 'P-256' } : KEY_ALGORITHM;
-    const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    // Ed25519 handshakes both ways under Node 20's TLS 1.3 (checked by transport-tls tests).
+    const { privateKey } = keyAlgorithm === 'P-256' ? await generateKeys('ec', { namedCurve: 'P-256' }) : await generateKeys('ed25519');
     signal?.throwIfAborted();
-    const newKeyPem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
+    const newKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     // The key goes first: a crash before the certificate is written leaves a key whose certificate
     // the next start re-issues, never a certificate without its key.
     if (await publishFile(paths.key, newKeyPem, KEY_MODE)) {
-      await publishCertificate(paths, await issueCertificate(keys), signal);
+      await publishCertificate(paths, issueCertificate(privateKey), signal);
     }
   }
 }
@@ -165,70 +167,13 @@ function parsePrivateKey(file: string, pem: string): KeyObject {
   return key;
 }
 
-/** WebCrypto keys for @peculiar/x509, from a loaded private key. */
-async function cryptoKeyPairFrom(key: KeyObject): Promise<webcrypto.CryptoKeyPair> {
-  const algorithm = key.asymmetricKeyType === 'ed25519' ? KEY_ALGORITHM : { name: 'ECDSA', namedCurve: 'P-256' };
-  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
-  const publicKey = await webcrypto.subtle.importKey('spki', spki, algorithm, true, ['verify']);
-  return { privateKey, publicKey };
-}
-
-async function issueCertificate(keys: webcrypto.CryptoKeyPair): Promise<string> {
-  installReflectMetadata();
-  // Loaded on demand: only a first start (or a re-issue) needs it, and it needs the shim above.
-  const x509 = await import('@peculiar/x509');
-  const signingAlgorithm = keys.privateKey.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: keys.privateKey.algorithm.name };
+function issueCertificate(key: KeyObject): string {
   const now = Date.now();
   const notAfter = new Date(now);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + VALIDITY_YEARS);
   const serial = randomBytes(16);
   serial[0] = (serial[0]! & 0x7f) | 0x01; // positive and without a leading zero byte
-  type Params = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: serial.toString('hex'),
-      name: 'CN=p2pd',
-      notBefore: new Date(now - BACKDATE_MS),
-      notAfter,
-      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- the library's overloads leave this parameter's type unresolved for the linter
-      keys: keys as unknown as Params[0]['keys'],
-      signingAlgorithm,
-      extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
-    },
-    webcrypto as unknown as Params[1],
-  );
-  return cert.toString('pem');
-}
-
-/**
- * @peculiar/x509 resolves its algorithms through tsyringe, which refuses to load without the
- * Reflect metadata API although none of the classes it builds here take constructor arguments.
- * This is the smallest faithful stand-in (own and inherited metadata per target), installed only
- * if no polyfill is present. Replace with `import 'reflect-metadata'` once that is a dependency.
- */
-function installReflectMetadata(): void {
-  const R = Reflect as unknown as Record<string, unknown>;
-  if (typeof R.getMetadata === 'function') return;
-  const store = new WeakMap<object, Map<unknown, unknown>>();
-  const getOwn = (key: unknown, target: object): unknown => store.get(target)?.get(key);
-  const define = (key: unknown, value: unknown, target: object): void => {
-    let map = store.get(target);
-    if (map === undefined) store.set(target, (map = new Map()));
-    map.set(key, value);
-  };
-  const get = (key: unknown, target: object): unknown => {
-    for (let o: object | null = target; o !== null; o = Object.getPrototypeOf(o) as object | null) {
-      const value = getOwn(key, o);
-      if (value !== undefined) return value;
-    }
-    return undefined;
-  };
-  R.getOwnMetadata = getOwn;
-  R.getMetadata = get;
-  R.defineMetadata = define;
-  R.metadata = (key: unknown, value: unknown) => (target: object) => define(key, value, target);
+  return selfSignedCertificate(key, { serial, commonName: 'p2pd', notBefore: new Date(now - BACKDATE_MS), notAfter });
 }
 
 /** A key readable by group or others (copied by hand, restored from a backup) is made private again. */

@@ -102,7 +102,8 @@ export class TestDaemon {
    * at once (each CLI call is a Node process of its own).
    */
   async start(timeoutMs = 20_000, options: { fromLog?: boolean } = {}): Promise<void> {
-    const [cmd, ...rest] = [...this.#prefix, process.execPath, MAIN, 'daemon', '--config', this.configPath];
+    // The node flags `p2pd service install` and `npm start` give the daemon (DAEMON_NODE_FLAGS).
+    const [cmd, ...rest] = [...this.#prefix, process.execPath, '--max-semi-space-size=1', MAIN, 'daemon', '--config', this.configPath];
     const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     child.stdout!.on('data', (d: Buffer) => (this.#log += d.toString()));

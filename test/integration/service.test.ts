@@ -123,7 +123,7 @@ describe('p2pd service (user scope on Linux)', () => {
     ok(r, 'service install');
     const unitPath = join(s.home, '.config/systemd/user/p2pd.service');
     const unit = readFileSync(unitPath, 'utf8');
-    assert.deepEqual(directives(unit).get('ExecStart'), [`${process.execPath} ${MAIN} daemon`]);
+    assert.deepEqual(directives(unit).get('ExecStart'), [`${process.execPath} --max-semi-space-size=1 ${MAIN} daemon`]);
     for (const line of SANDBOX) assert.ok(unit.split('\n').includes(line), line);
     assert.deepEqual(commands(s), [
       ['systemctl', '--user', 'daemon-reload'],
@@ -169,7 +169,7 @@ describe('p2pd service (user scope on Linux)', () => {
     );
     assert.ok(doc.notes.some((n) => n.startsWith('Lingering is on')));
     const unit = directives(readFileSync(unitPath, 'utf8'));
-    assert.deepEqual(unit.get('ExecStart'), [`${process.execPath} ${MAIN} daemon --config "${config}"`]);
+    assert.deepEqual(unit.get('ExecStart'), [`${process.execPath} --max-semi-space-size=1 ${MAIN} daemon --config "${config}"`]);
     assert.deepEqual(unit.get('Environment'), [`"XDG_CONFIG_HOME=${xdg}"`]);
   });
 
@@ -179,7 +179,7 @@ describe('p2pd service (user scope on Linux)', () => {
     writeFileSync(config, '{}');
     ok(await cli(['service', 'install'], { env: { ...s.env, P2PD_CONFIG: config } }), 'service install');
     const unit = directives(readFileSync(join(s.home, '.config/systemd/user/p2pd.service'), 'utf8'));
-    assert.deepEqual(unit.get('ExecStart'), [`${process.execPath} ${MAIN} daemon --config ${config}`]);
+    assert.deepEqual(unit.get('ExecStart'), [`${process.execPath} --max-semi-space-size=1 ${MAIN} daemon --config ${config}`]);
   });
 
   test('a bad config stops the install with its code; nothing is written or run', async (t) => {
@@ -310,7 +310,7 @@ describe('p2pd service --system', () => {
     const configPath = join(prefix, 'etc/p2pd/config.json');
     const unit = readFileSync(unitPath, 'utf8');
     const d = directives(unit);
-    assert.deepEqual(d.get('ExecStart'), [`${process.execPath} ${MAIN} daemon --config /etc/p2pd/config.json`]);
+    assert.deepEqual(d.get('ExecStart'), [`${process.execPath} --max-semi-space-size=1 ${MAIN} daemon --config /etc/p2pd/config.json`]);
     for (const line of [...SANDBOX, 'ProtectSystem=strict', 'ProtectHome=yes', 'ReadWritePaths=/var/lib/p2pd', 'User=p2pd']) {
       assert.ok(unit.split('\n').includes(line), line);
     }

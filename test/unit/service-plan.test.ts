@@ -185,7 +185,7 @@ describe('user service on Linux', () => {
 
   test('ExecStart is absolute node + main.js daemon; the sandboxing of the template stays', () => {
     const unit = parseUnit(writes(install(target()))[0]!.content);
-    assert.equal(one(unit, 'ExecStart'), `${NODE} ${MAIN} daemon`);
+    assert.equal(one(unit, 'ExecStart'), `${NODE} --max-semi-space-size=1 ${MAIN} daemon`);
     for (const [key, value] of SANDBOX_COMMON) assert.equal(one(unit, key), value, key);
     assert.equal(one(unit, 'WantedBy'), 'default.target');
     for (const key of ['User', 'ProtectSystem', 'Environment', 'ReadWritePaths']) assert.equal(unit.get(key), undefined, key);
@@ -198,7 +198,10 @@ describe('user service on Linux', () => {
       configFile: '/home/ada/p2pd conf/100%.json',
     });
     const unit = parseUnit(writes(plan)[0]!.content);
-    assert.equal(one(unit, 'ExecStart'), '"/opt/node 20/bin/node" "/home/ada/my apps/p2pd/dist/src/main.js" daemon --config "/home/ada/p2pd conf/100%%.json"');
+    assert.equal(
+      one(unit, 'ExecStart'),
+      '"/opt/node 20/bin/node" --max-semi-space-size=1 "/home/ada/my apps/p2pd/dist/src/main.js" daemon --config "/home/ada/p2pd conf/100%%.json"',
+    );
     assert.ok(plan.notes.some((n) => n.includes('/home/ada/p2pd conf/100%.json')));
   });
 
@@ -271,7 +274,7 @@ describe('system service on Linux', () => {
 
   test('the unit keeps the full sandbox and runs daemon --config /etc/p2pd/config.json', () => {
     const unit = parseUnit(writes(install(sys()))[0]!.content);
-    assert.equal(one(unit, 'ExecStart'), `${NODE} ${MAIN} daemon --config /etc/p2pd/config.json`);
+    assert.equal(one(unit, 'ExecStart'), `${NODE} --max-semi-space-size=1 ${MAIN} daemon --config /etc/p2pd/config.json`);
     for (const [key, value] of SANDBOX_COMMON) assert.equal(one(unit, key), value, key);
     const strict: [string, string][] = [
       ['User', 'p2pd'],
@@ -330,7 +333,7 @@ describe('launchd agent on macOS', () => {
     const args = /<key>ProgramArguments<\/key>\s*<array>([\s\S]*?)<\/array>/.exec(text)?.[1] ?? '';
     assert.deepEqual(
       [...args.matchAll(/<string>([^<]*)<\/string>/g)].map((m) => m[1]),
-      [NODE, '/Users/ada/R&amp;D &lt;p2pd&gt;/dist/src/main.js', 'daemon', '--config', '/Users/ada/p2pd.json'],
+      [NODE, '--max-semi-space-size=1', '/Users/ada/R&amp;D &lt;p2pd&gt;/dist/src/main.js', 'daemon', '--config', '/Users/ada/p2pd.json'],
     );
     for (const key of ['StandardOutPath', 'StandardErrorPath']) {
       assert.match(text, new RegExp(`<key>${key}</key>\\s*<string>/Users/ada/Library/Logs/p2pd\\.log</string>`));
