@@ -7,7 +7,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { P2pdError, toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { METHOD_NAMES, METHOD_SCHEMAS, isMethodName, type EventsOf, type MethodName, type ParamsOf, type ResultOf } from './methods.js';
+import { METHOD_SCHEMAS, isMethodName, type EventsOf, type MethodName, type ParamsOf, type ResultOf } from './methods.js';
 
 /** Who is calling, as the transport knows it. */
 export interface Caller {
@@ -47,7 +47,9 @@ export interface CallRequest {
 export class Dispatcher {
   readonly #log: Logger;
   readonly #handlers: MethodHandlers;
-  readonly #validators: Map<MethodName, ValidateFunction>;
+  /** Each method's params check, compiled on its first call: most methods of an idle daemon never are. */
+  readonly #validators = new Map<MethodName, ValidateFunction>();
+  readonly #ajv = new Ajv({ allErrors: false, strict: true });
   readonly #isReady: () => boolean;
   readonly #authenticate: Authenticate | undefined;
 
@@ -56,8 +58,6 @@ export class Dispatcher {
     this.#handlers = deps.handlers;
     this.#authenticate = deps.authenticate;
     this.#isReady = options.isReady ?? (() => true);
-    const ajv = new Ajv({ allErrors: false, strict: true });
-    this.#validators = new Map(METHOD_NAMES.map((m) => [m, ajv.compile(METHOD_SCHEMAS[m])]));
   }
 
   /** Runs one call to its result; every failure is a P2pdError. */
@@ -85,7 +85,8 @@ export class Dispatcher {
     // that arrive while the daemon is still starting get a clear "try again".
     if (!this.#isReady()) throw new P2pdError('DAEMON_NOT_RUNNING', 'the daemon is still starting; try again in a moment');
     const params = request.params ?? {};
-    const validate = this.#validators.get(method)!;
+    let validate = this.#validators.get(method);
+    if (validate === undefined) this.#validators.set(method, (validate = this.#ajv.compile(METHOD_SCHEMAS[method])));
     if (!validate(params)) throw badParams(method, validate.errors ?? []);
     const handler = this.#handlers[method] as MethodHandler<MethodName>;
     return handler(params as never, { signal: request.signal, emit: request.emit, caller });

@@ -4,6 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Ajv } from 'ajv';
 import { P2pdError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { Dispatcher, METHOD_NAMES, METHOD_SCHEMAS, type Authenticate, type CallRequest, type MethodHandlers } from '../../src/control/index.js';
@@ -46,6 +47,11 @@ async function code(p: Promise<unknown>): Promise<string> {
 }
 
 describe('control dispatcher', () => {
+  it("every method's params schema compiles under strict ajv (the dispatcher compiles each on its first call)", () => {
+    const ajv = new Ajv({ allErrors: false, strict: true });
+    for (const m of METHOD_NAMES) assert.doesNotThrow(() => ajv.compile(METHOD_SCHEMAS[m]), m);
+  });
+
   it('runs a known method with its params and returns its result', async () => {
     const seen: Seen[] = [];
     const d = new Dispatcher({ logger: silentLogger(), handlers: fakeHandlers(seen) });
