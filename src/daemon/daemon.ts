@@ -39,7 +39,7 @@ import { incomingPolicy } from './policy.js';
 import { Scheduler } from './scheduler.js';
 import { SendQueue } from './send-queue.js';
 import { localsendService, mdnsService, serviceOrder, type DaemonServices } from './services.js';
-import { driverLimits, freeBytes, gateLimits, managerLimits, ownFiles, reloadable } from './settings.js';
+import { driverLimits, hashThread, freeBytes, gateLimits, managerLimits, ownFiles, reloadable } from './settings.js';
 
 export { serviceOrder, type DaemonServices } from './services.js';
 
@@ -160,7 +160,7 @@ export class Daemon {
       );
       const p2pd = new P2pdDriver(
         { logger: transferLog, connector, inbox, pairing: (request) => pairings.respond(request) },
-        { localName: config.name, software: `p2pd/${this.#version}`, ...driverLimits(config) },
+        { localName: config.name, software: `p2pd/${this.#version}`, hashThread: hashThread(), ...driverLimits(config) },
       );
       const manager: TransferManager = new TransferManager(
         { logger: transferLog, connector, history: state, gate, drivers: localsend === undefined ? [p2pd] : [p2pd, localsend.driver] },

@@ -1,5 +1,6 @@
 /** The parts' run-time settings, derived from the config (at start and on every reload). */
 import { statfs } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { PARTIAL_DIR_NAME } from '../store/safe-name.js';
@@ -29,6 +30,17 @@ export function gateLimits(config: Readonly<Config>): Omit<AdmissionOptions, 'lo
       maxFileSize: config.limits.maxFileSize,
     },
   };
+}
+
+/**
+ * Above this many cores a daemon hashes big files on a thread of its own. On two cores shared by
+ * a sender and a receiver the thread made a 1 GiB send slower (docs/PERFORMANCE.md).
+ */
+export const HASH_THREAD_MIN_CORES = 3;
+
+/** Whether this machine has a core to spare for hashing (read once, at start). */
+export function hashThread(cores = availableParallelism()): boolean {
+  return cores >= HASH_THREAD_MIN_CORES;
 }
 
 export function driverLimits(config: Readonly<Config>): Pick<P2pdDriverOptions, 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'keepPartialOnDiskFull'> {
