@@ -10,11 +10,11 @@ import { createHash } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, mkdtemp, open, readFile, readdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { P2pdError } from '../../src/errors.js';
 import { BLOCK_SIZE, type OfferEntry } from '../../src/protocol/messages.js';
 import type { PartialFile, PreparedTransfer } from '../../src/transfer/ports.js';
 import { Inbox, PARTIAL_DIR_NAME } from '../../src/store/index.js';
 import { PerPeerInbox } from '../../src/store/per-peer-inbox.js';
+import { rejectsWith } from '../helpers/rejects-with.js';
 
 const signal = new AbortController().signal;
 const asRoot = process.getuid?.() === 0 ? false : 'needs root to make files of another user';
@@ -23,18 +23,6 @@ const sender = { id: 'a'.repeat(52), name: 'bob' };
 
 function file(path: string, size: number): OfferEntry {
   return { path, kind: 'file', size, mode: 0o644, mtimeMs: 1_600_000_000_000 };
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, reason?: string): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof P2pdError, `not a P2pdError: ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (reason !== undefined) assert.equal(err.details?.reason, reason, err.message);
-    return;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
 }
 
 /** Writes `data` to a partial file and waits until it reached the descriptor. */

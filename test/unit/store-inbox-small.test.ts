@@ -7,6 +7,7 @@ import { P2pdError } from '../../src/errors.js';
 import { BLOCK_SIZE, type OfferEntry } from '../../src/protocol/messages.js';
 import type { PreparedTransfer } from '../../src/transfer/ports.js';
 import { Inbox, PARTIAL_DIR_NAME } from '../../src/store/index.js';
+import { rejectsWith } from '../helpers/rejects-with.js';
 
 const sender = { id: 'a'.repeat(52), name: 'peer' };
 const signal = new AbortController().signal;
@@ -15,18 +16,6 @@ const RESERVATION = /^t-[0-9a-f]{40}\.json$/;
 
 function file(path: string, size: number, mode = 0o644): OfferEntry {
   return { path, kind: 'file', size, mode, mtimeMs: MTIME };
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, reason?: string): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof P2pdError, `not a P2pdError: ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (reason !== undefined) assert.equal(err.details?.reason, reason, err.message);
-    return;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
 }
 
 describe('Inbox: small files saved whole (saveSmallFile)', () => {

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { P2pdError } from '../../src/errors.js';
 import type { OfferEntry } from '../../src/protocol/messages.js';
 import type { PartialFile, PreparedTransfer } from '../../src/transfer/ports.js';
 import { Inbox, PARTIAL_DIR_NAME, type InboxDeps } from '../../src/store/index.js';
+import { rejectsWith } from '../helpers/rejects-with.js';
 
 const sender = { id: 'a'.repeat(52), name: 'peer' };
 const signal = new AbortController().signal;
@@ -19,19 +19,6 @@ function file(path: string, size: number, mode = 0o644, mtimeMs = MTIME): OfferE
 }
 function dir(path: string, mode = 0o755): OfferEntry {
   return { path, kind: 'dir', size: 0, mode, mtimeMs: MTIME };
-}
-
-/** Asserts that `promise` rejects with a P2pdError of `code` (and details.reason, when given). */
-async function rejectsWith(promise: Promise<unknown>, code: string, reason?: string): Promise<P2pdError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof P2pdError, `not a P2pdError: ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (reason !== undefined) assert.equal(err.details?.reason, reason, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
 }
 
 async function send(partial: PartialFile, data: string | Buffer): Promise<string> {

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { P2pdError } from '../../src/errors.js';
 import type { OfferEntry } from '../../src/protocol/messages.js';
-import { runReceiver, type ReceiverOptions } from '../../src/transfer/receiver.js';
+import { runReceiver } from '../../src/transfer/receiver.js';
 import { runSender } from '../../src/transfer/sender.js';
+import { receiverOptions, senderOptions } from '../helpers/session-options.js';
 import type { FileSource, InboxStore, PartialFile, PreparedTransfer } from '../../src/transfer/ports.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 
@@ -52,36 +53,13 @@ function source(): FileSource {
   };
 }
 
-function receiverOptions(over: Partial<ReceiverOptions> = {}): ReceiverOptions {
-  return {
-    peerId: 'A'.repeat(52),
-    localName: 'bob',
-    software: 'test',
-    signal: new AbortController().signal,
-    handshakeTimeoutMs: 2000,
-    idleTimeoutMs: 5000,
-    limits: { maxOfferFiles: 1000, maxOfferBytes: 0, maxFileSize: 0 },
-    authorize: () => undefined,
-    ...over,
-  };
-}
-
-const senderOptions = {
-  transferId: 't1',
-  localName: 'alice',
-  software: 'test',
-  signal: new AbortController().signal,
-  handshakeTimeoutMs: 2000,
-  idleTimeoutMs: 5000,
-};
-
 describe('a disk that fills up while a file is committed', () => {
   for (const keep of [true, false]) {
     it(`ends with DISK_FULL on both sides and ${keep ? 'keeps' : 'discards'} the data (keepPartialOnDiskFull: ${keep})`, async () => {
       const [s, r] = duplexPair();
       const store = new FullDiskStore();
       const [sent, received] = await Promise.allSettled([
-        runSender({ socket: s, source: source() }, senderOptions),
+        runSender({ socket: s, source: source() }, senderOptions()),
         runReceiver({ socket: r, store }, receiverOptions({ keepPartialOnDiskFull: keep })),
       ]);
       assert.equal(received.status, 'rejected', 'the receiver does not report a finished transfer');

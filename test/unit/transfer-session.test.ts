@@ -2,12 +2,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { P2pdError } from '../../src/errors.js';
 import { encodeMessage, encodeOffer, encodePreface, encodeDataHeader } from '../../src/protocol/codec.js';
 import type { OfferEntry } from '../../src/protocol/messages.js';
 import { runReceiver, type ReceiverOptions } from '../../src/transfer/receiver.js';
 import { runSender } from '../../src/transfer/sender.js';
+import { memoryPartialFile } from '../helpers/memory-partial-file.js';
+import { receiverOptions, senderOptions } from '../helpers/session-options.js';
 import type { FileSource, InboxStore, PartialFile, PreparedTransfer } from '../../src/transfer/ports.js';
 import { readEvents } from '../../src/transfer/frame-io.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
@@ -23,23 +24,12 @@ class MemoryStore implements InboxStore {
     if (this.refuse) throw this.refuse;
     return {
       openFile: async (index: number): Promise<PartialFile> => {
-        const chunks: Buffer[] = [];
-        const entry = offer.entries[index]!;
-        return {
-          stream: new Writable({
-            write(chunk: Buffer, _e, cb) {
-              chunks.push(chunk);
-              cb();
-            },
-          }),
-          commit: async () => {
-            this.files.set(entry.path, Buffer.concat(chunks));
-            return entry.path;
-          },
-          discard: async () => {
-            this.discarded.push(entry.path);
-          },
-        };
+        const path = offer.entries[index]!.path;
+        return memoryPartialFile(
+          path,
+          (data) => this.files.set(path, data),
+          () => this.discarded.push(path),
+        );
       },
       close: async () => {
         this.closed++;
@@ -58,24 +48,6 @@ function memorySource(files: Record<string, Buffer>): FileSource {
       for (let i = 0; i < buf.length; i += 100_000) yield buf.subarray(i, Math.min(buf.length, i + 100_000));
     },
   };
-}
-
-function receiverOptions(over: Partial<ReceiverOptions> = {}): ReceiverOptions {
-  return {
-    peerId: 'A'.repeat(52),
-    localName: 'bob',
-    software: 'test',
-    signal: new AbortController().signal,
-    handshakeTimeoutMs: 2000,
-    idleTimeoutMs: 5000,
-    limits: { maxOfferFiles: 1000, maxOfferBytes: 0, maxFileSize: 0 },
-    authorize: () => undefined,
-    ...over,
-  };
-}
-
-function senderOptions(signal = new AbortController().signal) {
-  return { transferId: 't1', localName: 'alice', software: 'test', signal, handshakeTimeoutMs: 2000, idleTimeoutMs: 5000 };
 }
 
 describe('sender ↔ receiver over an in-memory pipe', () => {

@@ -1,12 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { P2pdError } from '../../src/errors.js';
 import type { OfferEntry } from '../../src/protocol/messages.js';
 import { CommitQueue } from '../../src/transfer/commit-queue.js';
 import type { FileOutcome } from '../../src/transfer/progress.js';
-import { runReceiver, type ReceiverOptions } from '../../src/transfer/receiver.js';
+import { runReceiver } from '../../src/transfer/receiver.js';
 import { runSender } from '../../src/transfer/sender.js';
+import { memoryPartialFile } from '../helpers/memory-partial-file.js';
+import { receiverOptions, senderOptions } from '../helpers/session-options.js';
 import type { FileSource, InboxStore, PartialFile, PreparedTransfer } from '../../src/transfer/ports.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 
@@ -176,21 +177,8 @@ class SmallFileStore implements InboxStore {
     return {
       openFile: async (index: number): Promise<PartialFile> => {
         this.opened.push(index);
-        const chunks: Buffer[] = [];
-        const entry = offer.entries[index]!;
-        return {
-          stream: new Writable({
-            write(chunk: Buffer, _e, cb) {
-              chunks.push(chunk);
-              cb();
-            },
-          }),
-          commit: async () => {
-            this.files.set(entry.path, Buffer.concat(chunks));
-            return entry.path;
-          },
-          discard: async () => undefined,
-        };
+        const path = offer.entries[index]!.path;
+        return memoryPartialFile(path, (data) => this.files.set(path, data));
       },
       saveSmallFile: async (index, data, { signal }) => {
         this.savedWhole.push(index);
@@ -220,28 +208,6 @@ function source(files: Array<[string, Buffer]>): FileSource {
   };
 }
 
-function receiverOptions(over: Partial<ReceiverOptions> = {}): ReceiverOptions {
-  return {
-    peerId: 'A'.repeat(52),
-    localName: 'bob',
-    software: 'test',
-    signal: new AbortController().signal,
-    handshakeTimeoutMs: 2000,
-    idleTimeoutMs: 5000,
-    limits: { maxOfferFiles: 10_000, maxOfferBytes: 0, maxFileSize: 0 },
-    authorize: () => undefined,
-    ...over,
-  };
-}
-const senderOptions = {
-  transferId: 't1',
-  localName: 'alice',
-  software: 'test',
-  signal: new AbortController().signal,
-  handshakeTimeoutMs: 2000,
-  idleTimeoutMs: 5000,
-};
-
 describe('receiver: small files pipelined', () => {
   it('saves files of one block or less whole, streams bigger ones, and reports results in order', async () => {
     const files: Array<[string, Buffer]> = [];
@@ -253,7 +219,7 @@ describe('receiver: small files pipelined', () => {
     const seen: number[] = [];
     const [s, r] = duplexPair();
     const [sent, received] = await Promise.all([
-      runSender({ socket: s, source: source(files) }, senderOptions),
+      runSender({ socket: s, source: source(files) }, senderOptions()),
       runReceiver({ socket: r, store }, receiverOptions({ onFile: (o) => seen.push(o.index) })),
     ]);
     assert.equal(sent.ok, true);
@@ -274,7 +240,7 @@ describe('receiver: small files pipelined', () => {
     store.fail = (i) => (i === 20 ? new P2pdError('INBOX_UNWRITABLE', 'no') : undefined);
     const [s, r] = duplexPair();
     const [sent, received] = await Promise.all([
-      runSender({ socket: s, source: source(files) }, senderOptions),
+      runSender({ socket: s, source: source(files) }, senderOptions()),
       runReceiver({ socket: r, store }, receiverOptions()),
     ]);
     assert.equal(received.ok, false);
@@ -295,7 +261,7 @@ describe('receiver: small files pipelined', () => {
     const controller = new AbortController();
     const [s, r] = duplexPair();
     const receiving = runReceiver({ socket: r, store }, receiverOptions({ signal: controller.signal }));
-    const sending = runSender({ socket: s, source: source(files) }, senderOptions);
+    const sending = runSender({ socket: s, source: source(files) }, senderOptions());
     setTimeout(() => controller.abort(new P2pdError('TRANSFER_CANCELLED', 'stop')), 50);
     const [sent, received] = await Promise.allSettled([sending, receiving]);
     assert.equal((received as PromiseRejectedResult).reason.code, 'TRANSFER_CANCELLED');
