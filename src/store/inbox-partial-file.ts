@@ -12,6 +12,7 @@ import type { FileIdentity } from './inbox-guard.js';
 import type { PlannedEntry } from './offer-plan.js';
 import { displayName } from './safe-name.js';
 import { FileSink } from './file-sink.js';
+import { sealReceivedFile } from './seal-file.js';
 
 /** Bytes of one block digest in a resume journal (SHA-256). */
 export const DIGEST_BYTES = 32;
@@ -110,22 +111,8 @@ export class InboxPartialFile implements PartialFile {
   async #commit(signal: AbortSignal): Promise<string> {
     signal.throwIfAborted();
     await this.#finish();
-    const { entry } = this.planned;
     const handle = this.#handle;
-    const info = await handle.stat();
-    const { size } = info;
-    if (this.#identity !== undefined && (info.dev !== this.#identity.dev || info.ino !== this.#identity.ino)) {
-      throw new P2pdError('INTERNAL', 'the partial file changed identity');
-    }
-    this.#identity ??= { dev: info.dev, ino: info.ino };
-    if (size !== entry.size) {
-      throw new P2pdError('SIZE_MISMATCH', `"${displayName(entry.path)}" has ${size} bytes, the offer said ${entry.size}`, {
-        details: { index: this.planned.index, expected: entry.size, actual: size },
-      });
-    }
-    await handle.chmod((entry.mode & 0o755) | 0o600);
-    await handle.utimes(Date.now() / 1000, entry.mtimeMs / 1000);
-    await handle.sync();
+    this.#identity = await sealReceivedFile(handle, this.planned, this.#identity);
     await closeStream(this.stream);
     await handle.close();
     signal.throwIfAborted();

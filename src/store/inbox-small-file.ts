@@ -6,11 +6,11 @@
  * jobs run at once, so their fsyncs and their folder's fsync are shared by the file system.
  */
 import { unlink } from 'node:fs/promises';
-import { P2pdError } from '../errors.js';
 import { storeError } from './inbox-errors.js';
 import { createNew, type FileIdentity } from './inbox-guard.js';
 import type { PlannedEntry } from './offer-plan.js';
 import { displayName } from './safe-name.js';
+import { receivedMode, sealReceivedFile } from './seal-file.js';
 
 /** What place() needs to know of a finished partial file. */
 export interface PlaceableFile {
@@ -38,8 +38,7 @@ export async function saveSmallFile(owner: SmallFileOwner, planned: PlannedEntry
     await owner.checkPartialDir();
     // Created with its final mode (the umask may still take bits away: checked below), which in
     // the private partial directory exposes nothing: one fchmod less per file.
-    const mode = (entry.mode & 0o755) | 0o600;
-    const handle = await createNew(partialPath, mode);
+    const handle = await createNew(partialPath, receivedMode(entry.mode));
     created = true;
     let identity: FileIdentity;
     try {
@@ -48,16 +47,7 @@ export async function saveSmallFile(owner: SmallFileOwner, planned: PlannedEntry
         const { bytesWritten } = await handle.write(data, written, data.length - written, written);
         written += bytesWritten;
       }
-      const info = await handle.stat();
-      if (info.size !== entry.size) {
-        throw new P2pdError('SIZE_MISMATCH', `"${displayName(entry.path)}" has ${info.size} bytes, the offer said ${entry.size}`, {
-          details: { index: planned.index, expected: entry.size, actual: info.size },
-        });
-      }
-      identity = { dev: info.dev, ino: info.ino };
-      if ((info.mode & 0o7777) !== mode) await handle.chmod(mode);
-      await handle.utimes(Date.now() / 1000, entry.mtimeMs / 1000);
-      await handle.sync();
+      identity = await sealReceivedFile(handle, planned);
     } finally {
       await handle.close();
     }

@@ -18,7 +18,7 @@ import {
   type OfferSummary,
   type PendingOffer,
 } from '../../src/transfer/admission.js';
-import type { HistoryStore, TransferRecord } from '../../src/transfer/records.js';
+import { MemoryHistory } from '../helpers/memory-history.js';
 
 /** Policy by id: "auto", "ask", or refuse with the given code. */
 function policy(rules: Record<string, 'auto' | 'ask' | 'PEER_NOT_TRUSTED' | 'PEER_REFUSED'>, trusted?: readonly string[]): IncomingPolicy {
@@ -31,16 +31,6 @@ function policy(rules: Record<string, 'auto' | 'ask' | 'PEER_NOT_TRUSTED' | 'PEE
     },
     displayName: (peer) => `name-of-${peer.id}`,
   };
-}
-
-class MemoryHistory implements HistoryStore {
-  readonly records: TransferRecord[] = [];
-  add(record: TransferRecord): void {
-    this.records.unshift(record);
-  }
-  list(): TransferRecord[] {
-    return [...this.records];
-  }
 }
 
 function gate(

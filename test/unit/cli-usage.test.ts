@@ -11,25 +11,13 @@ import { join } from 'node:path';
 import { runCli, type CliDeps } from '../../src/cli/index.js';
 import { closest, editDistance, positionals, wantsJson } from '../../src/cli/usage.js';
 import { FakeControl, defaultAnswer, transferView } from '../helpers/fake-control.js';
+import { CapturedOutput as Out } from '../helpers/captured-output.js';
 
 interface Run {
   status: number;
   stdout: string;
   stderr: string;
   daemonStarted: boolean;
-}
-
-class Out {
-  text = '';
-  isTTY: boolean;
-  columns = 100;
-  constructor(tty = false) {
-    this.isTTY = tty;
-  }
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
 }
 
 let fake: FakeControl;

@@ -11,16 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, type CliDeps } from '../../src/cli/index.js';
 import { FakeControl, defaultAnswer, transferView, type Answer } from '../helpers/fake-control.js';
-
-class Out {
-  text = '';
-  columns = 100;
-  constructor(readonly isTTY = false) {}
-  write(chunk: string): boolean {
-    this.text += chunk;
-    return true;
-  }
-}
+import { CapturedOutput as Out } from '../helpers/captured-output.js';
 
 let fake: FakeControl;
 let home: string;

@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
 import { AdmissionGate, type IncomingPolicy } from '../../src/transfer/admission.js';
 import { TransferManager } from '../../src/transfer/manager.js';
-import type { HistoryStore, TransferRecord } from '../../src/transfer/records.js';
 import type { OutgoingAttempt } from '../../src/transfer/drivers.js';
 import type { TransferProgress } from '../../src/transfer/progress.js';
 import { Inbox } from '../../src/store/inbox.js';
@@ -24,16 +23,7 @@ import { parseDeviceInfo } from '../../src/localsend/messages.js';
 import { LocalSendDevices } from '../../src/localsend/devices.js';
 import { LocalSendDriver, type LocalSendSendOptions } from '../../src/localsend/driver.js';
 import type { P2pdError } from '../../src/errors.js';
-
-class MemoryHistory implements HistoryStore {
-  readonly records: TransferRecord[] = [];
-  add(record: TransferRecord): void {
-    this.records.unshift(record);
-  }
-  list(): TransferRecord[] {
-    return [...this.records];
-  }
-}
+import { MemoryHistory } from '../helpers/memory-history.js';
 
 let dir: string;
 let clientId: LocalSendIdentity;

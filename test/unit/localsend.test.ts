@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
 import { AdmissionGate, type IncomingPolicy } from '../../src/transfer/admission.js';
 import { TransferManager } from '../../src/transfer/manager.js';
-import type { HistoryStore, TransferRecord } from '../../src/transfer/records.js';
 import { Inbox } from '../../src/store/inbox.js';
 import { loadLocalSendIdentity, type LocalSendIdentity } from '../../src/localsend/identity.js';
 import { LocalSendServer, MAX_PREPARE_JSON, PIN_TRIES } from '../../src/localsend/server.js';
@@ -22,16 +21,7 @@ import { confineFileName, parseDeviceInfo } from '../../src/localsend/messages.j
 import { LocalSendDevices } from '../../src/localsend/devices.js';
 import { LocalSendDriver } from '../../src/localsend/driver.js';
 import type { P2pdError } from '../../src/errors.js';
-
-class MemoryHistory implements HistoryStore {
-  readonly records: TransferRecord[] = [];
-  add(record: TransferRecord): void {
-    this.records.unshift(record);
-  }
-  list(): TransferRecord[] {
-    return [...this.records];
-  }
-}
+import { MemoryHistory } from '../helpers/memory-history.js';
 
 interface Reply {
   status: number;

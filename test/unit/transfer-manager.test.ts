@@ -15,7 +15,6 @@ import {
   type AttemptResult,
   type FileOutcome,
   type FileSource,
-  type HistoryStore,
   type InboundConnection,
   type InboundResult,
   type InboundSession,
@@ -26,6 +25,7 @@ import {
   type TransferRecord,
 } from '../../src/transfer/index.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
+import { MemoryHistory } from '../helpers/memory-history.js';
 
 /** Who listens where on the in-memory network; `down` makes the next dials fail. */
 class FakeNet {
@@ -120,16 +120,6 @@ function firstLine(stream: Duplex): Promise<string> {
     stream.on('data', onData);
     stream.once('end', onEnd);
   });
-}
-
-class MemoryHistory implements HistoryStore {
-  readonly records: TransferRecord[] = [];
-  add(record: TransferRecord): void {
-    this.records.unshift(record);
-  }
-  list(): TransferRecord[] {
-    return [...this.records];
-  }
 }
 
 function node(net: FakeNet, id: string, decision: 'auto' | 'ask') {
