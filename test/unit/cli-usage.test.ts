@@ -12,6 +12,7 @@ import { runCli, type CliDeps } from '../../src/cli/index.js';
 import { closest, editDistance, positionals, wantsJson } from '../../src/cli/usage.js';
 import { FakeControl, defaultAnswer, transferView } from '../helpers/fake-control.js';
 import { CapturedOutput as Out } from '../helpers/captured-output.js';
+import { testCliDeps } from '../helpers/cli-deps.js';
 
 interface Run {
   status: number;
@@ -35,25 +36,8 @@ before(async () => {
 after(() => fake.stop());
 
 function deps(over: Partial<CliDeps> = {}): CliDeps & { stdout: Out; stderr: Out } {
-  return {
-    stdout: new Out(),
-    stderr: new Out(),
-    // An empty PATH: were a service command to run anyway, it would find no systemctl to call.
-    env: { HOME: home, PATH: join(fake.dir, 'bin') },
-    cwd: fake.dir,
-    home,
-    hostname: 'test-host',
-    version: '0.0.0-test',
-    platform: 'linux',
-    execPath: process.execPath,
-    mainScript: join(fake.dir, 'main.js'),
-    uid: process.getuid?.() ?? -1,
-    userName: 'tester',
-    runDaemon: async () => {
-      throw new Error('the daemon must not start');
-    },
-    ...over,
-  } as CliDeps & { stdout: Out; stderr: Out };
+  // A PATH with no systemctl: were a service command to run anyway, it would find none to call.
+  return testCliDeps(fake.dir, home, { env: { HOME: home, PATH: join(fake.dir, 'bin') }, ...over });
 }
 
 async function run(argv: string[], over: Partial<CliDeps> = {}): Promise<Run> {

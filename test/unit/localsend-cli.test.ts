@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, type CliDeps } from '../../src/cli/index.js';
 import { FakeControl, defaultAnswer, transferView, type Answer } from '../helpers/fake-control.js';
-import { CapturedOutput as Out } from '../helpers/captured-output.js';
+import { testCliDeps } from '../helpers/cli-deps.js';
 
 let fake: FakeControl;
 let home: string;
@@ -34,26 +34,8 @@ function terminal(typed: string): NodeJS.ReadableStream & { isTTY: boolean } {
 }
 
 async function run(argv: string[], over: Partial<CliDeps> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new Out();
-  const stderr = new Out();
-  const deps = {
-    stdout,
-    stderr,
-    env: { HOME: home, PATH: '' },
-    cwd: fake.dir,
-    home,
-    hostname: 'test-host',
-    version: '0.0.0-test',
-    platform: 'linux',
-    execPath: process.execPath,
-    mainScript: join(fake.dir, 'main.js'),
-    uid: process.getuid?.() ?? -1,
-    userName: 'tester',
-    runDaemon: async () => {
-      throw new Error('the daemon must not start');
-    },
-    ...over,
-  } as CliDeps;
+  const deps = testCliDeps(fake.dir, home, over);
+  const { stdout, stderr } = deps;
   const status = await runCli([...argv, '--config', fake.configPath], deps);
   return { status, stdout: stdout.text, stderr: stderr.text };
 }
