@@ -1,6 +1,6 @@
 /** The dashboard page: login, the live store, and the five screens. */
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { loginFromFragment } from './api.js';
 import { html } from './html.js';
 import { OffersScreen } from './offers.js';
@@ -43,7 +43,9 @@ function App({ login }: { login: string | null }) {
   const [sendTo, setSendTo] = useState<string | null>(null);
   const [notifyOn, setNotifyOn] = useState(typeof Notification !== 'undefined' && Notification.permission === 'granted');
   const count = waiting(store);
-  useEffect(() => {
+  // In the same commit as the lists, not after the next paint: a hidden or headless page may not
+  // paint for a while, and the title must not show offers that are gone.
+  useLayoutEffect(() => {
     document.title = count > 0 ? `(${count}) p2pd` : 'p2pd';
   }, [count]);
   const problem = login ?? store.unauthorized;
