@@ -1,6 +1,6 @@
 /** The dashboard page: login, the live store, and the five screens. */
 import { render } from 'preact';
-import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
+import { useLayoutEffect, useState } from 'preact/hooks';
 import { loginFromFragment } from './api.js';
 import { html } from './html.js';
 import { OffersScreen } from './offers.js';
@@ -29,7 +29,14 @@ live.onArrival = notifyArrival;
 
 function useStore(): Store {
   const [, setTick] = useState(0);
-  useEffect(() => live.subscribe(() => setTick((n) => n + 1)), []);
+  const rendered = live.version;
+  // Preact subscribes after the first paint; the snapshot can arrive and be rendered to no one
+  // in between, and a quiet LAN may send nothing more. Catch up on what came in that gap.
+  useLayoutEffect(() => {
+    const unsubscribe = live.subscribe(() => setTick((n) => n + 1));
+    if (live.version !== rendered) setTick((n) => n + 1);
+    return unsubscribe;
+  }, []);
   return live.store;
 }
 

@@ -28,8 +28,14 @@ export class Live {
   #since: number | undefined;
   #epoch: string | undefined;
   #scheduled = false;
+  #version = 0;
   /** Called with each new offer or pairing waiting for this side (for notifications). */
   onArrival: (what: string) => void = () => undefined;
+
+  /** Counts changes, so a view that subscribes after its first render can tell it missed one. */
+  get version(): number {
+    return this.#version;
+  }
 
   subscribe(l: Listener): () => void {
     this.#listeners.add(l);
@@ -37,6 +43,7 @@ export class Live {
   }
 
   changed(): void {
+    this.#version++;
     if (this.#scheduled) return;
     this.#scheduled = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
