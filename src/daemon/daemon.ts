@@ -16,9 +16,7 @@ import { identityView } from './views.js';
 import { PeerExpiry, PeerTable } from '../discovery/peer-table.js';
 import { named, ServiceRunner, stopOnly, type Service } from '../lifecycle.js';
 import { Outbox } from '../outbox/index.js';
-import { Inbox } from '../store/inbox.js';
-import { DestinationsInbox } from '../store/destinations.js';
-import { PerPeerInbox } from '../store/per-peer-inbox.js';
+import { SmallFileReader } from '../store/small-file-reader.js';
 import { StateStore } from '../store/state.js';
 import { createTlsListener, formatPeerId, loadOrCreateIdentity, type Identity, type TlsListener } from '../transport/index.js';
 import { AdmissionGate } from '../transfer/admission.js';
@@ -32,6 +30,7 @@ import { localsendPeerViews, peerViews } from './peers-view.js';
 import { DaemonEvents } from './events.js';
 import { controlHandlers } from './handlers.js';
 import { dashboardAuthenticate, dashboardHandlers, dashboardTransport } from './dashboard.js';
+import { configuredInbox } from './inbox-wiring.js';
 import { OnReceiveRunner } from './on-receive.js';
 import { namesOf, outboxPeers, outboxSender } from './outbox-wiring.js';
 import { groupOutboxSender } from './outbox-groups.js';
@@ -108,14 +107,9 @@ export class Daemon {
       const peers = new PeerTable({ isTrusted: (id) => state.getTrusted(id) !== undefined });
       // A flood of announcements is one log line per source and minute, not one per fake peer.
       peers.on('flood', (f) => log.warn({ source: f.source, refused: f.refused, reason: f.reason }, 'mDNS announcements refused (too many new peers)'));
-      const inboxOptions = { dir: config.inbox, maxFileSize: config.limits.maxFileSize, minFreeSpace: config.limits.minFreeSpace };
-      const plainInbox = config.inboxPerPeer
-        ? new PerPeerInbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions)
-        : new Inbox({ logger: log.child({ part: 'inbox' }) }, inboxOptions);
-      const inbox = new DestinationsInbox(
-        { logger: log.child({ part: 'inbox' }), inbox: plainInbox },
-        { destinations: config.destinations, maxFileSize: config.limits.maxFileSize },
-      );
+      // Small files to send are read whole on a thread of their own (small-file-reader.ts).
+      const reader = new SmallFileReader();
+      const inbox = configuredInbox(config, log);
 
       // Built before the manager it feeds (its offers reach the manager only once it runs).
       const localsend: LocalSend | undefined = config.localsend.enabled
@@ -178,7 +172,11 @@ export class Daemon {
       );
 
       // `@<group>/` folders send to every member (outbox-groups.ts).
-      const outboxGroups = groupOutboxSender(outboxSender({ manager, peers, state }, { protect: ownFiles(config) }), { state, peers }, { dir: config.outbox });
+      const outboxGroups = groupOutboxSender(
+        outboxSender({ manager, peers, state, reader }, { protect: ownFiles(config) }),
+        { state, peers },
+        { dir: config.outbox },
+      );
       const outbox: Outbox = new Outbox(
         { logger: log.child({ part: 'outbox' }), sender: outboxGroups, peers: outboxPeers({ state }) },
         { dir: config.outbox, afterSend: config.delivery.afterSend, stableSeconds: config.delivery.stableSeconds, giveUpHours: config.delivery.giveUpHours },
@@ -202,7 +200,7 @@ export class Daemon {
         },
       );
 
-      const sends = new SendQueue({ manager, state, logger: log.child({ part: 'queue' }) }, { protect: ownFiles(config) });
+      const sends = new SendQueue({ manager, state, reader, logger: log.child({ part: 'queue' }) }, { protect: ownFiles(config) });
       let port = 0;
       let ready = false;
       const idView = (): IdView => identityView(config, identity.id, port, this.#version);
@@ -285,7 +283,10 @@ export class Daemon {
       let tls: TlsListener | undefined;
       const services: DaemonServices = {
         state,
-        transfers: stopOnly('transfers', () => manager.stop(this.#config.shutdownGraceSeconds * 1000)),
+        transfers: stopOnly('transfers', async () => {
+          await manager.stop(this.#config.shutdownGraceSeconds * 1000);
+          await reader.stop();
+        }),
         onReceive,
         control: controlService,
         inbox: named('inbox', inbox),

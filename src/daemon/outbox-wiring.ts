@@ -3,11 +3,15 @@ import { P2pdError, toP2pdError } from '../errors.js';
 import type { PeerTable } from '../discovery/peer-table.js';
 import { resolvePeer } from '../discovery/resolve.js';
 import type { OutboxPeers, OutboxSender, SendOutcome } from '../outbox/index.js';
+import type { SmallFileReader } from '../store/small-file-reader.js';
 import { scanLocalPaths } from '../store/local-source.js';
 import type { StateStore } from '../store/state.js';
 import type { TransferManager } from '../transfer/manager.js';
 
-export function outboxSender(deps: { manager: TransferManager; peers: PeerTable; state: StateStore }, options: { protect: readonly string[] }): OutboxSender {
+export function outboxSender(
+  deps: { manager: TransferManager; peers: PeerTable; state: StateStore; reader?: SmallFileReader },
+  options: { protect: readonly string[] },
+): OutboxSender {
   const candidates = (): Array<{ id: string; name: string; trusted: boolean }> => [
     ...deps.peers.list().map((p) => ({ id: p.id, name: p.name, trusted: deps.state.getTrusted(p.id) !== undefined })),
     ...deps.state.trusted().map((t) => ({ id: t.id, name: t.name, trusted: true })),
@@ -16,7 +20,7 @@ export function outboxSender(deps: { manager: TransferManager; peers: PeerTable;
     async send(peer, paths, { signal }): Promise<SendOutcome> {
       let id: string | null = null;
       try {
-        const source = await scanLocalPaths(paths, { signal, protect: options.protect });
+        const source = await scanLocalPaths(paths, { signal, protect: options.protect, ...(deps.reader === undefined ? {} : { reader: deps.reader }) });
         // The outbox keeps its own retry schedule (and moves items to .failed), so no retries here.
         const started = deps.manager.send({ peer, source, retry: 'never', origin: 'outbox' });
         id = started.id;

@@ -5,7 +5,8 @@
  */
 import { toP2pdError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { scanLocalPaths, type LocalSource } from '../store/local-source.js';
+import type { SmallFileReader } from '../store/small-file-reader.js';
+import { scanLocalPaths, type LocalSource, type ScanOptions } from '../store/local-source.js';
 import type { StateStore } from '../store/state.js';
 import type { TransferManager } from '../transfer/manager.js';
 import type { TransferRecord } from '../transfer/records.js';
@@ -14,14 +15,17 @@ export class SendQueue {
   readonly #manager: TransferManager;
   readonly #state: StateStore;
   readonly #log: Logger;
-  readonly #protect: readonly string[];
+  readonly #scan: ScanOptions;
 
-  /** `protect`: paths never sent (the daemon's own state and partial files). */
-  constructor(deps: { manager: TransferManager; state: StateStore; logger: Logger }, options: { protect: readonly string[] } = { protect: [] }) {
+  /** `protect`: paths never sent (the daemon's own state and partial files); `reader`: reads small files whole on a thread. */
+  constructor(
+    deps: { manager: TransferManager; state: StateStore; logger: Logger; reader?: SmallFileReader },
+    options: { protect: readonly string[] } = { protect: [] },
+  ) {
     this.#manager = deps.manager;
     this.#state = deps.state;
     this.#log = deps.logger;
-    this.#protect = options.protect;
+    this.#scan = { protect: options.protect, ...(deps.reader === undefined ? {} : { reader: deps.reader }) };
   }
 
   /** Starts a send of `paths` (absolute) to `peer` and keeps it in the state until it ends. */
@@ -30,12 +34,12 @@ export class SendQueue {
     paths: string[],
     options: { signal?: AbortSignal; id?: string; retry?: 'connected' | 'always' } = {},
   ): Promise<{ id: string; done: Promise<TransferRecord>; source: LocalSource }> {
-    const protect = this.#protect;
-    const source = await scanLocalPaths(paths, options.signal === undefined ? { protect } : { signal: options.signal, protect });
+    const scan = this.#scan;
+    const source = await scanLocalPaths(paths, options.signal === undefined ? scan : { ...scan, signal: options.signal });
     const started = this.#manager.send({
       peer,
       source,
-      rescan: (signal) => scanLocalPaths(paths, { signal, protect }),
+      rescan: (signal) => scanLocalPaths(paths, { ...scan, signal }),
       retry: options.retry ?? 'connected',
       ...(options.id === undefined ? {} : { id: options.id }),
     });

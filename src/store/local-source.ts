@@ -10,13 +10,15 @@
  * daemon's event loop or its shutdown.
  */
 import { constants, type Stats } from 'node:fs';
-import { access, lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { access, lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join, resolve, sep } from 'node:path';
 import { P2pdError } from '../errors.js';
-import { DATA_CHUNK, type OfferEntry } from '../protocol/messages.js';
+import type { OfferEntry } from '../protocol/messages.js';
 import type { ChunkBuffers } from '../transfer/chunk-pool.js';
 import type { FileSource } from '../transfer/ports.js';
+import type { SmallFileReader } from './small-file-reader.js';
+import { readFileChunks, readWholeFile, sourceError, WHOLE_READ_BYTES } from './local-file-read.js';
 import { cleanRelativePath } from './safe-name.js';
 
 export interface LocalSource extends FileSource {
@@ -37,9 +39,11 @@ export interface ScanOptions {
    * its private key, the inbox's partial files): a send that names or contains one is refused.
    */
   protect?: readonly string[];
+  /** Reads small files whole on a thread (small-file-reader.ts); without it every file streams. */
+  reader?: SmallFileReader;
 }
 
-interface Scanned {
+export interface Scanned {
   /** The path to open, and whether a final symlink may be followed (only for paths the user named). */
   path: string;
   follow: boolean;
@@ -169,58 +173,11 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
       if (entry === undefined || scanned === undefined || entry.kind !== 'file') {
         throw new P2pdError('INTERNAL', `entry ${index} is not a file`);
       }
-      return readFileChunks(scanned, entry, opts.signal, opts.start ?? 0, opts.buffers);
+      const start = opts.start ?? 0;
+      if (options.reader !== undefined && start === 0 && entry.size <= WHOLE_READ_BYTES) return readWholeFile(options.reader, scanned, entry, opts.signal);
+      return readFileChunks(scanned, entry, opts.signal, start, opts.buffers);
     },
   };
-}
-
-async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: AbortSignal, start: number, buffers?: ChunkBuffers): AsyncGenerator<Buffer> {
-  const path = scanned.path;
-  let fh;
-  try {
-    // O_NONBLOCK: opening a FIFO swapped in for the file returns at once instead of waiting for a
-    // writer; regular files ignore it. O_NOFOLLOW: a symlink swapped in inside the tree fails.
-    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | (scanned.follow ? 0 : constants.O_NOFOLLOW));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'ENXIO') throw changed(path);
-    if (code === 'EACCES' || code === 'EPERM') throw sourceError(err, path);
-    throw new P2pdError('SOURCE_NOT_FOUND', `${path} can no longer be read: ${code ?? String(err)}`, { cause: err });
-  }
-  try {
-    const before = await fh.stat();
-    const same = before.isFile() && before.dev === scanned.dev && before.ino === scanned.ino;
-    if (!same || before.size !== entry.size || before.mtimeMs !== entry.mtimeMs) throw changed(path);
-    // A buffer per chunk in flight (it goes to the socket without a copy: the consumer says when
-    // it may be used again, through `buffers`), and the next read starts before this chunk is
-    // handed on, so the disk works while we send.
-    const readChunk = async (position: number): Promise<Buffer> => {
-      const want = Math.min(DATA_CHUNK, entry.size - position);
-      const buf = buffers?.take(want) ?? Buffer.allocUnsafe(want);
-      let filled = 0;
-      while (filled < want) {
-        const { bytesRead } = await fh.read(buf, filled, want - filled, position + filled);
-        if (bytesRead === 0) throw changed(path);
-        filled += bytesRead;
-      }
-      return buf;
-    };
-    let position = Math.min(start, entry.size);
-    let next: Promise<Buffer> | undefined = position < entry.size ? readChunk(position) : undefined;
-    while (next !== undefined) {
-      signal.throwIfAborted();
-      const buf = await next;
-      position += buf.length;
-      next = position < entry.size ? readChunk(position) : undefined;
-      // A read left running when the consumer stops early must not become an unhandled rejection.
-      next?.catch(() => undefined);
-      yield buf;
-    }
-    const after = await fh.stat();
-    if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs) throw changed(path);
-  } finally {
-    await fh.close();
-  }
 }
 
 /** A check that refuses any path that is, or holds, one of `protect` (compared by device and inode). */
@@ -315,21 +272,6 @@ async function checkReadable(path: string): Promise<void> {
 }
 
 /** SOURCE_UNREADABLE for a permission problem, SOURCE_NOT_FOUND for anything else. */
-function sourceError(err: unknown, path: string, what = ''): P2pdError {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new P2pdError('SOURCE_UNREADABLE', `cannot read ${what}${path}: permission denied for the daemon's user; make it readable or leave it out`, {
-      cause: err,
-      details: { path },
-    });
-  }
-  return new P2pdError('SOURCE_NOT_FOUND', `cannot read ${what}${path}: ${code ?? String(err)}`, { cause: err, details: { path } });
-}
-
-function changed(path: string): P2pdError {
-  return new P2pdError('SOURCE_CHANGED', `${path} changed while it was being sent; send it again once it is complete`, { details: { path } });
-}
-
 /**
  * The file's identity for resuming: where it is and which version of it (size, mtime, inode). An
  * edited file gets a new id, so a receiver never appends new bytes to an old file's prefix.

@@ -7,89 +7,31 @@
  * thread and its memory.
  */
 import { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
-import { P2pdError } from '../errors.js';
+import { OnDemandWorker } from '../on-demand-worker.js';
 import { BLOCK_SIZE } from '../protocol/messages.js';
 import type { HashReply, HashRequest } from './hash-worker.js';
 
-const IDLE_MS = 15_000;
-
-interface Waiting {
-  resolve: (digest: Buffer) => void;
-  reject: (err: Error) => void;
-}
-
+/** SHA-256 of blocks on a thread of their own (hash-worker.ts), in the order they are handed over. */
 export class HashWorker {
-  readonly #idleMs: number;
-  #worker: Worker | undefined;
-  readonly #waiting = new Map<number, Waiting>();
-  #nextId = 1;
-  #idleTimer: NodeJS.Timeout | undefined;
-  #stopped = false;
+  readonly #thread: OnDemandWorker<HashRequest, HashReply>;
 
   constructor(options: { idleMs?: number } = {}) {
-    this.#idleMs = options.idleMs ?? IDLE_MS;
+    this.#thread = new OnDemandWorker(new URL('./hash-worker.js', import.meta.url), { what: 'the hashing thread', ...options });
   }
 
   /** Whether a thread is running now (tests; the thread comes and goes by itself). */
   get running(): boolean {
-    return this.#worker !== undefined;
+    return this.#thread.running;
   }
 
   /** SHA-256 of the first `length` bytes of `buffer`, which must not change until this settles. */
-  hash(buffer: SharedArrayBuffer, length: number): Promise<Buffer> {
-    if (this.#stopped) return Promise.reject(new P2pdError('TRANSFER_CANCELLED', 'the daemon is shutting down'));
-    const worker = this.#ensure();
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
-    const id = this.#nextId++;
-    const request: HashRequest = { id, buffer, length };
-    return new Promise<Buffer>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-      worker.postMessage(request);
-    });
+  async hash(buffer: SharedArrayBuffer, length: number): Promise<Buffer> {
+    const digest = await this.#thread.request({ buffer, length });
+    return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#end(new P2pdError('TRANSFER_CANCELLED', 'the daemon is shutting down'));
-  }
-
-  #ensure(): Worker {
-    if (this.#worker !== undefined) return this.#worker;
-    // None of the daemon's own Node flags: some (an --input-type, a profiler's) do not suit a worker.
-    const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { execArgv: [] });
-    // A thread left hashing must never keep the daemon's process alive.
-    worker.unref();
-    worker.on('message', (reply: HashReply) => this.#reply(reply));
-    worker.on('error', (err) => void this.#end(new P2pdError('INTERNAL', `the hashing thread failed: ${err.message}`, { cause: err })));
-    worker.on('exit', () => {
-      if (this.#worker === worker) void this.#end(new P2pdError('INTERNAL', 'the hashing thread ended'));
-    });
-    this.#worker = worker;
-    return worker;
-  }
-
-  #reply(reply: HashReply): void {
-    const waiting = this.#waiting.get(reply.id);
-    if (waiting === undefined) return;
-    this.#waiting.delete(reply.id);
-    waiting.resolve(Buffer.from(reply.digest.buffer, reply.digest.byteOffset, reply.digest.byteLength));
-    if (this.#waiting.size === 0 && this.#idleTimer === undefined) {
-      this.#idleTimer = setTimeout(() => void this.#end(), this.#idleMs);
-      this.#idleTimer.unref();
-    }
-  }
-
-  /** Ends the thread; requests still waiting fail with `reason`. */
-  async #end(reason?: Error): Promise<void> {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
-    const worker = this.#worker;
-    this.#worker = undefined;
-    for (const w of this.#waiting.values()) w.reject(reason ?? new P2pdError('INTERNAL', 'the hashing thread ended'));
-    this.#waiting.clear();
-    if (worker !== undefined) await worker.terminate();
+  stop(): Promise<void> {
+    return this.#thread.stop();
   }
 }
 

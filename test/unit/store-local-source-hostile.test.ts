@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, symlink, unlink, writeFile, utimes, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { scanLocalPaths } from '../../src/store/local-source.js';
+import { scanLocalPaths, type ScanOptions } from '../../src/store/local-source.js';
+import { SmallFileReader } from '../../src/store/small-file-reader.js';
 
 async function drain(it: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -17,54 +18,73 @@ async function drain(it: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-describe('sending from a tree others can write', () => {
+// Small files are read whole on a thread when the scan has a reader: the same checks hold there.
+for (const [how, withReader] of [
+  ['streamed', false],
+  ['read whole on a thread', true],
+] as const) {
+  describe(`sending from a tree others can write (${how})`, () => {
+    let dir: string;
+    const reader = new SmallFileReader();
+    const options: ScanOptions = withReader ? { reader } : {};
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'p2pd-src-'));
+    });
+    after(async () => {
+      await reader.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('a file swapped for a symlink to a secret (same size and mtime) is SOURCE_CHANGED, the secret unread', async () => {
+      const tree = join(dir, 'tree1');
+      await mkdir(tree);
+      await writeFile(join(tree, 'a.txt'), 'public!');
+      const secret = join(dir, 'secret');
+      await writeFile(secret, 'SECRET!', { mode: 0o600 });
+      const t = new Date(1_700_000_000_000);
+      await utimes(join(tree, 'a.txt'), t, t);
+      await utimes(secret, t, t);
+      const source = await scanLocalPaths([tree], options);
+      const index = source.entries.findIndex((e) => e.path === 'tree1/a.txt');
+      await unlink(join(tree, 'a.txt'));
+      await symlink(secret, join(tree, 'a.txt'));
+      await assert.rejects(drain(source.read(index, { signal: new AbortController().signal })), { code: 'SOURCE_CHANGED' });
+    });
+
+    it('a file swapped for another file of the same size and mtime is SOURCE_CHANGED (inode differs)', async () => {
+      const tree = join(dir, 'tree2');
+      await mkdir(tree);
+      await writeFile(join(tree, 'a.txt'), 'aaaa');
+      const source = await scanLocalPaths([tree], options);
+      const st = await stat(join(tree, 'a.txt'));
+      await writeFile(join(tree, 'b.tmp'), 'bbbb');
+      await utimes(join(tree, 'b.tmp'), st.atime, st.mtime);
+      execFileSync('mv', [join(tree, 'b.tmp'), join(tree, 'a.txt')]);
+      const index = source.entries.findIndex((e) => e.path === 'tree2/a.txt');
+      await assert.rejects(drain(source.read(index, { signal: new AbortController().signal })), { code: 'SOURCE_CHANGED' });
+    });
+
+    it('a file swapped for a FIFO fails at once instead of blocking', async () => {
+      const tree = join(dir, 'tree3');
+      await mkdir(tree);
+      await writeFile(join(tree, 'a.txt'), '');
+      const source = await scanLocalPaths([tree], options);
+      await unlink(join(tree, 'a.txt'));
+      execFileSync('mkfifo', [join(tree, 'a.txt')]);
+      const index = source.entries.findIndex((e) => e.path === 'tree3/a.txt');
+      const started = Date.now();
+      await assert.rejects(drain(source.read(index, { signal: new AbortController().signal })), { code: 'SOURCE_CHANGED' });
+      assert.ok(Date.now() - started < 2000);
+    });
+  });
+}
+
+describe('sending the daemon state', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'p2pd-src-'));
   });
   after(async () => rm(dir, { recursive: true, force: true }));
-
-  it('a file swapped for a symlink to a secret (same size and mtime) is SOURCE_CHANGED, the secret unread', async () => {
-    const tree = join(dir, 'tree1');
-    await mkdir(tree);
-    await writeFile(join(tree, 'a.txt'), 'public!');
-    const secret = join(dir, 'secret');
-    await writeFile(secret, 'SECRET!', { mode: 0o600 });
-    const t = new Date(1_700_000_000_000);
-    await utimes(join(tree, 'a.txt'), t, t);
-    await utimes(secret, t, t);
-    const source = await scanLocalPaths([tree]);
-    const index = source.entries.findIndex((e) => e.path === 'tree1/a.txt');
-    await unlink(join(tree, 'a.txt'));
-    await symlink(secret, join(tree, 'a.txt'));
-    await assert.rejects(drain(source.read(index, { signal: new AbortController().signal })), { code: 'SOURCE_CHANGED' });
-  });
-
-  it('a file swapped for another file of the same size and mtime is SOURCE_CHANGED (inode differs)', async () => {
-    const tree = join(dir, 'tree2');
-    await mkdir(tree);
-    await writeFile(join(tree, 'a.txt'), 'aaaa');
-    const source = await scanLocalPaths([tree]);
-    const st = await stat(join(tree, 'a.txt'));
-    await writeFile(join(tree, 'b.tmp'), 'bbbb');
-    await utimes(join(tree, 'b.tmp'), st.atime, st.mtime);
-    execFileSync('mv', [join(tree, 'b.tmp'), join(tree, 'a.txt')]);
-    const index = source.entries.findIndex((e) => e.path === 'tree2/a.txt');
-    await assert.rejects(drain(source.read(index, { signal: new AbortController().signal })), { code: 'SOURCE_CHANGED' });
-  });
-
-  it('a file swapped for a FIFO fails at once instead of blocking', async () => {
-    const tree = join(dir, 'tree3');
-    await mkdir(tree);
-    await writeFile(join(tree, 'a.txt'), '');
-    const source = await scanLocalPaths([tree]);
-    await unlink(join(tree, 'a.txt'));
-    execFileSync('mkfifo', [join(tree, 'a.txt')]);
-    const index = source.entries.findIndex((e) => e.path === 'tree3/a.txt');
-    const started = Date.now();
-    await assert.rejects(drain(source.read(index, { signal: new AbortController().signal })), { code: 'SOURCE_CHANGED' });
-    assert.ok(Date.now() - started < 2000);
-  });
 
   it('a path that is or holds the daemon state is refused; a sibling is fine', async () => {
     const home = join(dir, 'home');

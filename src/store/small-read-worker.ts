@@ -1,0 +1,59 @@
+/**
+ * The thread of SmallFileReader: one small file per request, opened, checked, read whole and
+ * checked again with synchronous calls (this thread may block; the event loop is elsewhere).
+ * Nothing here decides what an outcome means: local-file-read.ts turns it into an error.
+ */
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { serveRequests } from '../on-demand-worker.js';
+
+const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = constants;
+
+/** A file found by the scan: it must still be that file (type, device, inode, size, mtime). */
+export interface SmallRead {
+  path: string;
+  follow: boolean;
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+/** `changed`: not the scanned file; otherwise a failure has the error code of the step that met it. */
+export type SmallReadOutcome = { ok: true; data: Uint8Array } | { ok: false; changed?: boolean; step?: 'open' | 'read'; code?: string; message?: string };
+
+function failed(err: unknown, step: 'open' | 'read'): SmallReadOutcome {
+  const e = err as NodeJS.ErrnoException;
+  return { ok: false, step, ...(e.code === undefined ? {} : { code: e.code }), message: e.message };
+}
+
+function readSmall(job: SmallRead): SmallReadOutcome {
+  let fd: number;
+  try {
+    // O_NONBLOCK: a FIFO swapped in for the file does not wait for a writer.
+    fd = openSync(job.path, O_RDONLY | O_NONBLOCK | (job.follow ? 0 : O_NOFOLLOW));
+  } catch (err) {
+    return failed(err, 'open');
+  }
+  try {
+    const before = fstatSync(fd);
+    if (!before.isFile() || before.dev !== job.dev || before.ino !== job.ino || before.size !== job.size || before.mtimeMs !== job.mtimeMs) {
+      return { ok: false, changed: true };
+    }
+    const data = new Uint8Array(job.size);
+    let filled = 0;
+    while (filled < job.size) {
+      const n = readSync(fd, data, filled, job.size - filled, filled);
+      if (n === 0) return { ok: false, changed: true };
+      filled += n;
+    }
+    const after = fstatSync(fd);
+    if (after.size !== job.size || after.mtimeMs !== job.mtimeMs) return { ok: false, changed: true };
+    return { ok: true, data };
+  } catch (err) {
+    return failed(err, 'read');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+serveRequests<SmallRead, SmallReadOutcome>(readSmall, (reply) => (reply.ok ? [reply.data.buffer as ArrayBuffer] : []));

@@ -1,0 +1,89 @@
+/**
+ * Small files read whole on a thread (store/small-file-reader.ts): the bytes are those a streamed
+ * read gives, files above the threshold still stream, a file that changed or went away fails with
+ * the same codes, and the thread comes and goes by itself.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdtemp, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WHOLE_READ_BYTES } from '../../src/store/local-file-read.js';
+import { scanLocalPaths } from '../../src/store/local-source.js';
+import { SmallFileReader } from '../../src/store/small-file-reader.js';
+
+async function chunks(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const b of it) out.push(b);
+  return out;
+}
+
+const signal = (): AbortSignal => new AbortController().signal;
+
+describe('small files read whole on a thread', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'p2pd-reader-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('gives the bytes a streamed read gives, in one chunk; bigger files still stream', async () => {
+    const tree = join(dir, 'sizes');
+    await mkdir(tree);
+    const sizes = [0, 1, 4096, WHOLE_READ_BYTES, WHOLE_READ_BYTES + 1];
+    const contents = sizes.map((n) => randomBytes(n));
+    for (const [i, c] of contents.entries()) await writeFile(join(tree, `f${i}`), c);
+    const reader = new SmallFileReader();
+    try {
+      const streamed = await scanLocalPaths([tree]);
+      const whole = await scanLocalPaths([tree], { reader });
+      for (const [i, c] of contents.entries()) {
+        const index = whole.entries.findIndex((e) => e.path === `sizes/f${i}`);
+        const viaThread = await chunks(whole.read(index, { signal: signal() }));
+        const viaStream = await chunks(streamed.read(index, { signal: signal() }));
+        assert.deepEqual(Buffer.concat(viaThread), c, `f${i}`);
+        assert.deepEqual(Buffer.concat(viaStream), c, `f${i} streamed`);
+        if (c.length === 0) assert.equal(viaThread.length, 0, 'an empty file has no chunk');
+        else if (c.length <= WHOLE_READ_BYTES) assert.equal(viaThread.length, 1, `f${i} in one chunk`);
+      }
+      assert.equal(reader.running, true);
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('a file that grew since the scan is SOURCE_CHANGED; one that is gone is SOURCE_NOT_FOUND', async () => {
+    const tree = join(dir, 'changes');
+    await mkdir(tree);
+    await writeFile(join(tree, 'grows'), 'abc');
+    await writeFile(join(tree, 'goes'), 'abc');
+    const reader = new SmallFileReader();
+    try {
+      const source = await scanLocalPaths([tree], { reader });
+      await appendFile(join(tree, 'grows'), 'more');
+      await unlink(join(tree, 'goes'));
+      const at = (name: string): number => source.entries.findIndex((e) => e.path === `changes/${name}`);
+      await assert.rejects(chunks(source.read(at('grows'), { signal: signal() })), { code: 'SOURCE_CHANGED' });
+      await assert.rejects(chunks(source.read(at('goes'), { signal: signal() })), { code: 'SOURCE_NOT_FOUND' });
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('the thread ends after a quiet spell, starts again when needed, and refuses work after stop()', async () => {
+    const tree = join(dir, 'idle');
+    await mkdir(tree);
+    await writeFile(join(tree, 'a'), 'hello');
+    const reader = new SmallFileReader({ idleMs: 50 });
+    const source = await scanLocalPaths([tree], { reader });
+    const index = source.entries.findIndex((e) => e.path === 'idle/a');
+    assert.equal(reader.running, false, 'no thread before the first read');
+    assert.equal(Buffer.concat(await chunks(source.read(index, { signal: signal() }))).toString(), 'hello');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(reader.running, false, 'the idle thread ended');
+    assert.equal(Buffer.concat(await chunks(source.read(index, { signal: signal() }))).toString(), 'hello');
+    await reader.stop();
+    await assert.rejects(chunks(source.read(index, { signal: signal() })), { code: 'TRANSFER_CANCELLED' });
+  });
+});
