@@ -18,7 +18,6 @@ import type { LoadedConfig } from './config/types.js';
 // imported only after this line), until V8 resets it when a worker thread starts. A re-exec with
 // the flag would cost a second node process. See docs/PERFORMANCE.md#memory.
 setFlagsFromString('--semi-space-growth-factor=1');
-const { runCli } = await import('./cli/index.js');
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -98,26 +97,66 @@ function currentUserName(): string {
   }
 }
 
-const status = await runCli(process.argv.slice(2), {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  cwd: process.cwd(),
-  home: homedir(),
-  hostname: hostname(),
-  version,
-  platform: process.platform,
-  execPath: process.execPath,
-  mainScript: fileURLToPath(import.meta.url),
-  uid: process.getuid?.() ?? -1,
-  userName: currentUserName(),
-  onInterrupt: (handler) => {
-    process.on('SIGINT', handler);
-    return () => process.off('SIGINT', handler);
-  },
-  runDaemon,
-});
+/**
+ * `p2pd daemon [--config <file>]`, the command line the service units and `npm start` use, as the
+ * argument list to read the config file from; undefined for anything else.
+ */
+function plainDaemonCommand(argv: readonly string[]): { config?: string } | undefined {
+  if (argv[0] !== 'daemon') return undefined;
+  if (argv.length === 1) return {};
+  if (argv.length === 2 && argv[1]!.startsWith('--config=') && argv[1]!.length > '--config='.length) return { config: argv[1]!.slice('--config='.length) };
+  if (argv.length === 3 && argv[1] === '--config' && !argv[2]!.startsWith('-')) return { config: argv[2]! };
+  return undefined;
+}
+
+/**
+ * Starts the daemon without loading the CLI (yargs and every command's module): about 5 MB less
+ * resident for as long as it runs (docs/PERFORMANCE.md#memory). Undefined when the config does not
+ * load: the CLI then reads it again and reports the problem as for any command.
+ */
+async function runPlainDaemon(args: { config?: string }): Promise<number | undefined> {
+  const { loadConfig } = await import('./config/load.js');
+  const read = (file?: string): LoadedConfig => {
+    const named = file ?? args.config;
+    return loadConfig({ ...(named === undefined ? {} : { file: named }), env: process.env, home: homedir(), hostname: hostname(), cwd: process.cwd() });
+  };
+  let loaded: LoadedConfig;
+  try {
+    loaded = read();
+  } catch {
+    return undefined;
+  }
+  return runDaemon(loaded, read);
+}
+
+async function runCommandLine(argv: string[]): Promise<number> {
+  const plain = plainDaemonCommand(argv);
+  const direct = plain === undefined ? undefined : await runPlainDaemon(plain);
+  if (direct !== undefined) return direct;
+  const { runCli } = await import('./cli/index.js');
+  return runCli(argv, {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    home: homedir(),
+    hostname: hostname(),
+    version,
+    platform: process.platform,
+    execPath: process.execPath,
+    mainScript: fileURLToPath(import.meta.url),
+    uid: process.getuid?.() ?? -1,
+    userName: currentUserName(),
+    onInterrupt: (handler) => {
+      process.on('SIGINT', handler);
+      return () => process.off('SIGINT', handler);
+    },
+    runDaemon,
+  });
+}
+
+const status = await runCommandLine(process.argv.slice(2));
 process.exitCode = status;
 // The daemon's sockets and timers are closed by now; anything left must not keep the CLI alive.
 setTimeout(() => process.exit(status), 200).unref();
