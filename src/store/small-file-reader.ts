@@ -20,8 +20,10 @@ export class SmallFileReader {
     return this.#thread.running;
   }
 
-  read(file: SmallRead): Promise<SmallReadOutcome> {
-    return this.#thread.request(file);
+  /** Reads `file` (its `size` bytes at most) whole. */
+  read(file: Omit<SmallRead, 'into'>): Promise<SmallReadOutcome> {
+    const into = new ArrayBuffer(file.size);
+    return this.#thread.request({ ...file, into }, [into]);
   }
 
   stop(): Promise<void> {

@@ -8,8 +8,13 @@ import { serveRequests } from '../on-demand-worker.js';
 
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = constants;
 
-/** A file found by the scan: it must still be that file (type, device, inode, size, mtime). */
+/**
+ * A file found by the scan: it must still be that file (type, device, inode, size, mtime). `into`
+ * (`size` bytes) comes from the main thread and goes back filled: memory the thread allocated
+ * would stay in its own malloc arena, which keeps what it ever held.
+ */
 export interface SmallRead {
+  into: ArrayBuffer;
   path: string;
   follow: boolean;
   dev: number;
@@ -39,7 +44,7 @@ function readSmall(job: SmallRead): SmallReadOutcome {
     if (!before.isFile() || before.dev !== job.dev || before.ino !== job.ino || before.size !== job.size || before.mtimeMs !== job.mtimeMs) {
       return { ok: false, changed: true };
     }
-    const data = new Uint8Array(job.size);
+    const data = new Uint8Array(job.into, 0, job.size);
     let filled = 0;
     while (filled < job.size) {
       const n = readSync(fd, data, filled, job.size - filled, filled);
