@@ -61,6 +61,24 @@ export function controlHandlers(deps: HandlerDeps): CoreHandlers {
   return { ...makeHandlers(deps, manager, peers, state), ...fanout };
 }
 
+/** A peer known only by the id a person typed: never seen, named by its short id. */
+function unseenPeer(id: string, protocol?: 'localsend'): PeerView {
+  const short = id.slice(0, 7);
+  return {
+    id,
+    shortId: short,
+    name: short,
+    displayName: short,
+    addresses: [],
+    trusted: false,
+    trustedName: null,
+    online: false,
+    lastSeen: null,
+    impersonates: null,
+    ...(protocol === undefined ? {} : { protocol }),
+  };
+}
+
 /** The methods this file answers itself; the rest are the dashboard's and fanout.ts's. */
 type OwnHandlers = Omit<CoreHandlers, keyof ReturnType<typeof fanoutHandlers>>;
 
@@ -69,39 +87,11 @@ function makeHandlers(deps: HandlerDeps, manager: TransferManager, peers: PeerTa
     // A LocalSend device can be trusted only by a fingerprint its certificate proved, never by a claim.
     const views = [...peerViews(peers, state), ...(deps.localsend?.() ?? []).filter((v) => v.verified === true)];
     if (/^[0-9a-fA-F]{64}$/.test(query) && !views.some((v) => v.id === query.toUpperCase())) {
-      const id = query.toUpperCase();
-      const short = id.slice(0, 7);
-      return {
-        id,
-        shortId: short,
-        name: short,
-        displayName: short,
-        addresses: [],
-        trusted: false,
-        trustedName: null,
-        online: false,
-        lastSeen: null,
-        impersonates: null,
-        protocol: 'localsend',
-      };
+      return unseenPeer(query.toUpperCase(), 'localsend');
     }
     const fullId = parsePeerId(query);
-    if (fullId !== null && !views.some((v) => v.id === fullId)) {
-      // A full id read aloud by its owner may be trusted before the peer was ever seen.
-      const short = fullId.slice(0, 7);
-      return {
-        id: fullId,
-        shortId: short,
-        name: short,
-        displayName: short,
-        addresses: [],
-        trusted: false,
-        trustedName: null,
-        online: false,
-        lastSeen: null,
-        impersonates: null,
-      };
-    }
+    // A full id read aloud by its owner may be trusted before the peer was ever seen.
+    if (fullId !== null && !views.some((v) => v.id === fullId)) return unseenPeer(fullId);
     const hit = resolvePeer(
       query,
       views.map((v) => ({ ...v, name: v.name })),
