@@ -107,7 +107,6 @@ export class Daemon {
       const peers = new PeerTable({ isTrusted: (id) => state.getTrusted(id) !== undefined });
       // A flood of announcements is one log line per source and minute, not one per fake peer.
       peers.on('flood', (f) => log.warn({ source: f.source, refused: f.refused, reason: f.reason }, 'mDNS announcements refused (too many new peers)'));
-      // Small files to send are read whole on a thread of their own (small-file-reader.ts).
       const reader = new SmallFileReader();
       const inbox = configuredInbox(config, log);
 

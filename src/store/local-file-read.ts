@@ -11,9 +11,6 @@ import type { ChunkBuffers } from '../transfer/chunk-pool.js';
 import type { SmallFileReader } from './small-file-reader.js';
 import type { Scanned } from './local-source.js';
 
-/** Files up to this size are read whole on a thread, when the scan was given a reader. */
-export const WHOLE_READ_BYTES = 256 * 1024;
-
 export async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: AbortSignal, start: number, buffers?: ChunkBuffers): AsyncGenerator<Buffer> {
   const path = scanned.path;
   let fh;
@@ -72,8 +69,7 @@ export async function* readWholeFile(reader: SmallFileReader, scanned: Scanned, 
     throw sourceError(err, path);
   }
   signal.throwIfAborted();
-  const data = outcome.data!;
-  if (data.length > 0) yield Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (outcome.data.length > 0) yield outcome.data;
 }
 
 function openError(err: unknown, path: string): P2pdError {

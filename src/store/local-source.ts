@@ -17,8 +17,8 @@ import { P2pdError } from '../errors.js';
 import type { OfferEntry } from '../protocol/messages.js';
 import type { ChunkBuffers } from '../transfer/chunk-pool.js';
 import type { FileSource } from '../transfer/ports.js';
-import type { SmallFileReader } from './small-file-reader.js';
-import { readFileChunks, readWholeFile, sourceError, WHOLE_READ_BYTES } from './local-file-read.js';
+import { WHOLE_READ_BYTES, type SmallFileReader } from './small-file-reader.js';
+import { readFileChunks, readWholeFile, sourceError } from './local-file-read.js';
 import { cleanRelativePath } from './safe-name.js';
 
 export interface LocalSource extends FileSource {

@@ -9,12 +9,12 @@ import { serveRequests } from '../on-demand-worker.js';
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = constants;
 
 /**
- * A file found by the scan: it must still be that file (type, device, inode, size, mtime). `into`
- * (`size` bytes) comes from the main thread and goes back filled: memory the thread allocated
- * would stay in its own malloc arena, which keeps what it ever held.
+ * A file found by the scan: it must still be that file (type, device, inode, size, mtime). Its
+ * bytes go to `shared` at `offset`, memory the main thread owns and copies them out of.
  */
 export interface SmallRead {
-  into: ArrayBuffer;
+  shared: SharedArrayBuffer;
+  offset: number;
   path: string;
   follow: boolean;
   dev: number;
@@ -24,7 +24,8 @@ export interface SmallRead {
 }
 
 /** `changed`: not the scanned file; otherwise a failure has the error code of the step that met it. */
-export type SmallReadOutcome = { ok: true; data: Uint8Array } | { ok: false; changed?: boolean; step?: 'open' | 'read'; code?: string; message?: string };
+export type SmallReadFailure = { ok: false; changed?: boolean; step?: 'open' | 'read'; code?: string; message?: string };
+export type SmallReadOutcome = { ok: true } | SmallReadFailure;
 
 function failed(err: unknown, step: 'open' | 'read'): SmallReadOutcome {
   const e = err as NodeJS.ErrnoException;
@@ -44,7 +45,7 @@ function readSmall(job: SmallRead): SmallReadOutcome {
     if (!before.isFile() || before.dev !== job.dev || before.ino !== job.ino || before.size !== job.size || before.mtimeMs !== job.mtimeMs) {
       return { ok: false, changed: true };
     }
-    const data = new Uint8Array(job.into, 0, job.size);
+    const data = new Uint8Array(job.shared, job.offset, job.size);
     let filled = 0;
     while (filled < job.size) {
       const n = readSync(fd, data, filled, job.size - filled, filled);
@@ -53,7 +54,7 @@ function readSmall(job: SmallRead): SmallReadOutcome {
     }
     const after = fstatSync(fd);
     if (after.size !== job.size || after.mtimeMs !== job.mtimeMs) return { ok: false, changed: true };
-    return { ok: true, data };
+    return { ok: true };
   } catch (err) {
     return failed(err, 'read');
   } finally {
@@ -61,4 +62,4 @@ function readSmall(job: SmallRead): SmallReadOutcome {
   }
 }
 
-serveRequests<SmallRead, SmallReadOutcome>(readSmall, (reply) => (reply.ok ? [reply.data.buffer as ArrayBuffer] : []));
+serveRequests<SmallRead, SmallReadOutcome>(readSmall);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, mkdtemp, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WHOLE_READ_BYTES } from '../../src/store/local-file-read.js';
+import { WHOLE_READ_BYTES } from '../../src/store/small-file-reader.js';
 import { scanLocalPaths } from '../../src/store/local-source.js';
 import { SmallFileReader } from '../../src/store/small-file-reader.js';
 
