@@ -4,7 +4,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { P2pdError } from '../errors.js';
 import { defaultConfig, defaultControlSocket, xdgDir } from './defaults.js';
 import { validate as validateCron } from 'node-cron';
@@ -97,8 +98,14 @@ function jsonReason(err: unknown, text: string): string {
   return `${message} (line ${line}, column ${column})`;
 }
 
+/**
+ * The schema's check, compiled to plain code at build time (tools/build-config-check.mjs): no ajv
+ * compiler to import and run on each command.
+ */
+const configCheck = (): ValidateFunction => createRequire(import.meta.url)('./config-check.cjs') as ValidateFunction;
+
 function validate(data: unknown, file: string): JsonObject {
-  const check = new Ajv({ allErrors: true, strict: true }).compile(configSchema);
+  const check = configCheck();
   if (check(data)) return data as JsonObject;
   const errors = check.errors ?? [];
   const first = errors[0];
