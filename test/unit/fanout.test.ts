@@ -197,20 +197,26 @@ describe('MultiProgress', () => {
   });
 });
 
+/** An outbox sender that succeeds for the peers online and records whom it sent to. */
+function recordingSender(onlineAtFirst: string[]): { online: Set<string>; calls: string[]; inner: OutboxSender } {
+  const online = new Set(onlineAtFirst);
+  const calls: string[] = [];
+  const inner: OutboxSender = {
+    async send(peer): Promise<SendOutcome> {
+      calls.push(peer);
+      return { ok: true, transferId: `t-${peer.slice(0, 1)}` };
+    },
+    isOnline: (peer) => online.has(peer),
+  };
+  return { online, calls, inner };
+}
+
 describe('outbox @group items', () => {
   it('are done only when every member has them; members that have them are not sent again', async () => {
     await withDir(async (dir) => {
       const { state, peers } = world(dir);
       state.setGroup('lab', [A, B]);
-      const online = new Set([A]);
-      const calls: string[] = [];
-      const inner: OutboxSender = {
-        async send(peer): Promise<SendOutcome> {
-          calls.push(peer);
-          return { ok: true, transferId: `t-${peer.slice(0, 1)}` };
-        },
-        isOnline: (peer) => online.has(peer),
-      };
+      const { online, calls, inner } = recordingSender([A]);
       const sender = groupOutboxSender(inner, { state, peers }, { dir });
       await mkdir(join(dir, '@lab'));
       const abs = join(dir, '@lab', 'x.txt');
@@ -244,15 +250,7 @@ describe('outbox @group items', () => {
     await withDir(async (dir) => {
       const { state, peers } = world(dir);
       state.setGroup('lab', [A, B]);
-      const online = new Set([A]);
-      const calls: string[] = [];
-      const inner: OutboxSender = {
-        async send(peer): Promise<SendOutcome> {
-          calls.push(peer);
-          return { ok: true, transferId: `t-${peer.slice(0, 1)}` };
-        },
-        isOnline: (peer) => online.has(peer),
-      };
+      const { online, calls, inner } = recordingSender([A]);
       await mkdir(join(dir, '@lab'));
       const abs = join(dir, '@lab', 'x.txt');
       await writeFile(abs, 'x');

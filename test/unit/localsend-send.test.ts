@@ -12,18 +12,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
-import { AdmissionGate, type IncomingPolicy } from '../../src/transfer/admission.js';
-import { TransferManager } from '../../src/transfer/manager.js';
 import type { OutgoingAttempt } from '../../src/transfer/drivers.js';
 import type { TransferProgress } from '../../src/transfer/progress.js';
-import { Inbox } from '../../src/store/inbox.js';
 import { loadLocalSendIdentity, type LocalSendIdentity } from '../../src/localsend/identity.js';
 import { LocalSendServer, PIN_TRIES } from '../../src/localsend/server.js';
 import { parseDeviceInfo } from '../../src/localsend/messages.js';
 import { LocalSendDevices } from '../../src/localsend/devices.js';
 import { LocalSendDriver, type LocalSendSendOptions } from '../../src/localsend/driver.js';
 import type { P2pdError } from '../../src/errors.js';
-import { MemoryHistory } from '../helpers/memory-history.js';
+import { startLocalSendReceiver } from '../helpers/localsend-receiver.js';
 
 let dir: string;
 let clientId: LocalSendIdentity;
@@ -38,29 +35,7 @@ after(async () => rm(dir, { recursive: true, force: true }));
 
 /** p2pd's LocalSend receiver on 127.0.0.1, accepting verified senders at once. */
 async function receiver(t: { after: (fn: () => Promise<void>) => void }, options: { pin?: string } = {}) {
-  const sub = await mkdtemp(join(dir, 'node-'));
-  const history = new MemoryHistory();
-  const policy: IncomingPolicy = { decide: (p) => (p.verified === false ? 'ask' : 'auto'), displayName: (p) => p.helloName || p.id };
-  const gate = new AdmissionGate(
-    { logger: silentLogger(), policy, history },
-    { localName: 'box', askTimeoutMs: 5000, minFreeSpace: 0, maxConcurrentIncoming: 4, limits: { maxOfferFiles: 100, maxOfferBytes: 0, maxFileSize: 0 } },
-  );
-  const manager = new TransferManager(
-    { logger: silentLogger(), connector: { resolve: (q) => ({ protocol: 'p2pd', id: q, name: q }) }, history, gate, drivers: [] },
-    { maxConcurrentOutgoing: 1, retry: { minDelayMs: 10, maxDelayMs: 20, giveUpMs: 1000 } },
-  );
-  const inboxDir = join(sub, 'inbox');
-  const inbox = new Inbox({}, { dir: inboxDir });
-  await inbox.start();
-  const server = new LocalSendServer(
-    { logger: silentLogger(), inbox, identity: serverId, receive: (peer, run, o) => manager.receiveSession(peer, run, o) },
-    { host: '127.0.0.1', port: 0, alias: 'box', deviceModel: 'p2pd', pin: options.pin ?? '', idleTimeoutMs: 5000 },
-  );
-  await server.start({ signal: new AbortController().signal });
-  t.after(async () => {
-    await server.stop();
-    await manager.stop();
-  });
+  const { server, history, inboxDir } = await startLocalSendReceiver(t, dir, serverId, options);
   return { server, history, inboxDir };
 }
 

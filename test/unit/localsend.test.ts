@@ -11,17 +11,13 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../src/log.js';
-import { AdmissionGate, type IncomingPolicy } from '../../src/transfer/admission.js';
-import { TransferManager } from '../../src/transfer/manager.js';
-import { Inbox } from '../../src/store/inbox.js';
 import { loadLocalSendIdentity, type LocalSendIdentity } from '../../src/localsend/identity.js';
-import { LocalSendServer, MAX_PREPARE_JSON, PIN_TRIES } from '../../src/localsend/server.js';
+import { MAX_PREPARE_JSON, PIN_TRIES } from '../../src/localsend/server.js';
 import { confineFileName, parseDeviceInfo } from '../../src/localsend/messages.js';
 import { LocalSendDevices } from '../../src/localsend/devices.js';
 import { LocalSendDriver } from '../../src/localsend/driver.js';
 import type { P2pdError } from '../../src/errors.js';
-import { MemoryHistory } from '../helpers/memory-history.js';
+import { startLocalSendReceiver } from '../helpers/localsend-receiver.js';
 
 interface Reply {
   status: number;
@@ -41,31 +37,9 @@ before(async () => {
 after(async () => rm(dir, { recursive: true, force: true }));
 
 async function setup(t: { after: (fn: () => Promise<void>) => void }, options: { pin?: string } = {}) {
-  const sub = await mkdtemp(join(dir, 'node-'));
   const identity = await loadLocalSendIdentity({ stateDir: join(dir, 'server') });
-  const history = new MemoryHistory();
-  const policy: IncomingPolicy = { decide: (p) => (p.verified === false ? 'ask' : 'auto'), displayName: (p) => p.helloName || p.id };
-  const gate = new AdmissionGate(
-    { logger: silentLogger(), policy, history },
-    { localName: 'box', askTimeoutMs: 5000, minFreeSpace: 0, maxConcurrentIncoming: 4, limits: { maxOfferFiles: 100, maxOfferBytes: 0, maxFileSize: 0 } },
-  );
-  const manager = new TransferManager(
-    { logger: silentLogger(), connector: { resolve: (q) => ({ protocol: 'p2pd', id: q, name: q }) }, history, gate, drivers: [] },
-    { maxConcurrentOutgoing: 1, retry: { minDelayMs: 10, maxDelayMs: 20, giveUpMs: 1000 } },
-  );
-  const inbox = new Inbox({}, { dir: join(sub, 'inbox') });
-  await inbox.start();
-  const received: string[] = [];
-  manager.on('received', (f) => received.push(f.savedAs));
-  const server = new LocalSendServer(
-    { logger: silentLogger(), inbox, identity, receive: (peer, run, o) => manager.receiveSession(peer, run, o) },
-    { host: '127.0.0.1', port: 0, alias: 'box', deviceModel: 'p2pd', pin: options.pin ?? '', idleTimeoutMs: 5000 },
-  );
-  await server.start({ signal: new AbortController().signal });
-  t.after(async () => {
-    await server.stop();
-    await manager.stop();
-  });
+  const receiver = await startLocalSendReceiver(t, dir, identity, options);
+  const { server } = receiver;
   const call = (method: string, path: string, body?: Buffer | object, opts: { cert?: boolean } = {}): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
@@ -94,7 +68,7 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }, options: {
       req.on('error', reject);
       req.end(data);
     });
-  return { server, manager, gate, history, received, identity, call, inboxDir: join(sub, 'inbox') };
+  return { ...receiver, identity, call };
 }
 
 const info = { alias: 'Phone', version: '2.1', deviceModel: 'Pixel', deviceType: 'mobile', fingerprint: 'x', port: 53317, protocol: 'https', download: false };
