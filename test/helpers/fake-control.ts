@@ -4,7 +4,7 @@
  * command asked of the daemon (or that it asked nothing).
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -109,4 +109,14 @@ export function transferView(over: Record<string, unknown> = {}): Record<string,
     nextAttemptAt: null,
     ...over,
   };
+}
+
+/** A FakeControl with an empty home folder and a small file to send, as the CLI tests start from. */
+export async function fakeCliWorld(): Promise<{ fake: FakeControl; home: string; file: string }> {
+  const fake = await FakeControl.start();
+  const home = join(fake.dir, 'home');
+  await mkdir(home);
+  const file = join(fake.dir, 'a.txt');
+  await writeFile(file, 'hello');
+  return { fake, home, file };
 }

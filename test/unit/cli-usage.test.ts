@@ -6,11 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, type CliDeps } from '../../src/cli/index.js';
 import { closest, editDistance, positionals, wantsJson } from '../../src/cli/usage.js';
-import { FakeControl, defaultAnswer, transferView } from '../helpers/fake-control.js';
+import { type FakeControl, fakeCliWorld, defaultAnswer, transferView } from '../helpers/fake-control.js';
 import { CapturedOutput as Out } from '../helpers/captured-output.js';
 import { testCliDeps } from '../helpers/cli-deps.js';
 
@@ -26,12 +26,8 @@ let home: string;
 let file: string;
 
 before(async () => {
-  fake = await FakeControl.start();
-  home = join(fake.dir, 'home');
-  await mkdir(home);
+  ({ fake, home, file } = await fakeCliWorld());
   await mkdir(join(fake.dir, 'bin'));
-  file = join(fake.dir, 'a.txt');
-  await writeFile(file, 'hello');
 });
 after(() => fake.stop());
 

@@ -7,10 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { runCli, type CliDeps } from '../../src/cli/index.js';
-import { FakeControl, defaultAnswer, transferView, type Answer } from '../helpers/fake-control.js';
+import { type FakeControl, fakeCliWorld, defaultAnswer, transferView, type Answer } from '../helpers/fake-control.js';
 import { testCliDeps } from '../helpers/cli-deps.js';
 
 let fake: FakeControl;
@@ -18,11 +16,7 @@ let home: string;
 let file: string;
 
 before(async () => {
-  fake = await FakeControl.start();
-  home = join(fake.dir, 'home');
-  await mkdir(home);
-  file = join(fake.dir, 'a.txt');
-  await writeFile(file, 'hello');
+  ({ fake, home, file } = await fakeCliWorld());
 });
 after(() => fake.stop());
 
