@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { P2pdError, toP2pdError } from './errors.js';
 import type { LoadedConfig } from './config/types.js';
+import { plainDaemonCommand } from './plain-daemon-command.js';
 
 // V8 grows its young generation (two semi-spaces, 1 MiB each at start) up to 2 × 16 MiB when much
 // survives a scavenge, which loading this program's modules does: a daemon would keep 16 MiB of
@@ -95,18 +96,6 @@ function currentUserName(): string {
     // no passwd entry for this uid (a container with an arbitrary uid)
     return process.env.USER ?? process.env.LOGNAME ?? String(process.getuid?.() ?? 'user');
   }
-}
-
-/**
- * `p2pd daemon [--config <file>]`, the command line the service units and `npm start` use, as the
- * argument list to read the config file from; undefined for anything else.
- */
-function plainDaemonCommand(argv: readonly string[]): { config?: string } | undefined {
-  if (argv[0] !== 'daemon') return undefined;
-  if (argv.length === 1) return {};
-  if (argv.length === 2 && argv[1]!.startsWith('--config=') && argv[1]!.length > '--config='.length) return { config: argv[1]!.slice('--config='.length) };
-  if (argv.length === 3 && argv[1] === '--config' && !argv[2]!.startsWith('-')) return { config: argv[2]! };
-  return undefined;
 }
 
 /**
