@@ -102,7 +102,8 @@ function jsonReason(err: unknown, text: string): string {
  * The schema's check, compiled to plain code at build time (tools/build-config-check.mjs): no ajv
  * compiler to import and run on each command.
  */
-const configCheck = (): ValidateFunction => createRequire(import.meta.url)('./config-check.cjs') as ValidateFunction;
+const requireHere = createRequire(import.meta.url);
+const configCheck = (): ValidateFunction => requireHere('./config-check.cjs') as ValidateFunction;
 
 function validate(data: unknown, file: string): JsonObject {
   const check = configCheck();

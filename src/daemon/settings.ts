@@ -33,7 +33,7 @@ export function gateLimits(config: Readonly<Config>): Omit<AdmissionOptions, 'lo
 }
 
 /**
- * Above this many cores a daemon hashes big files on a thread of its own. On two cores shared by
+ * From this many cores on, a daemon hashes big files on a thread of its own. On two cores shared by
  * a sender and a receiver the thread made a 1 GiB send slower (docs/PERFORMANCE.md).
  */
 export const HASH_THREAD_MIN_CORES = 3;

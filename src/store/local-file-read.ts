@@ -10,6 +10,7 @@ import { DATA_CHUNK, type OfferEntry } from '../protocol/messages.js';
 import type { ChunkBuffers } from '../transfer/chunk-pool.js';
 import type { SmallFileReader } from './small-file-reader.js';
 import type { Scanned } from './local-source.js';
+import { isScannedFile, unchangedSince } from './scanned-file.js';
 
 export async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signal: AbortSignal, start: number, buffers?: ChunkBuffers): AsyncGenerator<Buffer> {
   const path = scanned.path;
@@ -22,9 +23,8 @@ export async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signa
     throw openError(err, path);
   }
   try {
-    const before = await fh.stat();
-    const same = before.isFile() && before.dev === scanned.dev && before.ino === scanned.ino;
-    if (!same || before.size !== entry.size || before.mtimeMs !== entry.mtimeMs) throw changed(path);
+    const version = { dev: scanned.dev, ino: scanned.ino, size: entry.size, mtimeMs: entry.mtimeMs };
+    if (!isScannedFile(await fh.stat(), version)) throw changed(path);
     // A buffer per chunk in flight (it goes to the socket without a copy: the consumer says when
     // it may be used again, through `buffers`), and the next read starts before this chunk is
     // handed on, so the disk works while we send.
@@ -50,8 +50,7 @@ export async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signa
       next?.catch(() => undefined);
       yield buf;
     }
-    const after = await fh.stat();
-    if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs) throw changed(path);
+    if (!unchangedSince(await fh.stat(), version)) throw changed(path);
   } finally {
     await fh.close();
   }
@@ -79,6 +78,7 @@ function openError(err: unknown, path: string): P2pdError {
   return new P2pdError('SOURCE_NOT_FOUND', `${path} can no longer be read: ${code ?? String(err)}`, { cause: err });
 }
 
+/** SOURCE_UNREADABLE for a permission problem, SOURCE_NOT_FOUND for anything else. */
 export function sourceError(err: unknown, path: string, what = ''): P2pdError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') {

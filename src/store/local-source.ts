@@ -271,7 +271,6 @@ async function checkReadable(path: string): Promise<void> {
   }
 }
 
-/** SOURCE_UNREADABLE for a permission problem, SOURCE_NOT_FOUND for anything else. */
 /**
  * The file's identity for resuming: where it is and which version of it (size, mtime, inode). An
  * edited file gets a new id, so a receiver never appends new bytes to an old file's prefix.

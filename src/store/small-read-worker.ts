@@ -5,6 +5,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { serveRequests } from '../on-demand-worker.js';
+import { isScannedFile, unchangedSince, type ScannedVersion } from './scanned-file.js';
 
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = constants;
 
@@ -12,15 +13,11 @@ const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = constants;
  * A file found by the scan: it must still be that file (type, device, inode, size, mtime). Its
  * bytes go to `shared` at `offset`, memory the main thread owns and copies them out of.
  */
-export interface SmallRead {
+export interface SmallRead extends ScannedVersion {
   shared: SharedArrayBuffer;
   offset: number;
   path: string;
   follow: boolean;
-  dev: number;
-  ino: number;
-  size: number;
-  mtimeMs: number;
 }
 
 /** `changed`: not the scanned file; otherwise a failure has the error code of the step that met it. */
@@ -42,9 +39,7 @@ function readSmall(job: SmallRead): SmallReadOutcome {
   }
   try {
     const before = fstatSync(fd);
-    if (!before.isFile() || before.dev !== job.dev || before.ino !== job.ino || before.size !== job.size || before.mtimeMs !== job.mtimeMs) {
-      return { ok: false, changed: true };
-    }
+    if (!isScannedFile(before, job)) return { ok: false, changed: true };
     const data = new Uint8Array(job.shared, job.offset, job.size);
     let filled = 0;
     while (filled < job.size) {
@@ -53,7 +48,7 @@ function readSmall(job: SmallRead): SmallReadOutcome {
       filled += n;
     }
     const after = fstatSync(fd);
-    if (after.size !== job.size || after.mtimeMs !== job.mtimeMs) return { ok: false, changed: true };
+    if (!unchangedSince(after, job)) return { ok: false, changed: true };
     return { ok: true };
   } catch (err) {
     return failed(err, 'read');
