@@ -122,7 +122,8 @@ async function runCommandLine(argv: string[]): Promise<number> {
   const plain = plainDaemonCommand(argv);
   const direct = plain === undefined ? undefined : await runPlainDaemon(plain);
   if (direct !== undefined) return direct;
-  const { runCli } = await import('./cli/index.js');
+  // The CLI with its third-party modules in one file (tools/build-cli-bundle.mjs): a faster start.
+  const { runCli } = await import('./cli/bundle.js');
   return runCli(argv, {
     stdin: process.stdin,
     stdout: process.stdout,

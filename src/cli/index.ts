@@ -119,6 +119,9 @@ function buildParser(argv: string[], deps: CliDeps, run: Wrap, track: Track): Ar
   const fanout = isFanoutSend(argv);
   const parser: Argv = yargs(argv)
     .scriptName('p2pd')
+    // Every message of p2pd's own is English; yargs' few (usage lines, "Options:") match them, in
+    // any environment, and bundled it finds no translations anyway (tools/build-cli-bundle.mjs).
+    .locale('en')
     .usage('$0 <command> [options]\n\nSend files to the machines on your network, encrypted and verified.')
     .option('config', {
       type: 'string',
