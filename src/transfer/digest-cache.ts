@@ -13,9 +13,20 @@ const MAX_DIGESTS = 256 * 1024;
 export class BlockDigestCache {
   readonly #files = new Map<string, Buffer[]>();
   readonly #max: number;
+  /** Digests held in all of #files: counted as they come, so eviction need not add them up. */
+  #total = 0;
 
   constructor(options: { maxDigests?: number } = {}) {
     this.#max = options.maxDigests ?? MAX_DIGESTS;
+  }
+
+  /**
+   * Whether a file of `size` bytes can ever be resumed, and so be worth recording: an agreed
+   * offset is a whole number of blocks short of the end, so a file of one block or less only ever
+   * starts at 0. A send of 10,000 small files would otherwise leave 10,000 entries behind it.
+   */
+  static worthKeeping(size: number): boolean {
+    return size > BLOCK_SIZE;
   }
 
   /** The digests of the first `offset / BLOCK_SIZE` blocks of `fileId`, if all of them are known. */
@@ -33,21 +44,38 @@ export class BlockDigestCache {
   record(fileId: string, prefix: readonly Buffer[]): (digest: Buffer) => void {
     const digests = [...prefix];
     // Most recently used last: eviction takes the oldest files first.
-    this.#files.delete(fileId);
+    this.#forget(fileId);
     this.#files.set(fileId, digests);
-    this.#evict();
+    this.#total += digests.length;
+    this.#evict(fileId);
     return (digest) => {
-      if (digests.length < this.#max) digests.push(digest);
+      // Evicted since (newer files took the room), or alone bigger than the whole cache.
+      if (this.#files.get(fileId) !== digests || digests.length >= this.#max) return;
+      digests.push(digest);
+      this.#total++;
+      this.#evict(fileId);
     };
   }
 
-  #evict(): void {
-    let total = 0;
-    for (const d of this.#files.values()) total += d.length;
+  /** Files recorded (tests). */
+  get size(): number {
+    return this.#files.size;
+  }
+
+  #forget(fileId: string): void {
+    const old = this.#files.get(fileId);
+    if (old === undefined) return;
+    this.#files.delete(fileId);
+    this.#total -= old.length;
+  }
+
+  /** Drops the least recently recorded files, never `keep`, until the digests fit. */
+  #evict(keep: string): void {
     for (const [id, d] of this.#files) {
-      if (total <= this.#max || this.#files.size === 1) return;
+      if (this.#total <= this.#max) return;
+      if (id === keep) continue;
       this.#files.delete(id);
-      total -= d.length;
+      this.#total -= d.length;
     }
   }
 }

@@ -13,7 +13,7 @@ import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import { ReadAhead } from './read-ahead.js';
 import { afterUses, ChunkPool, MAX_POOLED_CHUNKS } from './chunk-pool.js';
-import type { BlockDigestCache } from './digest-cache.js';
+import { BlockDigestCache } from './digest-cache.js';
 import type { FileSource, SessionOptions } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
 
@@ -221,7 +221,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     progress.file = current;
     // The digests of the blocks before `offset`, when an earlier attempt hashed them: then the
     // prefix is neither read nor hashed again.
-    const fileId = peerResumes ? entry.fileId : undefined;
+    const fileId = peerResumes && BlockDigestCache.worthKeeping(entry.size) ? entry.fileId : undefined;
     const cache = options.digests;
     const known = fileId !== undefined && offset > 0 && source.canStart === true ? cache?.prefix(fileId, offset) : undefined;
     const onBlock = fileId === undefined ? undefined : cache?.record(fileId, known ?? []);

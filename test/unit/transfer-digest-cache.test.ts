@@ -135,4 +135,18 @@ describe('the sender keeps its block digests for a resume', () => {
     assert.equal(cache.prefix('a', BLOCK_SIZE), undefined, 'the oldest file made room');
     assert.equal(cache.prefix('c', 2 * BLOCK_SIZE)?.length, 2);
   });
+
+  it('a full cache makes room for the file being sent, and keeps nothing for files that cannot resume', () => {
+    const cache = new BlockDigestCache({ maxDigests: 3 });
+    const add = cache.record('a', []);
+    for (const d of digests) add(d);
+    const addB = cache.record('b', []);
+    addB(digests[0]!);
+    assert.equal(cache.prefix('b', BLOCK_SIZE)?.length, 1, 'the newest file still records');
+    assert.equal(cache.prefix('a', BLOCK_SIZE), undefined, 'the oldest one made room');
+    add(digests[0]!);
+    assert.equal(cache.size, 1, 'an evicted file records nothing more');
+    assert.equal(BlockDigestCache.worthKeeping(BLOCK_SIZE), false, 'one block or less always starts at 0');
+    assert.equal(BlockDigestCache.worthKeeping(BLOCK_SIZE + 1), true);
+  });
 });
