@@ -57,10 +57,16 @@ export async function* readFileChunks(scanned: Scanned, entry: OfferEntry, signa
 }
 
 /** All of a small file, read on the reader's thread in one message. */
-export async function* readWholeFile(reader: SmallFileReader, scanned: Scanned, entry: OfferEntry, signal: AbortSignal): AsyncGenerator<Buffer> {
+export async function* readWholeFile(
+  reader: SmallFileReader,
+  scanned: Scanned,
+  entry: OfferEntry,
+  signal: AbortSignal,
+  buffers?: ChunkBuffers,
+): AsyncGenerator<Buffer> {
   signal.throwIfAborted();
   const { path, follow, dev, ino } = scanned;
-  const outcome = await reader.read({ path, follow, dev, ino, size: entry.size, mtimeMs: entry.mtimeMs });
+  const outcome = await reader.read({ path, follow, dev, ino, size: entry.size, mtimeMs: entry.mtimeMs }, buffers);
   if (!outcome.ok) {
     if (outcome.changed === true) throw changed(path);
     const err = Object.assign(new Error(outcome.message ?? 'read failed'), { code: outcome.code });

@@ -174,7 +174,8 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
         throw new P2pdError('INTERNAL', `entry ${index} is not a file`);
       }
       const start = opts.start ?? 0;
-      if (options.reader !== undefined && start === 0 && entry.size <= WHOLE_READ_BYTES) return readWholeFile(options.reader, scanned, entry, opts.signal);
+      if (options.reader !== undefined && start === 0 && entry.size <= WHOLE_READ_BYTES)
+        return readWholeFile(options.reader, scanned, entry, opts.signal, opts.buffers);
       return readFileChunks(scanned, entry, opts.signal, start, opts.buffers);
     },
   };

@@ -10,6 +10,7 @@
  * needs: about 15 MB more resident on a send of 10,000 files.
  */
 import { OnDemandWorker } from '../on-demand-worker.js';
+import type { ChunkBuffers } from '../transfer/chunk-pool.js';
 import type { SmallRead, SmallReadFailure, SmallReadOutcome } from './small-read-worker.js';
 
 /** Files up to this size are read whole on the thread, when the scan was given a reader. */
@@ -34,8 +35,8 @@ export class SmallFileReader {
     return this.#thread.running;
   }
 
-  /** Reads `file` (of WHOLE_READ_BYTES or less) whole. */
-  async read(file: Omit<SmallRead, 'shared' | 'offset'>): Promise<SmallFileRead> {
+  /** Reads `file` (of WHOLE_READ_BYTES or less) whole, into a buffer from `buffers` when given. */
+  async read(file: Omit<SmallRead, 'shared' | 'offset'>, buffers?: ChunkBuffers): Promise<SmallFileRead> {
     if (file.size > WHOLE_READ_BYTES) throw new RangeError(`${file.size} bytes is not a small file`);
     const slot = await this.#take();
     try {
@@ -43,7 +44,8 @@ export class SmallFileReader {
       const offset = slot * WHOLE_READ_BYTES;
       const outcome = await this.#thread.request({ ...file, shared, offset });
       if (!outcome.ok) return outcome;
-      const data = Buffer.allocUnsafe(file.size);
+      // Taken only now: a buffer of a failed read would never be given back.
+      const data = buffers === undefined || file.size === 0 ? Buffer.allocUnsafe(file.size) : buffers.take(file.size);
       data.set(new Uint8Array(shared, offset, file.size));
       return { ok: true, data };
     } finally {

@@ -11,6 +11,11 @@
  * hashed, MAX_BUFFERED_BYTES queued on the socket), so that a send allocates none after its start.
  */
 export const MAX_POOLED_CHUNKS = 6;
+/**
+ * Free bytes a sender keeps of each size of buffer for whole small files: about what is queued on
+ * the socket (MAX_BUFFERED_BYTES) and read ahead at a time.
+ */
+export const SMALL_FILES_POOLED_BYTES = 4 * 1024 * 1024;
 
 /** Where a source takes the buffers it reads into (FileSource.read's `buffers`). */
 export interface ChunkBuffers {
@@ -18,22 +23,39 @@ export interface ChunkBuffers {
   take(length: number): Buffer;
 }
 
+/** The sizes of the smaller buffers a pool keeps for whole small files, smallest first. */
+const SMALL_SIZES = [4 * 1024, 16 * 1024, 64 * 1024, 256 * 1024];
+
+interface SizeClass {
+  size: number;
+  max: number;
+  free: ArrayBuffer[];
+}
+
 export class ChunkPool implements ChunkBuffers {
-  readonly #size: number;
-  readonly #max: number;
-  readonly #free: ArrayBuffer[] = [];
+  /** Smallest first; the last is the chunk size. */
+  readonly #classes: SizeClass[];
   /** Buffers handed out and not given back yet: only these may come back, and only once. */
   readonly #out = new Set<ArrayBuffer>();
 
-  /** `size`: each buffer's bytes; `max`: how many free buffers are kept for later. */
-  constructor(options: { size: number; max: number }) {
-    this.#size = options.size;
-    this.#max = options.max;
+  /**
+   * `size`: each chunk buffer's bytes; `max`: how many free chunk buffers are kept for later.
+   * `keepSmallBytes`: with it, a request of a quarter of `size` or less gets a buffer of the
+   * smallest of SMALL_SIZES that holds it, and each of those sizes keeps up to this many bytes of
+   * free buffers. A send of many small files (each read whole, then queued on the socket while
+   * hundreds more follow it) would otherwise leave one dead buffer per file to the major
+   * collections, tens of MiB of them at a time.
+   */
+  constructor(options: { size: number; max: number; keepSmallBytes?: number }) {
+    const keep = options.keepSmallBytes ?? 0;
+    const small = keep === 0 ? [] : SMALL_SIZES.filter((size) => size * 4 <= options.size);
+    this.#classes = [...small.map((size) => ({ size, max: Math.floor(keep / size), free: [] })), { size: options.size, max: options.max, free: [] }];
   }
 
   take(length: number): Buffer {
-    if (length > this.#size) return Buffer.allocUnsafeSlow(length);
-    const buffer = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size).buffer;
+    const cls = this.#classes.find((c) => length <= c.size);
+    if (cls === undefined) return Buffer.allocUnsafeSlow(length);
+    const buffer = cls.free.pop() ?? Buffer.allocUnsafeSlow(cls.size).buffer;
     this.#out.add(buffer);
     return Buffer.from(buffer, 0, length);
   }
@@ -45,7 +67,8 @@ export class ChunkPool implements ChunkBuffers {
   give(chunk: Buffer): void {
     const buffer = chunk.buffer;
     if (!(buffer instanceof ArrayBuffer) || !this.#out.delete(buffer)) return;
-    if (this.#free.length < this.#max) this.#free.push(buffer);
+    const cls = this.#classes.find((c) => c.size === buffer.byteLength);
+    if (cls !== undefined && cls.free.length < cls.max) cls.free.push(buffer);
   }
 
   /** Buffers handed out and not given back (tests). */

@@ -20,26 +20,26 @@ export class ReadAhead {
   #next = 0;
   readonly #ahead = new Map<number, { size: number; chunks: Promise<Buffer[]> }>();
   #aheadBytes = 0;
+  readonly #buffers: ChunkBuffers | undefined;
 
-  constructor(source: FileSource, queue: Array<{ index: number; size: number }>, signal: AbortSignal) {
+  /** `buffers`: where every read takes its buffers (the consumer gives them back when done). */
+  constructor(source: FileSource, queue: Array<{ index: number; size: number }>, signal: AbortSignal, buffers?: ChunkBuffers) {
     this.#source = source;
     this.#queue = queue;
     this.#signal = signal;
+    this.#buffers = buffers;
     this.#fill();
   }
 
-  /**
-   * The bytes of file `index` (which must be the next one of the queue to be sent). A file read
-   * ahead is held whole, so only one streamed now takes its chunks from `buffers`.
-   */
-  read(index: number, start = 0, buffers?: ChunkBuffers): AsyncIterable<Buffer> {
+  /** The bytes of file `index` (which must be the next one of the queue to be sent). */
+  read(index: number, start = 0): AsyncIterable<Buffer> {
     const ahead = this.#ahead.get(index);
     if (ahead === undefined) {
       // Files before it in the queue that were never taken (none in practice) are passed over.
       while (this.#next < this.#queue.length && this.#queue[this.#next]!.index !== index) this.#next++;
       if (this.#next < this.#queue.length) this.#next++;
       this.#fill();
-      return this.#source.read(index, { signal: this.#signal, ...(start === 0 ? {} : { start }), ...(buffers === undefined ? {} : { buffers }) });
+      return this.#source.read(index, this.#options(start));
     }
     this.#ahead.delete(index);
     this.#aheadBytes -= ahead.size;
@@ -52,12 +52,16 @@ export class ReadAhead {
       const { index, size } = this.#queue[this.#next]!;
       if (size > READ_AHEAD_FILE_BYTES || this.#aheadBytes + size > MAX_AHEAD_BYTES) return;
       this.#next++;
-      const chunks = collect(this.#source.read(index, { signal: this.#signal }));
+      const chunks = collect(this.#source.read(index, this.#options(0)));
       // A failure is reported when the file's turn comes, not as an unhandled rejection now.
       chunks.catch(() => undefined);
       this.#ahead.set(index, { size, chunks });
       this.#aheadBytes += size;
     }
+  }
+
+  #options(start: number): { signal: AbortSignal; start?: number; buffers?: ChunkBuffers } {
+    return { signal: this.#signal, ...(start === 0 ? {} : { start }), ...(this.#buffers === undefined ? {} : { buffers: this.#buffers }) };
   }
 }
 

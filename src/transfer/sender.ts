@@ -12,7 +12,7 @@ import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, ne
 import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import { ReadAhead } from './read-ahead.js';
-import { afterUses, ChunkPool, MAX_POOLED_CHUNKS } from './chunk-pool.js';
+import { afterUses, ChunkPool, MAX_POOLED_CHUNKS, SMALL_FILES_POOLED_BYTES } from './chunk-pool.js';
 import { BlockDigestCache } from './digest-cache.js';
 import type { FileSource, SessionOptions } from './ports.js';
 import type { FileOutcome, TransferProgress } from './progress.js';
@@ -169,8 +169,8 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     report();
 
     const toSend = fileIndexes.filter((i) => !skipped.has(i)).map((index) => ({ index, size: entries[index]!.size }));
-    const readAhead = new ReadAhead(source, toSend, signal);
-    const buffers = new ChunkPool({ size: DATA_CHUNK, max: MAX_POOLED_CHUNKS });
+    const buffers = new ChunkPool({ size: DATA_CHUNK, max: MAX_POOLED_CHUNKS, keepSmallBytes: SMALL_FILES_POOLED_BYTES });
+    const readAhead = new ReadAhead(source, toSend, signal, buffers);
     for (const index of fileIndexes) {
       const entry = entries[index]!;
       const skip = skipped.get(index);
@@ -228,7 +228,7 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
     let position = known === undefined ? 0 : offset;
     const blocks = { prefix: known ?? [], worker: options.hashWorker, bytes: entry.size - position };
     const hash = fileHash(peerResumes, onBlock === undefined ? blocks : { ...blocks, onBlock });
-    for await (const chunk of readAhead.read(index, position, buffers)) {
+    for await (const chunk of readAhead.read(index, position)) {
       const start = position;
       position += chunk.length;
       if (position <= offset) {

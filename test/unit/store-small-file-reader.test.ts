@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { WHOLE_READ_BYTES } from '../../src/store/small-file-reader.js';
 import { scanLocalPaths } from '../../src/store/local-source.js';
 import { SmallFileReader } from '../../src/store/small-file-reader.js';
+import { ChunkPool } from '../../src/transfer/chunk-pool.js';
 
 async function chunks(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -48,6 +49,31 @@ describe('small files read whole on a thread', () => {
         else if (c.length <= WHOLE_READ_BYTES) assert.equal(viaThread.length, 1, `f${i} in one chunk`);
       }
       assert.equal(reader.running, true);
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('reads into buffers from the pool it is given, and takes none for a read that fails', async () => {
+    const tree = join(dir, 'pooled');
+    await mkdir(tree);
+    const content = randomBytes(3000);
+    await writeFile(join(tree, 'kept'), content);
+    await writeFile(join(tree, 'goes'), 'abc');
+    const reader = new SmallFileReader();
+    const pool = new ChunkPool({ size: 1024 * 1024, max: 2, keepSmallBytes: 64 * 1024 });
+    try {
+      const whole = await scanLocalPaths([tree], { reader });
+      const kept = whole.entries.findIndex((e) => e.path === 'pooled/kept');
+      const [chunk] = await chunks(whole.read(kept, { signal: signal(), buffers: pool }));
+      assert.deepEqual(chunk, content);
+      assert.equal(chunk!.buffer.byteLength, 4096, 'a pooled buffer of its size class');
+      assert.equal(pool.outstanding, 1);
+      pool.give(chunk!);
+      await unlink(join(tree, 'goes'));
+      const goes = whole.entries.findIndex((e) => e.path === 'pooled/goes');
+      await assert.rejects(chunks(whole.read(goes, { signal: signal(), buffers: pool })), { code: 'SOURCE_NOT_FOUND' });
+      assert.equal(pool.outstanding, 0, 'nothing taken for the failed read');
     } finally {
       await reader.stop();
     }

@@ -52,3 +52,20 @@ test('afterUses calls once, on the last use', () => {
   done();
   assert.equal(calls, 1);
 });
+
+test('with keepSmallBytes, a small request gets a small buffer of its size class, used again', () => {
+  const pool = new ChunkPool({ size: 1024 * 1024, max: 2, keepSmallBytes: 16 * 1024 });
+  const a = pool.take(3000);
+  assert.equal(a.length, 3000);
+  assert.equal(a.buffer.byteLength, 4096, 'the 4 KiB class, not a 1 MiB chunk');
+  assert.equal(pool.take(5000).buffer.byteLength, 16 * 1024);
+  assert.equal(pool.take(256 * 1024).buffer.byteLength, 256 * 1024);
+  assert.equal(pool.take(256 * 1024 + 1).buffer.byteLength, 1024 * 1024);
+  pool.give(a);
+  assert.equal(pool.take(4096).buffer, a.buffer);
+  // 16 KiB of free 4 KiB buffers at most: the fifth given back is dropped.
+  const five = Array.from({ length: 5 }, () => pool.take(10));
+  for (const b of five) pool.give(b);
+  const again = Array.from({ length: 5 }, () => pool.take(10).buffer);
+  assert.equal(again.filter((b) => five.some((f) => f.buffer === b)).length, 4);
+});
