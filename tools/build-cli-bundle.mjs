@@ -18,6 +18,16 @@ const keepOwnModulesApart = {
   },
 };
 
+// yargs' help layout measures text with string-width, whose module builds an emoji pattern and an
+// Intl.Segmenter as it loads (28 ms); cli/text-width.js builds them only when a string needs them.
+const ownTextWidth = {
+  name: 'p2pd-text-width',
+  setup(b) {
+    const path = new URL('../dist/src/cli/text-width.js', import.meta.url).pathname;
+    b.onResolve({ filter: /^string-width$/ }, () => ({ path }));
+  },
+};
+
 await build({
   entryPoints: [new URL('../dist/src/cli/index.js', import.meta.url).pathname],
   outfile: new URL('../dist/src/cli/bundle.js', import.meta.url).pathname,
@@ -25,6 +35,6 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  plugins: [keepOwnModulesApart],
+  plugins: [keepOwnModulesApart, ownTextWidth],
   logLevel: 'warning',
 });
