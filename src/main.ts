@@ -20,11 +20,12 @@ import { plainDaemonCommand } from './plain-daemon-command.js';
 // the flag would cost a second node process. See docs/PERFORMANCE.md#memory.
 setFlagsFromString('--semi-space-growth-factor=1');
 // After each major collection V8 lets the old generation grow to a multiple (1.1 to 4, from its
-// own speed measurements) of what survived before it collects again. A send of many small files promotes garbage steadily (about 50 KiB of
-// objects per file on the receiver), so a daemon's heap filled up to that limit and glibc kept the
-// high-water mark resident: 130 to 160 MB at the peak of a send of 10,000 files. A factor of 1.25
-// holds both daemons near 85 to 115 MB with no CPU cost measured (docs/PERFORMANCE.md). Unlike
-// the growth factor above, this one stays set when a worker thread starts.
+// own speed measurements) of what survived before it collects again. A send of many small files
+// promotes garbage steadily (about 50 KiB of objects per file on the receiver), so a daemon's heap
+// filled up to that limit and glibc kept the high-water mark resident: 130 to 160 MB at the peak
+// of a send of 10,000 files. A factor of 1.25 holds both daemons near 85 to 115 MB with no CPU
+// cost measured (docs/PERFORMANCE.md). Unlike the growth factor above, this one stays set when a
+// worker thread starts.
 setFlagsFromString('--heap-growing-percent=25');
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

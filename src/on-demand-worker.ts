@@ -18,12 +18,15 @@ export interface OnDemandWorkerOptions {
   what: string;
   /** How long the thread lives on with nothing to do, ms (default 15 s). */
   idleMs?: number;
+  /** What each thread starts with (its `workerData`), asked for when one starts. */
+  workerData?: () => unknown;
 }
 
 export class OnDemandWorker<Request, Reply> {
   readonly #url: URL;
   readonly #what: string;
   readonly #idleMs: number;
+  readonly #workerData: (() => unknown) | undefined;
   #worker: Worker | undefined;
   readonly #waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   #nextId = 1;
@@ -34,6 +37,7 @@ export class OnDemandWorker<Request, Reply> {
     this.#url = url;
     this.#what = options.what;
     this.#idleMs = options.idleMs ?? IDLE_MS;
+    this.#workerData = options.workerData;
   }
 
   /** Whether a thread is running now (tests: it comes and goes by itself). */
@@ -63,7 +67,7 @@ export class OnDemandWorker<Request, Reply> {
   #ensure(): Worker {
     if (this.#worker !== undefined) return this.#worker;
     // None of the daemon's own Node flags: some (an --input-type, a profiler's) do not suit a worker.
-    const worker = new Worker(this.#url, { execArgv: [] });
+    const worker = new Worker(this.#url, { execArgv: [], workerData: this.#workerData?.() });
     // A thread at work must never keep the daemon's process alive.
     worker.unref();
     worker.on('message', (reply: Envelope<Reply>) => this.#reply(reply));

@@ -13,6 +13,7 @@ const PRINTABLE_ASCII = /^[\u0020-\u007e]*$/;
 let segmenter: Intl.Segmenter | undefined;
 let zeroWidth: RegExp | undefined;
 let pictographic: RegExp | undefined;
+let flag: RegExp | undefined;
 
 /** East Asian Wide and Fullwidth blocks (the main ones): two columns each. */
 const WIDE: ReadonlyArray<readonly [number, number]> = [
@@ -47,13 +48,14 @@ export default function textWidth(text: string): number {
   segmenter ??= new Intl.Segmenter();
   zeroWidth ??= /^[\p{Cc}\p{Cf}\p{Mn}\p{Me}\p{Default_Ignorable_Code_Point}]+$/u;
   pictographic ??= /\p{Extended_Pictographic}/u;
+  flag ??= /^\p{Regional_Indicator}{2}$/u;
   let width = 0;
   for (const { segment } of segmenter.segment(visible)) {
     if (zeroWidth.test(segment)) continue;
-    const first = segment.codePointAt(0) ?? 0;
-    // An emoji cluster (a flag, a sequence joined by ZWJ, one with VS16) takes two columns.
-    const emoji = pictographic.test(segment) && (segment.length > 2 || segment.includes('\ufe0f') || isWide(first));
-    width += emoji || isWide(first) || /^\p{Regional_Indicator}{2}$/u.test(segment) ? 2 : 1;
+    // A wide character takes two columns, and so does an emoji cluster (a flag, a sequence joined
+    // by ZWJ, one with VS16).
+    const emoji = flag.test(segment) || (pictographic.test(segment) && (segment.length > 2 || segment.includes('\ufe0f')));
+    width += emoji || isWide(segment.codePointAt(0) ?? 0) ? 2 : 1;
   }
   return width;
 }

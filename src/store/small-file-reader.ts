@@ -11,7 +11,7 @@
  */
 import { OnDemandWorker } from '../on-demand-worker.js';
 import type { ChunkBuffers } from '../transfer/chunk-pool.js';
-import type { SmallRead, SmallReadFailure, SmallReadOutcome } from './small-read-worker.js';
+import type { SmallRead, SmallReadFailure, SmallReadOutcome, SmallReadThreadData } from './small-read-worker.js';
 
 /** Files up to this size are read whole on the thread, when the scan was given a reader. */
 export const WHOLE_READ_BYTES = 256 * 1024;
@@ -27,7 +27,9 @@ export class SmallFileReader {
   readonly #waiting: Array<(slot: number) => void> = [];
 
   constructor(options: { idleMs?: number } = {}) {
-    this.#thread = new OnDemandWorker(new URL('./small-read-worker.js', import.meta.url), { what: 'the file-reading thread', ...options });
+    // The shared memory goes to each thread once, as it starts, not with every file.
+    const workerData = (): SmallReadThreadData => ({ shared: this.#sharedMemory() });
+    this.#thread = new OnDemandWorker(new URL('./small-read-worker.js', import.meta.url), { what: 'the file-reading thread', workerData, ...options });
   }
 
   /** Whether a thread is running now (tests: it comes and goes by itself). */
@@ -36,21 +38,24 @@ export class SmallFileReader {
   }
 
   /** Reads `file` (of WHOLE_READ_BYTES or less) whole, into a buffer from `buffers` when given. */
-  async read(file: Omit<SmallRead, 'shared' | 'offset'>, buffers?: ChunkBuffers): Promise<SmallFileRead> {
+  async read(file: Omit<SmallRead, 'offset'>, buffers?: ChunkBuffers): Promise<SmallFileRead> {
     if (file.size > WHOLE_READ_BYTES) throw new RangeError(`${file.size} bytes is not a small file`);
     const slot = await this.#take();
     try {
-      const shared = (this.#shared ??= new SharedArrayBuffer(SLOTS * WHOLE_READ_BYTES));
       const offset = slot * WHOLE_READ_BYTES;
-      const outcome = await this.#thread.request({ ...file, shared, offset });
+      const outcome = await this.#thread.request({ ...file, offset });
       if (!outcome.ok) return outcome;
       // Taken only now: a buffer of a failed read would never be given back.
       const data = buffers === undefined || file.size === 0 ? Buffer.allocUnsafe(file.size) : buffers.take(file.size);
-      data.set(new Uint8Array(shared, offset, file.size));
+      data.set(new Uint8Array(this.#sharedMemory(), offset, file.size));
       return { ok: true, data };
     } finally {
       this.#give(slot);
     }
+  }
+
+  #sharedMemory(): SharedArrayBuffer {
+    return (this.#shared ??= new SharedArrayBuffer(SLOTS * WHOLE_READ_BYTES));
   }
 
   stop(): Promise<void> {

@@ -4,17 +4,22 @@
  * Nothing here decides what an outcome means: local-file-read.ts turns it into an error.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { workerData } from 'node:worker_threads';
 import { serveRequests } from '../on-demand-worker.js';
 import { isScannedFile, unchangedSince, type ScannedVersion } from './scanned-file.js';
 
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = constants;
 
+/** What the thread starts with: memory the main thread owns and copies the bytes out of. */
+export interface SmallReadThreadData {
+  shared: SharedArrayBuffer;
+}
+
 /**
  * A file found by the scan: it must still be that file (type, device, inode, size, mtime). Its
- * bytes go to `shared` at `offset`, memory the main thread owns and copies them out of.
+ * bytes go to the shared memory at `offset`.
  */
 export interface SmallRead extends ScannedVersion {
-  shared: SharedArrayBuffer;
   offset: number;
   path: string;
   follow: boolean;
@@ -29,7 +34,7 @@ function failed(err: unknown, step: 'open' | 'read'): SmallReadOutcome {
   return { ok: false, step, ...(e.code === undefined ? {} : { code: e.code }), message: e.message };
 }
 
-function readSmall(job: SmallRead): SmallReadOutcome {
+function readSmall(job: SmallRead, shared: SharedArrayBuffer): SmallReadOutcome {
   let fd: number;
   try {
     // O_NONBLOCK: a FIFO swapped in for the file does not wait for a writer.
@@ -40,7 +45,7 @@ function readSmall(job: SmallRead): SmallReadOutcome {
   try {
     const before = fstatSync(fd);
     if (!isScannedFile(before, job)) return { ok: false, changed: true };
-    const data = new Uint8Array(job.shared, job.offset, job.size);
+    const data = new Uint8Array(shared, job.offset, job.size);
     let filled = 0;
     while (filled < job.size) {
       const n = readSync(fd, data, filled, job.size - filled, filled);
@@ -57,4 +62,5 @@ function readSmall(job: SmallRead): SmallReadOutcome {
   }
 }
 
-serveRequests<SmallRead, SmallReadOutcome>(readSmall);
+const shared = (workerData as SmallReadThreadData | null)?.shared;
+if (shared !== undefined) serveRequests<SmallRead, SmallReadOutcome>((job) => readSmall(job, shared));
