@@ -9,8 +9,7 @@
  * size, mtime), or the file fails with SOURCE_CHANGED. A FIFO can therefore never stall the
  * daemon's event loop or its shutdown.
  */
-import { constants, type Stats } from 'node:fs';
-import { access, lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join, resolve, sep } from 'node:path';
 import { P2pdError } from '../errors.js';
@@ -19,6 +18,7 @@ import type { ChunkBuffers } from '../transfer/chunk-pool.js';
 import type { FileSource } from '../transfer/ports.js';
 import { WHOLE_READ_BYTES, type SmallFileReader } from './small-file-reader.js';
 import { readFileChunks, readWholeFile, sourceError } from './local-file-read.js';
+import { checkReadable, lookAll } from './look-paths.js';
 import { cleanRelativePath } from './safe-name.js';
 
 export interface LocalSource extends FileSource {
@@ -102,7 +102,10 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
         throw sourceError(err, d, 'the directory ');
       }
       const subdirs: Array<{ dir: string; rel: string }> = [];
-      const looked = await lookAll(names.map((name) => join(d, name)));
+      const looked = await lookAll(
+        names.map((name) => join(d, name)),
+        options.reader,
+      );
       for (const [i, name] of names.entries()) {
         const abs = join(d, name);
         const { st, failed, unreadable } = looked[i]!;
@@ -217,59 +220,6 @@ async function protectedSet(protect: readonly string[]): Promise<Guard> {
     if (hit !== undefined) refuse(path, hit);
   };
   return guard;
-}
-
-/** How many entries of one directory are looked at (lstat, access) at once. */
-const LOOK_AHEAD = 64;
-
-/** What `lstat` found at a path, or why it failed; for a regular file, why it cannot be read. */
-interface Looked {
-  st?: Stats;
-  failed?: unknown;
-  unreadable?: P2pdError;
-}
-
-/**
- * `lstat` of each path, and for a regular file whether the daemon may read it, several at once:
- * one after the other, those two thread-pool round trips per file were most of a scan of many
- * small files (about 1.3 s for 10,000 here). Failures are returned, not thrown, and the caller
- * takes the answers in order: the entries, and the first error met, are the same as when they
- * were looked at one by one.
- */
-async function lookAll(paths: readonly string[]): Promise<Looked[]> {
-  const look = async (path: string): Promise<Looked> => {
-    let st: Stats;
-    try {
-      st = await lstat(path);
-    } catch (err) {
-      return { failed: err };
-    }
-    if (!st.isFile()) return { st };
-    try {
-      await checkReadable(path);
-      return { st };
-    } catch (err) {
-      return { st, unreadable: err as P2pdError };
-    }
-  };
-  const out: Looked[] = [];
-  for (let start = 0; start < paths.length; start += LOOK_AHEAD) {
-    out.push(...(await Promise.all(paths.slice(start, start + LOOK_AHEAD).map(look))));
-  }
-  return out;
-}
-
-/**
- * A file the daemon may not read is refused before anything is offered: one access(2) per file,
- * far cheaper than the lstat already made, and the receiver is never asked about a file that
- * cannot come.
- */
-async function checkReadable(path: string): Promise<void> {
-  try {
-    await access(path, constants.R_OK);
-  } catch (err) {
-    throw sourceError(err, path);
-  }
 }
 
 /**

@@ -1,14 +1,16 @@
 /**
- * The thread of SmallFileReader: one small file per request, opened, checked, read whole and
- * checked again with synchronous calls (this thread may block; the event loop is elsewhere).
- * Nothing here decides what an outcome means: local-file-read.ts turns it into an error.
+ * The thread of SmallFileReader, with synchronous calls (this thread may block; the event loop is
+ * elsewhere). A request is a batch: small files, each opened, checked, read whole and checked
+ * again; or the scan's paths, each lstat'ed and, for a regular file, checked for reading.
+ * Nothing here decides what an outcome means: local-file-read.ts and look-paths.ts turn it into an
+ * error.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { serveRequests } from '../on-demand-worker.js';
 import { isScannedFile, unchangedSince, type ScannedVersion } from './scanned-file.js';
 
-const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = constants;
+const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, R_OK } = constants;
 
 /** What the thread starts with: memory the main thread owns and copies the bytes out of. */
 export interface SmallReadThreadData {
@@ -28,6 +30,32 @@ export interface SmallRead extends ScannedVersion {
 /** `changed`: not the scanned file; otherwise a failure has the error code of the step that met it. */
 export type SmallReadFailure = { ok: false; changed?: boolean; step?: 'open' | 'read'; code?: string; message?: string };
 export type SmallReadOutcome = { ok: true } | SmallReadFailure;
+
+/** What lstat found, as much of it as the scan uses. */
+export interface ThreadStat {
+  kind: 'file' | 'dir' | 'symlink' | 'other';
+  dev: number;
+  ino: number;
+  size: number;
+  mode: number;
+  mtimeMs: number;
+}
+
+export interface ThreadErrno {
+  code?: string;
+  syscall: string;
+  message: string;
+}
+
+/** A path looked at: its lstat, or why that failed; for a regular file, why it cannot be read. */
+export interface ThreadLook {
+  st?: ThreadStat;
+  failed?: ThreadErrno;
+  unreadable?: ThreadErrno;
+}
+
+export type ThreadRequest = { read: SmallRead[] } | { look: string[] };
+export type ThreadReply = SmallReadOutcome[] | ThreadLook[];
 
 function failed(err: unknown, step: 'open' | 'read'): SmallReadOutcome {
   const e = err as NodeJS.ErrnoException;
@@ -62,5 +90,35 @@ function readSmall(job: SmallRead, shared: SharedArrayBuffer): SmallReadOutcome 
   }
 }
 
+function errno(err: unknown, syscall: string): ThreadErrno {
+  const e = err as NodeJS.ErrnoException;
+  return { ...(e.code === undefined ? {} : { code: e.code }), syscall, message: e.message };
+}
+
+function kindOf(st: Stats): ThreadStat['kind'] {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  return st.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+function look(path: string): ThreadLook {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    return { failed: errno(err, 'lstat') };
+  }
+  const found: ThreadStat = { kind: kindOf(st), dev: st.dev, ino: st.ino, size: st.size, mode: st.mode, mtimeMs: st.mtimeMs };
+  if (found.kind !== 'file') return { st: found };
+  try {
+    accessSync(path, R_OK);
+    return { st: found };
+  } catch (err) {
+    return { st: found, unreadable: errno(err, 'access') };
+  }
+}
+
 const shared = (workerData as SmallReadThreadData | null)?.shared;
-if (shared !== undefined) serveRequests<SmallRead, SmallReadOutcome>((job) => readSmall(job, shared));
+if (shared !== undefined) {
+  serveRequests<ThreadRequest, ThreadReply>((req) => ('look' in req ? req.look.map(look) : req.read.map((job) => readSmall(job, shared))));
+}

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WHOLE_READ_BYTES } from '../../src/store/small-file-reader.js';
@@ -104,12 +104,51 @@ describe('small files read whole on a thread', () => {
     const reader = new SmallFileReader({ idleMs: 50 });
     const source = await scanLocalPaths([tree], { reader });
     const index = source.entries.findIndex((e) => e.path === 'idle/a');
-    assert.equal(reader.running, false, 'no thread before the first read');
-    assert.equal(Buffer.concat(await chunks(source.read(index, { signal: signal() }))).toString(), 'hello');
+    assert.equal(reader.running, true, 'the scan looked at the paths on the thread');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(reader.running, false, 'the idle thread ended');
     assert.equal(Buffer.concat(await chunks(source.read(index, { signal: signal() }))).toString(), 'hello');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(reader.running, false, 'it ended again');
+    assert.equal(Buffer.concat(await chunks(source.read(index, { signal: signal() }))).toString(), 'hello');
     await reader.stop();
     await assert.rejects(chunks(source.read(index, { signal: signal() })), { code: 'TRANSFER_CANCELLED' });
+  });
+
+  it('the scan finds on the thread what it finds through the pool, and many reads at once come back right', async () => {
+    const tree = join(dir, 'many');
+    const contents = new Map<string, Buffer>();
+    for (let d = 0; d < 3; d++) {
+      await mkdir(join(tree, `d${d}`, 'deeper'), { recursive: true });
+      // More entries in one directory than one message to the thread carries.
+      for (let f = 0; f < (d === 0 ? 300 : 20); f++) {
+        const rel = `d${d}/${f % 2 === 0 ? 'deeper/' : ''}f${f}`;
+        contents.set(`many/${rel}`, randomBytes(f * 7));
+        await writeFile(join(tree, rel), contents.get(`many/${rel}`)!);
+      }
+    }
+    await symlink(join(tree, 'd1', 'f1'), join(tree, 'd1', 'link'));
+    contents.set('many/d2/name:colon', Buffer.from('x'));
+    await writeFile(join(tree, 'd2', 'name:colon'), 'x');
+    const reader = new SmallFileReader();
+    try {
+      const viaPool = await scanLocalPaths([tree]);
+      const viaThread = await scanLocalPaths([tree], { reader });
+      assert.deepEqual(viaThread.entries, viaPool.entries);
+      assert.deepEqual(viaThread.skipped, viaPool.skipped);
+      assert.deepEqual(viaThread.renamed, viaPool.renamed);
+      assert.deepEqual(
+        viaThread.skipped.map((s) => s.reason),
+        ['symlink'],
+      );
+      const files = viaThread.entries.flatMap((e, i) => (e.kind === 'file' ? [i] : []));
+      assert.equal(files.length, 341);
+      const read = await Promise.all(
+        files.map(async (i) => [viaThread.entries[i]!.path, Buffer.concat(await chunks(viaThread.read(i, { signal: signal() })))] as const),
+      );
+      for (const [path, data] of read) assert.deepEqual(data, contents.get(path), path);
+    } finally {
+      await reader.stop();
+    }
   });
 });
