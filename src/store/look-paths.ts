@@ -28,7 +28,7 @@ const LOOK_PER_MESSAGE = 256;
 /**
  * Looks at every path, several at once. One after the other, the two thread-pool round trips per
  * file were most of a scan of many small files (about 1.3 s for 10,000 here); with a reader the
- * calls are made on its thread, synchronously, a batch per message (about half the CPU again).
+ * calls are made on its thread, synchronously, a batch per message (a quarter to a third less CPU).
  * Failures are returned, not thrown, and the caller takes the answers in order: the entries, and
  * the first error met, are the same as when they were looked at one by one.
  */

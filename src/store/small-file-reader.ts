@@ -74,7 +74,7 @@ export class SmallFileReader {
    * all of them instead of two trips through libuv's pool per path (look-paths.ts).
    */
   async look(paths: readonly string[]): Promise<ThreadLook[]> {
-    return (await this.#thread.request({ look: [...paths] })) as ThreadLook[];
+    return (await this.#thread.request({ look: paths })) as ThreadLook[];
   }
 
   #enqueue(job: SmallRead): Promise<SmallReadOutcome> {

@@ -54,7 +54,7 @@ export interface ThreadLook {
   unreadable?: ThreadErrno;
 }
 
-export type ThreadRequest = { read: SmallRead[] } | { look: string[] };
+export type ThreadRequest = { read: SmallRead[] } | { look: readonly string[] };
 export type ThreadReply = SmallReadOutcome[] | ThreadLook[];
 
 function failed(err: unknown, step: 'open' | 'read'): SmallReadOutcome {
