@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { scanLocalPaths } from '../../src/store/local-source.js';
 
 const LOCAL_SOURCE = fileURLToPath(new URL('../../src/store/local-source.js', import.meta.url));
+const SMALL_FILE_READER = fileURLToPath(new URL('../../src/store/small-file-reader.js', import.meta.url));
 
 describe('scanLocalPaths: names and readability decided before offering', () => {
   let dir: string;
@@ -75,7 +76,7 @@ describe('scanLocalPaths: names and readability decided before offering', () => 
     });
   });
 
-  it('an unreadable file, or one inside a folder, is SOURCE_UNREADABLE before anything is offered', async () => {
+  it('an unreadable file, or one inside a folder, is SOURCE_UNREADABLE before anything is offered, also when the reading thread looks', async () => {
     const tree = join(dir, 'tree3');
     await mkdir(tree);
     await writeFile(join(tree, 'readable.txt'), 'r', { mode: 0o644 });
@@ -84,17 +85,21 @@ describe('scanLocalPaths: names and readability decided before offering', () => 
     // Root reads everything: the scan runs as "nobody" in a child process when the tests run as root.
     const script = `
       const { scanLocalPaths } = await import(${JSON.stringify(LOCAL_SOURCE)});
+      const { SmallFileReader } = await import(${JSON.stringify(SMALL_FILE_READER)});
       if (process.getuid() === 0) { process.setgid(65534); process.setuid(65534); }
+      const reader = new SmallFileReader();
       const out = [];
-      for (const paths of [[${JSON.stringify(join(tree, 'secret.txt'))}], [${JSON.stringify(tree)}], [${JSON.stringify(join(tree, 'readable.txt'))}]]) {
-        try { const s = await scanLocalPaths(paths); out.push('ok:' + s.entries.length); }
+      for (const [paths, options] of [[[${JSON.stringify(join(tree, 'secret.txt'))}], {}], [[${JSON.stringify(tree)}], {}], [[${JSON.stringify(join(tree, 'readable.txt'))}], {}], [[${JSON.stringify(tree)}], { reader }]]) {
+        try { const s = await scanLocalPaths(paths, options); out.push('ok:' + s.entries.length); }
         catch (err) { out.push(err.code + ':' + (err.details?.path ?? '')); }
       }
+      await reader.stop();
       console.log(JSON.stringify(out));
     `;
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile(process.execPath, ['--input-type=module', '-e', script], (err, out, errOut) => (err ? reject(new Error(errOut)) : resolve(out))),
     );
-    assert.deepEqual(JSON.parse(stdout), [`SOURCE_UNREADABLE:${join(tree, 'secret.txt')}`, `SOURCE_UNREADABLE:${join(tree, 'secret.txt')}`, 'ok:1']);
+    const refused = `SOURCE_UNREADABLE:${join(tree, 'secret.txt')}`;
+    assert.deepEqual(JSON.parse(stdout), [refused, refused, 'ok:1', refused]);
   });
 });
