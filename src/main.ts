@@ -113,10 +113,8 @@ function currentUserName(): string {
  */
 async function runPlainDaemon(args: { config?: string }): Promise<number | undefined> {
   const { loadConfig } = await import('./config/load.js');
-  const read = (file?: string): LoadedConfig => {
-    const named = file ?? args.config;
-    return loadConfig({ ...(named === undefined ? {} : { file: named }), env: process.env, home: homedir(), hostname: hostname(), cwd: process.cwd() });
-  };
+  const read = (file?: string): LoadedConfig =>
+    loadConfig({ file: file ?? args.config, env: process.env, home: homedir(), hostname: hostname(), cwd: process.cwd() });
   let loaded: LoadedConfig;
   try {
     loaded = read();

@@ -63,9 +63,8 @@ export class CliContext {
 
   /** Reads the config file afresh (for a daemon's SIGHUP), or `file` instead when given. */
   readConfig(file?: string): LoadedConfig {
-    const named = file ?? this.args.config;
     return loadConfig({
-      ...(named === undefined ? {} : { file: named }),
+      file: file ?? this.args.config,
       env: this.deps.env,
       home: this.deps.home,
       hostname: this.deps.hostname,

@@ -14,7 +14,7 @@ import type { Config, LoadedConfig } from './types.js';
 
 export interface LoadConfigOptions {
   /** The --config argument; wins over everything else. Relative to cwd. */
-  file?: string;
+  file?: string | undefined;
   /** Read for P2PD_CONFIG, XDG_CONFIG_HOME and XDG_STATE_HOME. */
   env: NodeJS.ProcessEnv;
   home: string;
