@@ -29,10 +29,13 @@ export interface QueuedFile {
 export class CommitQueue {
   readonly #onResult: (outcome: FileOutcome) => void;
   readonly #window: CommitWindow;
-  /** Commits in the order the files came; each settles to its outcome, never rejects. */
-  readonly #pending: Promise<FileOutcome>[] = [];
-  /** Commits not settled yet, their bytes, the bytes held for them, and the oldest that may still run. */
-  readonly #inFlight = { files: 0, bytes: 0, held: 0, oldest: 0 };
+  /**
+   * Commits not settled yet, oldest first; each settles to its outcome, never rejects. A settled
+   * one leaves at once: a transfer of many files must not keep one per file.
+   */
+  readonly #pending = new Set<Promise<FileOutcome>>();
+  /** Commits not settled yet, their bytes, and the bytes held for them. */
+  readonly #inFlight = { files: 0, bytes: 0, held: 0 };
   #results: Promise<void> = Promise.resolve();
 
   /** `onResult` gets each outcome in order (it sends the FILE_RESULT); it may throw to end the transfer. */
@@ -63,11 +66,12 @@ export class CommitQueue {
       }
     })();
     const inFlight = this.#inFlight;
-    this.#pending.push(result);
+    this.#pending.add(result);
     inFlight.files++;
     inFlight.bytes += bytes;
     inFlight.held += held;
     void result.then(() => {
+      this.#pending.delete(result);
       inFlight.files--;
       inFlight.bytes -= bytes;
       inFlight.held -= held;
@@ -76,7 +80,8 @@ export class CommitQueue {
     const w = this.#window;
     // A sliding window: wait for the oldest commits, not for all of them.
     while (inFlight.files >= w.maxFiles || inFlight.bytes > w.maxBytes || inFlight.held > w.maxHeldBytes) {
-      await this.#pending[inFlight.oldest++];
+      // Its own `then` above ran first: once awaited, it is out of the window.
+      await this.#pending.values().next().value;
     }
   }
 

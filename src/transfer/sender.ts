@@ -8,6 +8,7 @@ import { faultSide, P2pdError, toP2pdError, type ErrorCode } from '../errors.js'
 import { encodeOffer } from '../protocol/codec.js';
 import { BLOCK_SIZE, DATA_CHUNK, type AnswerMessage, type DecodedEvent, type SummaryMessage } from '../protocol/messages.js';
 import { bothSupport } from '../protocol/handshake.js';
+import { Failure } from './failure.js';
 import { abortReason, closeWithError, errorFromPeer, FrameWriter, isFromPeer, nextMessage, readEvents } from './frame-io.js';
 import { exchangeHello } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -64,15 +65,14 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   let answerWaiter: Deferred<AnswerMessage> | undefined = deferred();
   const summary = deferred<SummaryMessage>();
   const handshake = deferred<void>();
-  const failure = deferred<never>();
-  failure.promise.catch(() => undefined);
+  const failure = new Failure();
 
   const fail = (err: unknown): void => {
     const e = toP2pdError(err, 'CONNECTION_LOST');
     answerWaiter?.reject(e);
     summary.reject(e);
     handshake.reject(e);
-    failure.reject(e);
+    failure.fail(e);
   };
 
   const onAbort = (): void => {
@@ -139,13 +139,13 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
   }
 
   try {
-    await race(handshake.promise, failure.promise);
+    await failure.race(handshake.promise);
     progress.phase = 'waiting';
     report();
     // File ids only mean something to a receiver that resumes.
     const offered = peerResumes ? [...entries] : entries.map(({ fileId: _id, ...rest }) => rest);
     writer.sendAll(encodeOffer(options.transferId, entries.length, totalBytes, offered));
-    const answer = await race(answerWaiter!.promise, failure.promise);
+    const answer = await failure.race(answerWaiter!.promise);
     if (!answer.accept) {
       throw errorFromPeer({ type: 'error', code: answer.code ?? 'PEER_REFUSED', message: answer.message ?? 'the receiver refused the offer' });
     }
@@ -183,12 +183,12 @@ export async function runSender(deps: { socket: Duplex; source: FileSource }, op
       }
       const sending = sendFile(index, offsets.get(index) ?? 0, readAhead, buffers);
       sending.catch(() => undefined); // a loss of the race is reported through `failure`
-      await race(sending, failure.promise);
+      await failure.race(sending);
     }
     writer.send({ type: 'done' });
     progress.phase = 'verifying';
     report();
-    const end = await race(summary.promise, failure.promise);
+    const end = await failure.race(summary.promise);
     socket.end();
     progress.phase = 'done';
     report();
@@ -289,8 +289,4 @@ function deferred<T>(): Deferred<T> {
   });
   promise.catch(() => undefined);
   return { promise, resolve, reject };
-}
-
-function race<T>(p: Promise<T>, failure: Promise<never>): Promise<T> {
-  return Promise.race([p, failure]);
 }
