@@ -111,18 +111,18 @@ export async function scanLocalPaths(paths: readonly string[], options: ScanOpti
         const { st, failed, unreadable } = looked[i]!;
         if (st === undefined) throw failed;
         guard(abs, st);
-        const relPath = st.isFile() || st.isDirectory() ? innerName(abs, r, name) : `${r}/${name}`;
+        const relPath = st.kind === 'file' || st.kind === 'dir' ? innerName(abs, r, name) : `${r}/${name}`;
         if (relPath === undefined) continue;
-        if (st.isFile()) {
+        if (st.kind === 'file') {
           if (unreadable !== undefined) throw unreadable;
           entries.push(fileEntry(relPath, st, resolve(abs)));
           absolute.push({ path: abs, follow: false, dev: st.dev, ino: st.ino });
-        } else if (st.isDirectory()) {
+        } else if (st.kind === 'dir') {
           entries.push(dirEntry(relPath, st));
           absolute.push({ path: abs, follow: false, dev: st.dev, ino: st.ino });
           subdirs.push({ dir: abs, rel: relPath });
         } else {
-          skipped.push({ path: abs, reason: st.isSymbolicLink() ? 'symlink' : 'special-file' });
+          skipped.push({ path: abs, reason: st.kind === 'symlink' ? 'symlink' : 'special-file' });
         }
       }
       stack.push(...subdirs.reverse());

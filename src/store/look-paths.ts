@@ -8,10 +8,8 @@ import { access, lstat } from 'node:fs/promises';
 import type { P2pdError } from '../errors.js';
 import { sourceError } from './local-file-read.js';
 import type { SmallFileReader } from './small-file-reader.js';
-import type { ThreadErrno, ThreadLook, ThreadStat } from './small-read-worker.js';
-
-/** As much of an lstat as the scan uses. */
-export type LookedStat = Pick<Stats, 'dev' | 'ino' | 'size' | 'mode' | 'mtimeMs' | 'isFile' | 'isDirectory' | 'isSymbolicLink'>;
+import { lookedStat, type LookedStat } from './scanned-file.js';
+import type { ThreadErrno, ThreadLook } from './small-read-worker.js';
 
 /** What `lstat` found at a path, or why it failed; for a regular file, why it cannot be read. */
 export interface Looked {
@@ -50,12 +48,13 @@ async function lookHere(path: string): Promise<Looked> {
   } catch (err) {
     return { failed: err };
   }
-  if (!st.isFile()) return { st };
+  const found = lookedStat(st);
+  if (found.kind !== 'file') return { st: found };
   try {
     await checkReadable(path);
-    return { st };
+    return { st: found };
   } catch (err) {
-    return { st, unreadable: err as P2pdError };
+    return { st: found, unreadable: err as P2pdError };
   }
 }
 
@@ -69,37 +68,12 @@ export async function checkReadable(path: string): Promise<void> {
 }
 
 function fromThread(found: ThreadLook, path: string): Looked {
-  if (found.st === undefined) return { failed: errnoError(found.failed!, path) };
-  const st = new ThreadStats(found.st);
+  const { st } = found;
+  if (st === undefined) return { failed: errnoError(found.failed!, path) };
   return found.unreadable === undefined ? { st } : { st, unreadable: sourceError(errnoError(found.unreadable, path), path) };
 }
 
 /** The error the same call made here would have thrown (code, syscall, path, message). */
 function errnoError(e: ThreadErrno, path: string): NodeJS.ErrnoException {
   return Object.assign(new Error(e.message), { ...(e.code === undefined ? {} : { code: e.code }), syscall: e.syscall, path });
-}
-
-class ThreadStats implements LookedStat {
-  readonly dev: number;
-  readonly ino: number;
-  readonly size: number;
-  readonly mode: number;
-  readonly mtimeMs: number;
-  readonly #kind: ThreadStat['kind'];
-
-  constructor(st: ThreadStat) {
-    ({ dev: this.dev, ino: this.ino, size: this.size, mode: this.mode, mtimeMs: this.mtimeMs, kind: this.#kind } = st);
-  }
-
-  isFile(): boolean {
-    return this.#kind === 'file';
-  }
-
-  isDirectory(): boolean {
-    return this.#kind === 'dir';
-  }
-
-  isSymbolicLink(): boolean {
-    return this.#kind === 'symlink';
-  }
 }

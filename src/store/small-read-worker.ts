@@ -8,7 +8,7 @@
 import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { serveRequests } from '../on-demand-worker.js';
-import { isScannedFile, unchangedSince, type ScannedVersion } from './scanned-file.js';
+import { isScannedFile, lookedStat, unchangedSince, type LookedStat, type ScannedVersion } from './scanned-file.js';
 
 const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, R_OK } = constants;
 
@@ -31,16 +31,6 @@ export interface SmallRead extends ScannedVersion {
 export type SmallReadFailure = { ok: false; changed?: boolean; step?: 'open' | 'read'; code?: string; message?: string };
 export type SmallReadOutcome = { ok: true } | SmallReadFailure;
 
-/** What lstat found, as much of it as the scan uses. */
-export interface ThreadStat {
-  kind: 'file' | 'dir' | 'symlink' | 'other';
-  dev: number;
-  ino: number;
-  size: number;
-  mode: number;
-  mtimeMs: number;
-}
-
 export interface ThreadErrno {
   code?: string;
   syscall: string;
@@ -49,7 +39,7 @@ export interface ThreadErrno {
 
 /** A path looked at: its lstat, or why that failed; for a regular file, why it cannot be read. */
 export interface ThreadLook {
-  st?: ThreadStat;
+  st?: LookedStat;
   failed?: ThreadErrno;
   unreadable?: ThreadErrno;
 }
@@ -95,12 +85,6 @@ function errno(err: unknown, syscall: string): ThreadErrno {
   return { ...(e.code === undefined ? {} : { code: e.code }), syscall, message: e.message };
 }
 
-function kindOf(st: Stats): ThreadStat['kind'] {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  return st.isSymbolicLink() ? 'symlink' : 'other';
-}
-
 function look(path: string): ThreadLook {
   let st: Stats;
   try {
@@ -108,7 +92,7 @@ function look(path: string): ThreadLook {
   } catch (err) {
     return { failed: errno(err, 'lstat') };
   }
-  const found: ThreadStat = { kind: kindOf(st), dev: st.dev, ino: st.ino, size: st.size, mode: st.mode, mtimeMs: st.mtimeMs };
+  const found = lookedStat(st);
   if (found.kind !== 'file') return { st: found };
   try {
     accessSync(path, R_OK);
